@@ -139,6 +139,41 @@ uint16_t sigil_ecdsa_share_id(const sigil_ecdsa_share *s);
 
 void sigil_ecdsa_share_free(sigil_ecdsa_share *s);
 
+/* ---- pairwise multiplication setup (key generation, import, refresh) ----
+ *
+ * After a DKG or a dealer split, all n parties run this 3-round protocol
+ * once: every ordered pair (i, j) runs the OT pair setup of sigil/ot.h in
+ * both directions (i as multiplication sender to j, and as receiver from
+ * j). Its result, stored with the share, lets any signer subset presign.
+ * The first message also carries a hash of the key's public data (t, n, Y,
+ * X_1..X_n); a party whose hash differs is named (SIGIL_E_MISMATCH).
+ *
+ * Message passing convention for every round function below: out[k] /
+ * in[k] is the message to / from the k-th OTHER party in increasing id
+ * order (1..n without self for setup; the signer list without self for
+ * presign). The caller (the transport) authenticates the sender; a message
+ * whose envelope names another sender, another recipient, another session,
+ * a type not expected in this round (reordered) or the same content twice is
+ * rejected naming the party it came from (in[k]'s sender). Wrong counts are
+ * SIGIL_E_INVALID. out[] buffers are writable sigil_bufs created by the
+ * caller; on error they are left empty. */
+typedef struct sigil_ecdsa_setup sigil_ecdsa_setup;
+
+/* Start the setup. k is copied (the caller still frees it); sid is the
+ * setup session's unique id. */
+int sigil_ecdsa_setup_new(sigil_ecdsa_setup **st, const sigil_ecdsa_keyshare *k,
+                          const uint8_t sid[SIGIL_ECDSA_SID_LEN]);
+int sigil_ecdsa_setup_round1(sigil_ecdsa_setup *st, sigil_buf *out);
+int sigil_ecdsa_setup_round2(sigil_ecdsa_setup *st, const sigil_buf *in, sigil_buf *out,
+                             uint16_t *culprit);
+int sigil_ecdsa_setup_round3(sigil_ecdsa_setup *st, const sigil_buf *in, sigil_buf *out,
+                             uint16_t *culprit);
+/* Process the round-3 messages; on success *share is the usable share. */
+int sigil_ecdsa_setup_finish(sigil_ecdsa_setup *st, const sigil_buf *in,
+                             sigil_ecdsa_share **share, uint16_t *culprit);
+void sigil_ecdsa_setup_free(sigil_ecdsa_setup *st);
+
+
 /* ===================================================================== */
 /* Signing: presign (two message-independent rounds) and one online round */
 /* ===================================================================== */
@@ -154,8 +189,10 @@ typedef struct sigil_ecdsa_presig sigil_ecdsa_presig;
 /* Start presigning. signers: the sorted, distinct ids of the signer set
  * (t <= count <= n, must contain the share's own id), sid: the session id,
  * unique per session (the caller must never reuse one; nodes refuse seen
- * ids). SIGIL_E_THRESHOLD, SIGIL_E_PARTICIPANT, SIGIL_E_NOMEM. */
-int sigil_ecdsa_presign_new(sigil_ecdsa_presign **st, const sigil_ecdsa_share *share,
+ * ids). SIGIL_E_THRESHOLD, SIGIL_E_PARTICIPANT, SIGIL_E_NOMEM.
+ * The share is borrowed (not copied) until the session is freed: its OT
+ * sender states are used (and burned if a peer cheats in the extension). */
+int sigil_ecdsa_presign_new(sigil_ecdsa_presign **st, sigil_ecdsa_share *share,
                             const uint8_t sid[SIGIL_ECDSA_SID_LEN], const uint16_t *signers,
                             size_t count);
 
@@ -164,13 +201,11 @@ int sigil_ecdsa_presign_new(sigil_ecdsa_presign **st, const sigil_ecdsa_share *s
  * PRESIGN1 envelope addressed to that signer. */
 int sigil_ecdsa_presign_round1(sigil_ecdsa_presign *st, sigil_buf *out);
 
-/* Round 2: in: the count-1 PRESIGN1 envelopes addressed to this party, in
- * any order, one from each other signer. Replayed (duplicate sender),
- * foreign-session, misaddressed or wrong-type messages are rejected and name
- * their sender; missing senders fail with SIGIL_E_PARTICIPANT. out: as in
- * round 1, PRESIGN2 envelopes. */
-int sigil_ecdsa_presign_round2(sigil_ecdsa_presign *st, const sigil_buf *in, size_t nin,
-                               sigil_buf *out, uint16_t *culprit);
+/* Round 2: in: the count-1 PRESIGN1 envelopes addressed to this party, by
+ * the message passing convention above. out: PRESIGN2 envelopes. A peer
+ * that cheated in the OT extension is named (SIGIL_E_CHECK). */
+int sigil_ecdsa_presign_round2(sigil_ecdsa_presign *st, const sigil_buf *in, sigil_buf *out,
+                               uint16_t *culprit);
 
 /* Finish: in: the PRESIGN2 envelopes addressed to this party. Verifies every
  * decommitment (SIGIL_E_CHECK naming the sender), every multiplication
@@ -178,7 +213,7 @@ int sigil_ecdsa_presign_round2(sigil_ecdsa_presign *st, const sigil_buf *in, siz
  * pairwise output checks against R_j and the public share of j
  * (SIGIL_E_CHECK). On success *ps is the presignature. The session is then
  * finished: its secrets are zeroized. */
-int sigil_ecdsa_presign_finish(sigil_ecdsa_presign *st, const sigil_buf *in, size_t nin,
+int sigil_ecdsa_presign_finish(sigil_ecdsa_presign *st, const sigil_buf *in,
                                sigil_ecdsa_presig **ps, uint16_t *culprit);
 
 void sigil_ecdsa_presign_free(sigil_ecdsa_presign *st);
@@ -201,14 +236,15 @@ typedef struct {
 int sigil_ecdsa_sign_share(sigil_ecdsa_presig *ps, const uint8_t digest[32], sigil_buf *out,
                            sigil_ecdsa_combiner *comb);
 
-/* Combine the count SIGN envelopes (one per signer, any order) into a
+/* Combine the count SIGN envelopes (in[k] from comb->signers[k], this
+ * party's own included) into a
  * signature: 64-byte r||s with s normalized to low-s, and the recovery id
  * (0..3; Ethereum's v = 27 + recid). The signature is verified against the
  * group key before it is returned; on failure sig is zeroed and
  * SIGIL_E_SIGNATURE is returned (a cheating party is detected but, as in
  * DKLs23, not identified at this step: culprit 0). Envelope problems name
  * their sender. */
-int sigil_ecdsa_combine(const sigil_ecdsa_combiner *comb, const sigil_buf *in, size_t nin,
-                        uint8_t sig[64], int *recid, uint16_t *culprit);
+int sigil_ecdsa_combine(const sigil_ecdsa_combiner *comb, const sigil_buf *in, uint8_t sig[64],
+                        int *recid, uint16_t *culprit);
 
 #endif
