@@ -1,0 +1,643 @@
+/* OT extension: KOS15 with its consistency check (as analysed in
+ * SoftSpokenOT, eprint 2022/192, = SoftSpoken with k = 1), Fiat-Shamir
+ * challenge, then correlated OT over Z_q (q = secp256k1 order).
+ *
+ * Notation (kappa = 128 base OTs, m = rows including the check's padding):
+ *   receiver: x in {0,1}^m (choice bits, then EXTRA random bits),
+ *             t^i = G(k_{i,0}), u^i = t^i ^ G(k_{i,1}) ^ x       (columns)
+ *   sender:   q^i = G(k_{i,Delta_i}) ^ Delta_i * u^i = t^i ^ Delta_i * x,
+ *             so row-wise q_j = t_j ^ x_j * Delta.
+ *   check:    chi_j in GF(2^128) from H(session, u); receiver sends
+ *             xs = sum chi_j x_j, ts = sum chi_j t_j; sender checks
+ *             ts == sum chi_j q_j + xs * Delta.
+ *   COT:      h_c(j, i) = Hs(j, i, q_j ^ c*Delta) in Z_q (TCCR hash);
+ *             sender t_A = h_0, sends tau = alpha + h_1 - h_0;
+ *             receiver t_B = x_j * tau - h_{x_j}.  Then t_A + t_B = x_j * alpha.
+ *
+ * Primitives (measured on this machine, see docs/notes/ot.md):
+ *   G     AES-128-CTR keyed by the seed, IV = H(session, column) (OpenSSL EVP,
+ *         AES-NI);
+ *   Hs    TCCR hash pi(pi(x) ^ tweak) ^ pi(x) (Guo-Katz-Wang-Yu, eprint
+ *         2019/074) with pi = AES-128 under a per-session key, two blocks per
+ *         scalar, big-endian, reduced mod q (bias < 2^-127);
+ *   GF(2^128) multiplication by PCLMULQDQ when the CPU has it, otherwise a
+ *         constant-time portable carry-less multiply.
+ * All secret-dependent work is branch-free; the only secret-dependent
+ * branch is the reduction of a hash value >= q (probability < 2^-127). */
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "ot_internal.h"
+#include "sigil/err.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define OT_X86 1
+#endif
+
+#define EXTRA (SIGIL_OT_KAPPA + 64) /* padding rows hiding the choice bits in the check */
+#define EXT_HDR_LEN (OT_HDR_LEN + 32 + 4 + 1)
+#define CHUNK 64 /* rows hashed per batch */
+
+static size_t rows_for(size_t ell)
+{
+    return (ell + EXTRA + 7) & ~(size_t)7;
+}
+
+size_t sigil_ot_ext_msg1_len(size_t ell)
+{
+    return EXT_HDR_LEN + OT_KBYTES * rows_for(ell) + 2 * OT_KBYTES;
+}
+
+size_t sigil_ot_ext_msg2_len(size_t ell, size_t width)
+{
+    return EXT_HDR_LEN + SIGIL_SCALAR_LEN * ell * width;
+}
+
+struct sigil_ot_ext_recv {
+    sigil_ot_party sender, receiver;
+    size_t ell, width;
+    uint8_t sidh[32], fp[32], key[32];
+    uint8_t *x; /* ell choice bits, packed */
+    uint8_t *t; /* ell rows t_j */
+};
+
+static const sigil_group *secp(void)
+{
+    return sigil_group_get(SIGIL_GROUP_SECP256K1);
+}
+
+/* ---- session keys ---- */
+
+/* Session key E, from which every PRG IV, hash key and challenge derives. */
+static void session_key(uint8_t out[32], const uint8_t sidh[32], sigil_ot_party s, sigil_ot_party r,
+                        const uint8_t fp[32], size_t ell, size_t width)
+{
+    ot_hash h;
+    ot_hash_init(&h, "sigil/ot/v1/ext/session");
+    ot_hash_put(&h, sidh, 32);
+    ot_hash_u32(&h, s);
+    ot_hash_u32(&h, r);
+    ot_hash_put(&h, fp, 32);
+    ot_hash_u32(&h, (uint32_t)ell);
+    ot_hash_u32(&h, (uint32_t)width);
+    ot_hash_final(&h, out);
+}
+
+static void subkey(uint8_t out[OT_KBYTES], const uint8_t key[32], const char *label, uint32_t i, const uint8_t *p,
+                   size_t n)
+{
+    uint8_t d[32];
+    ot_hash h;
+    ot_hash_init(&h, label);
+    ot_hash_put(&h, key, 32);
+    ot_hash_u32(&h, i);
+    ot_hash_put(&h, p, n);
+    ot_hash_final(&h, d);
+    memcpy(out, d, OT_KBYTES);
+    sodium_memzero(d, sizeof(d));
+}
+
+/* ---- AES through OpenSSL EVP ---- */
+
+/* out = AES-128-CTR keystream (n bytes) under key, iv. */
+static int prg(EVP_CIPHER_CTX *c, const uint8_t key[16], const uint8_t iv[16], uint8_t *out, size_t n)
+{
+    int len;
+    memset(out, 0, n);
+    if (EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, key, iv) != 1 ||
+        EVP_EncryptUpdate(c, out, &len, out, (int)n) != 1 || (size_t)len != n)
+        return SIGIL_E_CRYPTO;
+    return SIGIL_OK;
+}
+
+static int ecb(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *in, size_t n)
+{
+    int len;
+    if (EVP_EncryptUpdate(c, out, &len, in, (int)n) != 1 || (size_t)len != n)
+        return SIGIL_E_CRYPTO;
+    return SIGIL_OK;
+}
+
+/* TCCR hash of nrows 16-byte inputs (rows j0.. of the session, input k of
+ * row j at in[k * 16]; the first nrows/reps inputs are one copy of the
+ * rows, repeated reps times with the same tweaks) into nrows * 2 * width
+ * blocks at out: out[(k * 2w + c) * 16] = pi(pi(x_k) ^ tweak(j, c)) ^ pi(x_k).
+ * y and z are scratch of nrows and nrows * 2 * width blocks. */
+static int tccr(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *in, size_t nrows, size_t per, size_t j0,
+                size_t width, uint8_t *y)
+{
+    size_t w2 = 2 * width;
+    int rc;
+    if ((rc = ecb(c, y, in, nrows * 16)))
+        return rc;
+    for (size_t k = 0; k < nrows; k++) {
+        uint64_t j = j0 + k % per;
+        for (size_t cc = 0; cc < w2; cc++) {
+            uint8_t *z = out + (k * w2 + cc) * 16;
+            memcpy(z, y + k * 16, 16);
+            for (int b = 0; b < 8; b++) {
+                z[b] ^= (uint8_t)(j >> (8 * b));
+                z[8 + b] ^= (uint8_t)((uint64_t)cc >> (8 * b));
+            }
+        }
+    }
+    if ((rc = ecb(c, out, out, nrows * w2 * 16)))
+        return rc;
+    for (size_t k = 0; k < nrows; k++)
+        for (size_t cc = 0; cc < w2; cc++)
+            for (int b = 0; b < 16; b++)
+                out[(k * w2 + cc) * 16 + b] ^= y[k * 16 + b];
+    return SIGIL_OK;
+}
+
+static int to_scalar(sigil_scalar *s, const uint8_t in[32])
+{
+    /* A 256-bit value is >= q with probability < 2^-127. */
+    if (sigil_scalar_parse(secp(), s, in) == SIGIL_OK)
+        return SIGIL_OK;
+    return sigil_scalar_reduce(secp(), s, in, 32);
+}
+
+/* ---- GF(2^128), modulus x^128 + x^7 + x^2 + x + 1 ---- */
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+typedef void (*gf_mul_acc_fn)(uint64_t acc[4], const uint8_t a[16], const uint8_t b[16]);
+
+static void clmul64(uint64_t a, uint64_t b, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t l = 0, h = 0;
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t m = 0 - ((b >> i) & 1);
+        l ^= (a << i) & m;
+        h ^= ((a >> 1) >> (63 - i)) & m;
+    }
+    *lo = l;
+    *hi = h;
+}
+
+/* acc ^= a * b, unreduced (constant-time). */
+static void gf_mul_acc_portable(uint64_t acc[4], const uint8_t a[16], const uint8_t b[16])
+{
+    uint64_t a0 = le64(a), a1 = le64(a + 8), b0 = le64(b), b1 = le64(b + 8);
+    uint64_t l0, h0, l1, h1, l2, h2, l3, h3;
+    clmul64(a0, b0, &l0, &h0);
+    clmul64(a1, b1, &l1, &h1);
+    clmul64(a0, b1, &l2, &h2);
+    clmul64(a1, b0, &l3, &h3);
+    acc[0] ^= l0;
+    acc[1] ^= h0 ^ l2 ^ l3;
+    acc[2] ^= l1 ^ h2 ^ h3;
+    acc[3] ^= h1;
+}
+
+#ifdef OT_X86
+__attribute__((target("pclmul,sse2"))) static void gf_mul_acc_clmul(uint64_t acc[4], const uint8_t a[16],
+                                                                     const uint8_t b[16])
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
+    __m128i y = _mm_loadu_si128((const __m128i *)(const void *)b);
+    __m128i lo = _mm_clmulepi64_si128(x, y, 0x00);
+    __m128i hi = _mm_clmulepi64_si128(x, y, 0x11);
+    __m128i mid = _mm_xor_si128(_mm_clmulepi64_si128(x, y, 0x10), _mm_clmulepi64_si128(x, y, 0x01));
+    uint64_t l[2], h[2], md[2];
+    _mm_storeu_si128((__m128i *)(void *)l, lo);
+    _mm_storeu_si128((__m128i *)(void *)h, hi);
+    _mm_storeu_si128((__m128i *)(void *)md, mid);
+    acc[0] ^= l[0];
+    acc[1] ^= l[1] ^ md[0];
+    acc[2] ^= h[0] ^ md[1];
+    acc[3] ^= h[1];
+}
+#endif
+
+static gf_mul_acc_fn gf_pick(void)
+{
+#ifdef OT_X86
+    if (__builtin_cpu_supports("pclmul"))
+        return gf_mul_acc_clmul;
+#endif
+    return gf_mul_acc_portable;
+}
+
+static void gf_reduce(uint8_t out[16], const uint64_t acc[4])
+{
+    uint64_t r0 = acc[0], r1 = acc[1], r2 = acc[2], r3 = acc[3];
+    r2 ^= (r3 >> 63) ^ (r3 >> 62) ^ (r3 >> 57);
+    r1 ^= r3 ^ (r3 << 1) ^ (r3 << 2) ^ (r3 << 7);
+    r1 ^= (r2 >> 63) ^ (r2 >> 62) ^ (r2 >> 57);
+    r0 ^= r2 ^ (r2 << 1) ^ (r2 << 2) ^ (r2 << 7);
+    put_le64(out, r0);
+    put_le64(out + 8, r1);
+}
+
+/* ---- bit-matrix transpose: 128 columns of m bits -> m rows of 128 bits ---- */
+
+static void transpose(uint8_t *rows, const uint8_t *cols, size_t m)
+{
+    size_t cb = m / 8;
+#ifdef __SSE2__
+    for (size_t i0 = 0; i0 < SIGIL_OT_KAPPA; i0 += 16) {
+        for (size_t jb = 0; jb < cb; jb++) {
+            uint8_t tmp[16];
+            for (size_t k = 0; k < 16; k++)
+                tmp[k] = cols[(i0 + k) * cb + jb];
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+            for (int bit = 7; bit >= 0; bit--) {
+                unsigned mm = (unsigned)_mm_movemask_epi8(v);
+                uint8_t *r = rows + (jb * 8 + (size_t)bit) * 16 + i0 / 8;
+                r[0] = (uint8_t)mm;
+                r[1] = (uint8_t)(mm >> 8);
+                v = _mm_slli_epi64(v, 1);
+            }
+            sodium_memzero(tmp, sizeof(tmp));
+        }
+    }
+#else
+    memset(rows, 0, m * 16);
+    for (size_t i = 0; i < SIGIL_OT_KAPPA; i++)
+        for (size_t j = 0; j < m; j++)
+            rows[j * 16 + i / 8] |= (uint8_t)(ot_bit(cols + i * cb, j) << (i % 8));
+#endif
+}
+
+/* chi_j for j < m, from the session key and the u matrix. */
+static int challenges(EVP_CIPHER_CTX *c, uint8_t *chi, size_t m, const uint8_t key[32], const uint8_t *u,
+                      size_t ulen)
+{
+    static const uint8_t zero_iv[16];
+    uint8_t k[OT_KBYTES];
+    int rc;
+    subkey(k, key, "sigil/ot/v1/ext/chi", 0, u, ulen);
+    rc = prg(c, k, zero_iv, chi, m * 16);
+    sodium_memzero(k, sizeof(k));
+    return rc;
+}
+
+static int writable(const sigil_buf *b)
+{
+    return b != NULL && !(b->flags & SIGIL_BUF_READONLY);
+}
+
+static int ext_args(const uint8_t *sid, size_t sid_len, size_t ell, size_t width)
+{
+    if (sid == NULL || sid_len == 0 || sid_len > SIGIL_OT_MAX_SID || ell == 0 || ell > SIGIL_OT_MAX_ELL ||
+        width == 0 || width > SIGIL_OT_MAX_WIDTH)
+        return SIGIL_E_INVALID;
+    if (secp() == NULL)
+        return SIGIL_E_CRYPTO;
+    return SIGIL_OK;
+}
+
+static int ext_hdr_put(sigil_buf *b, uint8_t tag, sigil_ot_party s, sigil_ot_party r, const uint8_t sidh[32],
+                       const uint8_t fp[32], size_t ell, size_t width)
+{
+    int rc;
+    if ((rc = ot_hdr_put(b, tag, s, r, sidh)) || (rc = sigil_buf_put(b, fp, 32)) ||
+        (rc = sigil_buf_put_u32(b, (uint32_t)ell)) || (rc = sigil_buf_put_u8(b, (uint8_t)width)))
+        return rc;
+    return SIGIL_OK;
+}
+
+static int ext_hdr_get(sigil_buf *b, uint8_t tag, sigil_ot_party s, sigil_ot_party r, const uint8_t sidh[32],
+                       const uint8_t fp[32], size_t ell, size_t width)
+{
+    const uint8_t *f;
+    uint32_t l;
+    uint8_t w;
+    int rc;
+    if ((rc = ot_hdr_get(b, tag, s, r, sidh)) || (rc = sigil_buf_get_ptr(b, 32, &f)))
+        return rc;
+    if (!sigil_memeq(f, fp, 32))
+        return SIGIL_E_MISMATCH;
+    if ((rc = sigil_buf_get_u32(b, &l)) || (rc = sigil_buf_get_u8(b, &w)))
+        return rc;
+    if (l != ell || w != width)
+        return SIGIL_E_MISMATCH;
+    return SIGIL_OK;
+}
+
+void sigil_ot_ext_recv_free(sigil_ot_ext_recv *st)
+{
+    if (st == NULL)
+        return;
+    if (st->x)
+        sodium_free(st->x);
+    if (st->t)
+        sodium_free(st->t);
+    sodium_free(st);
+}
+
+/* ---- receiver, step 1 ---- */
+
+int sigil_ot_ext_receive_start(sigil_ot_ext_recv **out, const sigil_ot_receiver *r, const uint8_t *sid,
+                               size_t sid_len, size_t ell, size_t width, const uint8_t *choices, sigil_buf *msg1)
+{
+    sigil_ot_ext_recv *st = NULL;
+    EVP_CIPHER_CTX *c = NULL;
+    uint8_t *sec = NULL, *u = NULL;
+    uint8_t iv[16], xs[16], ts[16];
+    uint64_t accx[2] = {0, 0}, acct[4] = {0, 0, 0, 0};
+    sigil_buf m;
+    int rc;
+
+    if (out == NULL)
+        return SIGIL_E_INVALID;
+    *out = NULL;
+    if (r == NULL || choices == NULL || !writable(msg1))
+        return SIGIL_E_INVALID;
+    if ((rc = ext_args(sid, sid_len, ell, width)))
+        return rc;
+    if ((ell % 8) && (choices[ell / 8] >> (ell % 8)))
+        return SIGIL_E_INVALID;
+
+    size_t mrows = rows_for(ell), cb = mrows / 8, ulen = SIGIL_OT_KAPPA * cb;
+    size_t msglen = sigil_ot_ext_msg1_len(ell);
+    /* secret scratch: x (cb) | t columns (ulen) | g (cb) | t rows (16 m) */
+    size_t seclen = cb + ulen + cb + 16 * mrows;
+    sigil_buf_init(&m, msglen, 0);
+    if ((st = ot_secure_alloc(sizeof(*st))) == NULL || (st->x = ot_secure_alloc((ell + 7) / 8)) == NULL ||
+        (st->t = ot_secure_alloc(16 * ell)) == NULL || (sec = ot_secure_alloc(seclen)) == NULL ||
+        (c = EVP_CIPHER_CTX_new()) == NULL) {
+        rc = SIGIL_E_NOMEM;
+        goto out;
+    }
+    uint8_t *x = sec, *tc = sec + cb, *g = tc + ulen, *rows = g + cb, *chi;
+    st->sender = r->sender;
+    st->receiver = r->receiver;
+    st->ell = ell;
+    st->width = width;
+    memcpy(st->fp, r->fp, 32);
+    memcpy(st->x, choices, (ell + 7) / 8);
+    ot_sid_digest(st->sidh, sid, sid_len);
+    session_key(st->key, st->sidh, r->sender, r->receiver, r->fp, ell, width);
+
+    /* x = choices || random padding bits */
+    randombytes_buf(x, cb);
+    for (size_t jb = 0; jb < (ell + 7) / 8; jb++) {
+        uint8_t keep = jb < ell / 8 ? 0xff : (uint8_t)((1u << (ell % 8)) - 1);
+        x[jb] = (uint8_t)((choices[jb] & keep) | (x[jb] & (uint8_t)~keep));
+    }
+
+    if ((rc = ext_hdr_put(&m, OT_MSG_EXT1, r->sender, r->receiver, st->sidh, r->fp, ell, width)) ||
+        (rc = sigil_buf_reserve(&m, ulen, &u)))
+        goto out;
+    for (uint32_t i = 0; i < SIGIL_OT_KAPPA; i++) {
+        subkey(iv, st->key, "sigil/ot/v1/ext/prg", i, NULL, 0);
+        if ((rc = prg(c, r->seed[i][0], iv, tc + i * cb, cb)) || (rc = prg(c, r->seed[i][1], iv, g, cb)))
+            goto out;
+        for (size_t k = 0; k < cb; k++)
+            u[i * cb + k] = (uint8_t)(tc[i * cb + k] ^ g[k] ^ x[k]);
+    }
+    transpose(rows, tc, mrows);
+
+    /* consistency check values, over chi derived from u (Fiat-Shamir);
+     * chi reuses the column scratch, which is no longer needed */
+    chi = tc;
+    if (16 * mrows > ulen + cb) {
+        rc = SIGIL_E_INVALID; /* cannot happen: 16 m == kappa * m / 8 */
+        goto out;
+    }
+    if ((rc = challenges(c, chi, mrows, st->key, u, ulen)))
+        goto out;
+    gf_mul_acc_fn mul = gf_pick();
+    for (size_t j = 0; j < mrows; j++) {
+        uint64_t mask = 0 - (uint64_t)ot_bit(x, j);
+        accx[0] ^= le64(chi + 16 * j) & mask;
+        accx[1] ^= le64(chi + 16 * j + 8) & mask;
+        mul(acct, chi + 16 * j, rows + 16 * j);
+    }
+    put_le64(xs, accx[0]);
+    put_le64(xs + 8, accx[1]);
+    gf_reduce(ts, acct);
+    if ((rc = sigil_buf_put(&m, xs, 16)) || (rc = sigil_buf_put(&m, ts, 16)))
+        goto out;
+    memcpy(st->t, rows, 16 * ell);
+    if ((rc = sigil_buf_put(msg1, m.data, m.size)))
+        goto out;
+    *out = st;
+    st = NULL;
+out:
+    sodium_memzero(accx, sizeof(accx));
+    sodium_memzero(acct, sizeof(acct));
+    sodium_memzero(ts, sizeof(ts));
+    sodium_memzero(xs, sizeof(xs));
+    if (sec)
+        sodium_free(sec);
+    EVP_CIPHER_CTX_free(c);
+    sigil_buf_free(&m);
+    sigil_ot_ext_recv_free(st);
+    return rc;
+}
+
+/* ---- sender ---- */
+
+int sigil_ot_ext_send(sigil_ot_sender *s, const uint8_t *sid, size_t sid_len, size_t ell, size_t width,
+                      const sigil_scalar *alpha, size_t alpha_count, const uint8_t *msg1, size_t msg1_len,
+                      sigil_scalar *t_a, sigil_buf *msg2)
+{
+    const sigil_group *grp = secp();
+    EVP_CIPHER_CTX *c = NULL;
+    uint8_t *sec = NULL, *tau;
+    uint8_t sidh[32], key[32], iv[16], xs[16], ts[16], want[16], hk[16];
+    uint64_t acc[4] = {0, 0, 0, 0};
+    const uint8_t *u, *pxs, *pts;
+    sigil_scalar h0, h1, tmp;
+    sigil_buf in;
+    size_t old_size = 0;
+    int rc;
+
+    if (s == NULL || alpha == NULL || t_a == NULL || !writable(msg2) || (msg1 == NULL && msg1_len > 0))
+        return SIGIL_E_INVALID;
+    if ((rc = ext_args(sid, sid_len, ell, width)))
+        return rc;
+    if (alpha_count != width && alpha_count != ell * width)
+        return SIGIL_E_INVALID;
+    memset(t_a, 0, ell * width * sizeof(*t_a));
+    old_size = msg2->size;
+    if (s->burned)
+        return SIGIL_E_USED;
+
+    size_t mrows = rows_for(ell), cb = mrows / 8, ulen = SIGIL_OT_KAPPA * cb, w2 = 2 * width;
+    ot_sid_digest(sidh, sid, sid_len);
+    sigil_buf_view(&in, msg1, msg1_len);
+    if ((rc = ext_hdr_get(&in, OT_MSG_EXT1, s->sender, s->receiver, sidh, s->fp, ell, width)) ||
+        (rc = sigil_buf_get_ptr(&in, ulen, &u)) || (rc = sigil_buf_get_ptr(&in, 16, &pxs)) ||
+        (rc = sigil_buf_get_ptr(&in, 16, &pts)) || (rc = sigil_buf_end(&in)))
+        return rc;
+
+    /* secret scratch: q columns (ulen) | q rows (16 m) | chi (16 m) |
+     * hash in (2 CHUNK blocks) | y (2 CHUNK) | out (2 CHUNK * 2w) */
+    size_t seclen = ulen + 32 * mrows + 16 * (4 * CHUNK + 2 * CHUNK * w2);
+    if ((sec = ot_secure_alloc(seclen)) == NULL || (c = EVP_CIPHER_CTX_new()) == NULL) {
+        rc = SIGIL_E_NOMEM;
+        goto out;
+    }
+    uint8_t *qc = sec, *rows = qc + ulen, *chi = rows + 16 * mrows, *hin = chi + 16 * mrows, *hy = hin + 32 * CHUNK,
+            *hout = hy + 32 * CHUNK;
+    session_key(key, sidh, s->sender, s->receiver, s->fp, ell, width);
+
+    for (uint32_t i = 0; i < SIGIL_OT_KAPPA; i++) {
+        uint8_t dmask = (uint8_t)(0u - (unsigned)ot_bit(s->delta, i));
+        subkey(iv, key, "sigil/ot/v1/ext/prg", i, NULL, 0);
+        if ((rc = prg(c, s->seed[i], iv, qc + i * cb, cb)))
+            goto out;
+        for (size_t k = 0; k < cb; k++)
+            qc[i * cb + k] ^= (uint8_t)(u[i * cb + k] & dmask);
+    }
+    transpose(rows, qc, mrows);
+
+    /* consistency check: ts == sum chi_j q_j + xs * Delta */
+    if ((rc = challenges(c, chi, mrows, key, u, ulen)))
+        goto out;
+    gf_mul_acc_fn mul = gf_pick();
+    for (size_t j = 0; j < mrows; j++)
+        mul(acc, chi + 16 * j, rows + 16 * j);
+    memcpy(xs, pxs, 16);
+    memcpy(ts, pts, 16);
+    mul(acc, xs, s->delta);
+    gf_reduce(want, acc);
+    if (!sigil_memeq(want, ts, 16)) {
+        s->burned = 1;
+        rc = SIGIL_E_CHECK;
+        goto out;
+    }
+
+    /* correlated OT */
+    if ((rc = ext_hdr_put(msg2, OT_MSG_EXT2, s->sender, s->receiver, sidh, s->fp, ell, width)) ||
+        (rc = sigil_buf_reserve(msg2, SIGIL_SCALAR_LEN * ell * width, &tau)))
+        goto out;
+    subkey(hk, key, "sigil/ot/v1/ext/tccr", 0, NULL, 0);
+    if (EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, hk, NULL) != 1 || EVP_CIPHER_CTX_set_padding(c, 0) != 1) {
+        rc = SIGIL_E_CRYPTO;
+        goto out;
+    }
+    for (size_t j0 = 0; j0 < ell; j0 += CHUNK) {
+        size_t n = ell - j0 < CHUNK ? ell - j0 : CHUNK;
+        for (size_t k = 0; k < n; k++) {
+            memcpy(hin + 16 * k, rows + 16 * (j0 + k), 16);
+            for (int b = 0; b < 16; b++)
+                hin[16 * (n + k) + (size_t)b] = (uint8_t)(rows[16 * (j0 + k) + (size_t)b] ^ s->delta[b]);
+        }
+        if ((rc = tccr(c, hout, hin, 2 * n, n, j0, width, hy)))
+            goto out;
+        for (size_t k = 0; k < n; k++) {
+            for (size_t i = 0; i < width; i++) {
+                size_t j = j0 + k, idx = j * width + i;
+                const sigil_scalar *al = alpha_count == width ? &alpha[i] : &alpha[idx];
+                if ((rc = to_scalar(&h0, hout + (k * w2 + 2 * i) * 16)) ||
+                    (rc = to_scalar(&h1, hout + ((n + k) * w2 + 2 * i) * 16)))
+                    goto out;
+                /* t_A = h0, tau = alpha + h1 - h0 */
+                sigil_scalar_sub(grp, &tmp, &h1, &h0);
+                sigil_scalar_add(grp, &tmp, &tmp, al);
+                sigil_scalar_serialize(grp, tau + SIGIL_SCALAR_LEN * idx, &tmp);
+                t_a[idx] = h0;
+            }
+        }
+    }
+    rc = SIGIL_OK;
+out:
+    if (rc != SIGIL_OK) {
+        sodium_memzero(t_a, ell * width * sizeof(*t_a));
+        if (msg2->size > old_size) { /* leave msg2 as it was on entry */
+            sodium_memzero(msg2->data + old_size, msg2->size - old_size);
+            msg2->size = old_size;
+        }
+    }
+    sigil_scalar_clear(&h0);
+    sigil_scalar_clear(&h1);
+    sigil_scalar_clear(&tmp);
+    sodium_memzero(acc, sizeof(acc));
+    sodium_memzero(want, sizeof(want));
+    sodium_memzero(hk, sizeof(hk));
+    if (sec)
+        sodium_free(sec);
+    EVP_CIPHER_CTX_free(c);
+    return rc;
+}
+
+/* ---- receiver, step 2 ---- */
+
+int sigil_ot_ext_receive_finish(sigil_ot_ext_recv *st, const uint8_t *msg2, size_t msg2_len, sigil_scalar *t_b)
+{
+    const sigil_group *grp = secp();
+    EVP_CIPHER_CTX *c = NULL;
+    uint8_t *sec = NULL, hk[16];
+    const uint8_t *tau;
+    sigil_scalar h, tv, n, sum;
+    sigil_buf in;
+    int rc;
+
+    if (st == NULL || t_b == NULL || (msg2 == NULL && msg2_len > 0)) {
+        sigil_ot_ext_recv_free(st);
+        return SIGIL_E_INVALID;
+    }
+    size_t ell = st->ell, width = st->width, w2 = 2 * width;
+    memset(t_b, 0, ell * width * sizeof(*t_b));
+    sigil_buf_view(&in, msg2, msg2_len);
+    if ((rc = ext_hdr_get(&in, OT_MSG_EXT2, st->sender, st->receiver, st->sidh, st->fp, ell, width)) ||
+        (rc = sigil_buf_get_ptr(&in, SIGIL_SCALAR_LEN * ell * width, &tau)) || (rc = sigil_buf_end(&in)))
+        goto out;
+    /* every correction must be a canonical scalar before anything is output */
+    for (size_t k = 0; k < ell * width; k++)
+        if ((rc = sigil_scalar_parse(grp, &tv, tau + SIGIL_SCALAR_LEN * k)))
+            goto out;
+
+    /* scratch: y (CHUNK blocks) | out (CHUNK * 2w blocks) */
+    if ((sec = ot_secure_alloc(16 * (CHUNK + CHUNK * w2))) == NULL || (c = EVP_CIPHER_CTX_new()) == NULL) {
+        rc = SIGIL_E_NOMEM;
+        goto out;
+    }
+    uint8_t *hy = sec, *hout = sec + 16 * CHUNK;
+    subkey(hk, st->key, "sigil/ot/v1/ext/tccr", 0, NULL, 0);
+    if (EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, hk, NULL) != 1 || EVP_CIPHER_CTX_set_padding(c, 0) != 1) {
+        rc = SIGIL_E_CRYPTO;
+        goto out;
+    }
+    for (size_t j0 = 0; j0 < ell; j0 += CHUNK) {
+        size_t cnt = ell - j0 < CHUNK ? ell - j0 : CHUNK;
+        if ((rc = tccr(c, hout, st->t + 16 * j0, cnt, cnt, j0, width, hy)))
+            goto out;
+        for (size_t k = 0; k < cnt; k++) {
+            size_t j = j0 + k;
+            uint8_t bit = ot_bit(st->x, j);
+            for (size_t i = 0; i < width; i++) {
+                size_t idx = j * width + i;
+                /* t_B = x_j * tau - h_{x_j} */
+                if ((rc = to_scalar(&h, hout + (k * w2 + 2 * i) * 16)) ||
+                    (rc = sigil_scalar_parse(grp, &tv, tau + SIGIL_SCALAR_LEN * idx)))
+                    goto out;
+                sigil_scalar_neg(grp, &n, &h);
+                sigil_scalar_add(grp, &sum, &n, &tv);
+                ot_ct_select(t_b[idx].v, n.v, sum.v, SIGIL_SCALAR_LEN, bit);
+            }
+        }
+    }
+    rc = SIGIL_OK;
+out:
+    if (rc != SIGIL_OK)
+        sodium_memzero(t_b, ell * width * sizeof(*t_b));
+    sigil_scalar_clear(&h);
+    sigil_scalar_clear(&n);
+    sigil_scalar_clear(&sum);
+    sodium_memzero(hk, sizeof(hk));
+    if (sec)
+        sodium_free(sec);
+    EVP_CIPHER_CTX_free(c);
+    sigil_ot_ext_recv_free(st);
+    return rc;
+}
