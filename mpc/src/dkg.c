@@ -20,9 +20,6 @@ struct sigil_dkg {
     sigil_point *comm;      /* n * t: comm[i*t + k] */
     sigil_point *sum_comm;  /* t: sum over participants */
     uint8_t transcript[32];
-    uint8_t *r1;            /* own round-1 message */
-    size_t r1_len;
-    sigil_buf r1_all;       /* every round-1 message, for the transcript */
     /* secure memory: coefficients (t) then the signing share (1) */
     sigil_scalar *sec;
     sigil_point own_y;
@@ -268,8 +265,7 @@ int sigil_dkg_new(const sigil_dkg_params *p, sigil_dkg **out)
     d->comm = calloc((size_t)p->n * p->t, sizeof(*d->comm));
     d->sum_comm = calloc(p->t, sizeof(*d->sum_comm));
     d->sec = sodium_malloc((p->t + 1) * sizeof(*d->sec));
-    if (!d->ids || !d->comm || !d->sum_comm || !d->sec ||
-        sigil_buf_init(&d->r1_all, SIGIL_BUF_MAX_LIMIT, 0) != SIGIL_OK) {
+    if (!d->ids || !d->comm || !d->sum_comm || !d->sec) {
         sigil_dkg_free(d);
         return SIGIL_E_NOMEM;
     }
@@ -287,8 +283,6 @@ void sigil_dkg_free(sigil_dkg *d)
     free(d->ids);
     free(d->comm);
     free(d->sum_comm);
-    free(d->r1);
-    sigil_buf_free(&d->r1_all);
     if (d->sec)
         sodium_free(d->sec);
     free(d);
@@ -350,14 +344,6 @@ int sigil_dkg_round1(sigil_dkg *d, const sigil_scalar *coeffs, const sigil_scala
     rc |= sigil_scalar_put(g, &msg, &z);
     if (rc == 0)
         rc = sigil_buf_put(out, sigil_buf_ptr(&msg), sigil_buf_len(&msg));
-    if (rc == 0) {
-        d->r1_len = sigil_buf_len(&msg);
-        d->r1 = malloc(d->r1_len);
-        if (d->r1 == NULL)
-            rc = SIGIL_E_NOMEM;
-        else
-            memcpy(d->r1, sigil_buf_ptr(&msg), d->r1_len);
-    }
     sigil_buf_free(&msg);
     if (rc)
         return fail(d, rc);
@@ -408,7 +394,8 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
             return fail(d, rc);
         }
     }
-    /* transcript: context, t, n, identifiers, round-1 messages in index order */
+    /* transcript: context, group, t, n, identifiers, every commitment in index order
+     * (what determines the key and every verifying share) */
     crypto_hash_sha256_state st;
     uint8_t hdr[9];
     crypto_hash_sha256_init(&st);
@@ -422,12 +409,10 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     crypto_hash_sha256_update(&st, hdr, sizeof(hdr));
     for (uint32_t i = 0; i < d->n; i++)
         crypto_hash_sha256_update(&st, d->ids[i].v, 32);
-    for (uint32_t i = 0; i < d->n; i++) {
-        const uint8_t *p = i == d->self ? d->r1 : sigil_buf_ptr(&in[i]);
-        size_t len = i == d->self ? d->r1_len : sigil_buf_len(&in[i]);
-        uint8_t l[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
-        crypto_hash_sha256_update(&st, l, 4);
-        crypto_hash_sha256_update(&st, p, len);
+    for (size_t i = 0; i < (size_t)d->n * d->t; i++) {
+        uint8_t e[33];
+        sigil_point_serialize(g, e, &d->comm[i]);
+        crypto_hash_sha256_update(&st, e, plen(g));
     }
     crypto_hash_sha256_final(&st, d->transcript);
 

@@ -22,8 +22,9 @@
  *            and only if that fails checks each sender to name it; then
  *            broadcasts the confirmation
  *              0x03 || id || transcript hash (32) || Y_i || R || z
- *            where transcript hash = tagged SHA-256 of context, t, n, every
- *            identifier and every round-1 broadcast, Y_i = s_i*G is the
+ *            where transcript hash = SHA-256 of a label, context, group,
+ *            t, n, every identifier and every commitment C_{j,k} (all that
+ *            determines the key and the verifying shares), Y_i = s_i*G is the
  *            participant's verifying share and (R, z) a Schnorr signature
  *            by s_i: c = H(context || "dkg-confirm" || id || Y_i || R ||
  *            hash), z*G == R + c*Y_i. This signature is independent of
