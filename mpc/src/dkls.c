@@ -25,6 +25,8 @@
 #define MAXP SIGIL_ECDSA_MAX_PARTIES
 #define SID SIGIL_ECDSA_SID_LEN
 
+static int env_end(sigil_buf *b, size_t lenoff);
+
 static const sigil_group *G(void)
 {
     return sigil_group_get(SIGIL_GROUP_SECP256K1);
@@ -271,6 +273,236 @@ int sigil_ecdsa_keyshare_from_dkg(sigil_ecdsa_keyshare **out, uint16_t id, unsig
     return SIGIL_OK;
 fail:
     sigil_ecdsa_keyshare_free(k);
+    return rc;
+}
+
+int sigil_ecdsa_keyshare_from_dkg_share(sigil_ecdsa_keyshare **out, const sigil_keyshare *k)
+{
+    const sigil_group *g = G();
+    uint8_t X[33 * MAXP], xi[32];
+    int rc;
+    if (out == NULL || k == NULL)
+        return SIGIL_E_INVALID;
+    *out = NULL;
+    if (k->g != g || k->secret == NULL || k->ids == NULL || k->verifying == NULL)
+        return SIGIL_E_INVALID;
+    if (k->n < 2 || k->n > MAXP || k->t < 2 || k->t > k->n)
+        return SIGIL_E_THRESHOLD;
+    for (uint32_t j = 0; j < k->n; j++) {
+        sigil_scalar want;
+        sigil_scalar_set_u64(g, &want, j + 1);
+        if (!sigil_scalar_eq(&want, &k->ids[j]))
+            return SIGIL_E_PARTICIPANT;
+        sigil_point_serialize(g, X + 33 * j, &k->verifying[j]);
+    }
+    if (k->self >= k->n)
+        return SIGIL_E_PARTICIPANT;
+    sigil_scalar_serialize(g, xi, k->secret);
+    rc = sigil_ecdsa_keyshare_from_dkg(out, (uint16_t)(k->self + 1), k->t, k->n, xi, X, 33u * k->n);
+    sodium_memzero(xi, sizeof xi);
+    if (rc == SIGIL_OK && !sigil_point_eq(g, &(*out)->Y, &k->group_pk)) {
+        sigil_ecdsa_keyshare_free(*out);
+        *out = NULL;
+        rc = SIGIL_E_SHARE;
+    }
+    return rc;
+}
+
+/* lambda_id over all parties 1..n */
+static int lagrange_all(sigil_scalar *lam, uint16_t id, unsigned n)
+{
+    uint16_t all[MAXP];
+    for (unsigned j = 0; j < n; j++)
+        all[j] = (uint16_t)(j + 1);
+    return lagrange(lam, id, all, n);
+}
+
+int sigil_ecdsa_refresh_coeffs(const sigil_ecdsa_share *old, sigil_scalar *coeffs)
+{
+    const sigil_group *g = G();
+    sigil_scalar lam;
+    int rc;
+    if (old == NULL || coeffs == NULL)
+        return SIGIL_E_INVALID;
+    if ((rc = lagrange_all(&lam, old->k.id, old->k.n)) != SIGIL_OK)
+        return rc;
+    sigil_scalar_mul(g, &coeffs[0], &lam, &old->k.x);
+    if (sigil_scalar_is_zero(&coeffs[0]))
+        return SIGIL_E_ZERO;
+    for (unsigned k = 1; k < old->k.t; k++)
+        if ((rc = sigil_scalar_random(g, &coeffs[k])) != SIGIL_OK) {
+            sodium_memzero(coeffs, old->k.t * sizeof *coeffs);
+            return rc;
+        }
+    return SIGIL_OK;
+}
+
+int sigil_ecdsa_refresh_check(const sigil_ecdsa_share *old, const sigil_dkg *d, uint16_t *culprit)
+{
+    const sigil_group *g = G();
+    uint16_t dummy;
+    if (culprit == NULL)
+        culprit = &dummy;
+    *culprit = 0;
+    if (old == NULL || d == NULL)
+        return SIGIL_E_INVALID;
+    for (unsigned j = 1; j <= old->k.n; j++) {
+        sigil_scalar lam;
+        sigil_point want;
+        const sigil_point *c = sigil_dkg_commitments(d, j - 1);
+        int rc;
+        if (c == NULL)
+            return SIGIL_E_STATE;
+        if ((rc = lagrange_all(&lam, (uint16_t)j, old->k.n)) != SIGIL_OK ||
+            (rc = sigil_point_mul_public(g, &want, &old->k.X[j - 1], &lam)) != SIGIL_OK)
+            return rc;
+        if (!sigil_point_eq(g, &want, &c[0])) {
+            *culprit = (uint16_t)j;
+            return SIGIL_E_SHARE;
+        }
+    }
+    return SIGIL_OK;
+}
+
+int sigil_ecdsa_keyshare_from_refresh(sigil_ecdsa_keyshare **out, const sigil_ecdsa_share *old,
+                                      const sigil_keyshare *k)
+{
+    if (out == NULL || old == NULL || k == NULL)
+        return SIGIL_E_INVALID;
+    *out = NULL;
+    if (k->t != old->k.t || k->n != old->k.n || k->self + 1 != old->k.id)
+        return SIGIL_E_MISMATCH;
+    if (!sigil_point_eq(G(), &k->group_pk, &old->k.Y))
+        return SIGIL_E_MISMATCH;
+    return sigil_ecdsa_keyshare_from_dkg_share(out, k);
+}
+
+void sigil_ecdsa_share_secret(const sigil_ecdsa_share *s, uint8_t out[32])
+{
+    sigil_scalar_serialize(G(), out, &s->k.x);
+}
+
+static const uint8_t SHARE_MAGIC[4] = {'D', 'K', 'S', 1};
+
+int sigil_ecdsa_share_encode(const sigil_ecdsa_share *s, sigil_buf *out)
+{
+    const sigil_group *g = G();
+    int rc;
+    if (s == NULL || out == NULL || !(out->flags & SIGIL_BUF_SECRET))
+        return SIGIL_E_INVALID;
+    size_t start = out->size;
+    if ((rc = sigil_buf_put(out, SHARE_MAGIC, 4)) != SIGIL_OK ||
+        (rc = sigil_buf_put_u16(out, s->k.id)) != SIGIL_OK ||
+        (rc = sigil_buf_put_u16(out, (uint16_t)s->k.t)) != SIGIL_OK ||
+        (rc = sigil_buf_put_u16(out, (uint16_t)s->k.n)) != SIGIL_OK ||
+        (rc = sigil_scalar_put(g, out, &s->k.x)) != SIGIL_OK ||
+        (rc = sigil_point_put(g, out, &s->k.Y)) != SIGIL_OK)
+        goto fail;
+    for (unsigned j = 0; j < s->k.n; j++)
+        if ((rc = sigil_point_put(g, out, &s->k.X[j])) != SIGIL_OK)
+            goto fail;
+    for (unsigned j = 1; j <= s->k.n; j++) {
+        if (j == s->k.id)
+            continue;
+        if (s->snd[j] == NULL || s->rcv[j] == NULL) {
+            rc = SIGIL_E_STATE;
+            goto fail;
+        }
+        size_t lo = out->size;
+        if ((rc = sigil_buf_put_u32(out, 0)) != SIGIL_OK ||
+            (rc = sigil_ot_sender_encode(s->snd[j], out)) != SIGIL_OK ||
+            (rc = env_end(out, lo)) != SIGIL_OK)
+            goto fail;
+        lo = out->size;
+        if ((rc = sigil_buf_put_u32(out, 0)) != SIGIL_OK ||
+            (rc = sigil_ot_receiver_encode(s->rcv[j], out)) != SIGIL_OK ||
+            (rc = env_end(out, lo)) != SIGIL_OK)
+            goto fail;
+    }
+    return SIGIL_OK;
+fail:
+    if (out->size > start) {
+        sodium_memzero(out->data + start, out->size - start);
+        out->size = start;
+    }
+    return rc;
+}
+
+int sigil_ecdsa_share_decode(sigil_ecdsa_share **out, const uint8_t *in, size_t n)
+{
+    const sigil_group *g = G();
+    sigil_buf b;
+    uint8_t magic[4];
+    uint16_t id, t, np;
+    int rc;
+    if (out == NULL || (in == NULL && n))
+        return SIGIL_E_INVALID;
+    *out = NULL;
+    sigil_ecdsa_share *s = secure_new(sizeof *s);
+    if (s == NULL)
+        return SIGIL_E_NOMEM;
+    sigil_buf_view(&b, in, n);
+    if ((rc = sigil_buf_get(&b, magic, 4)) != SIGIL_OK)
+        goto fail;
+    if (memcmp(magic, SHARE_MAGIC, 4) != 0) {
+        rc = SIGIL_E_VERSION;
+        goto fail;
+    }
+    if ((rc = sigil_buf_get_u16(&b, &id)) != SIGIL_OK || (rc = sigil_buf_get_u16(&b, &t)) != SIGIL_OK ||
+        (rc = sigil_buf_get_u16(&b, &np)) != SIGIL_OK)
+        goto fail;
+    if (np < 2 || np > MAXP || t < 2 || t > np || id == 0 || id > np) {
+        rc = SIGIL_E_ENCODING;
+        goto fail;
+    }
+    s->k.id = id;
+    s->k.t = t;
+    s->k.n = np;
+    if ((rc = sigil_scalar_get(g, &b, &s->k.x)) != SIGIL_OK ||
+        (rc = sigil_point_get(g, &b, &s->k.Y)) != SIGIL_OK)
+        goto fail;
+    for (unsigned j = 0; j < np; j++)
+        if ((rc = sigil_point_get(g, &b, &s->k.X[j])) != SIGIL_OK)
+            goto fail;
+    {
+        sigil_point chk;
+        if ((rc = sigil_point_base_mul(g, &chk, &s->k.x)) != SIGIL_OK)
+            goto fail;
+        if (!sigil_point_eq(g, &chk, &s->k.X[id - 1])) {
+            rc = SIGIL_E_SHARE;
+            goto fail;
+        }
+    }
+    for (unsigned j = 1; j <= np; j++) {
+        const uint8_t *p;
+        size_t len;
+        sigil_ot_party a, c;
+        if (j == id)
+            continue;
+        if ((rc = sigil_buf_get_string(&b, SIGIL_BUF_MAX_LIMIT, &p, &len)) != SIGIL_OK ||
+            (rc = sigil_ot_sender_decode(&s->snd[j], p, len)) != SIGIL_OK)
+            goto fail;
+        sigil_ot_sender_pair(s->snd[j], &a, &c);
+        if (a != id || c != j) {
+            rc = SIGIL_E_ENCODING;
+            goto fail;
+        }
+        if ((rc = sigil_buf_get_string(&b, SIGIL_BUF_MAX_LIMIT, &p, &len)) != SIGIL_OK ||
+            (rc = sigil_ot_receiver_decode(&s->rcv[j], p, len)) != SIGIL_OK)
+            goto fail;
+        sigil_ot_receiver_pair(s->rcv[j], &a, &c);
+        if (a != j || c != id) {
+            rc = SIGIL_E_ENCODING;
+            goto fail;
+        }
+    }
+    if ((rc = sigil_buf_end(&b)) != SIGIL_OK)
+        goto fail;
+    key_hash(s->keyhash, &s->k);
+    *out = s;
+    return SIGIL_OK;
+fail:
+    sigil_ecdsa_share_free(s);
     return rc;
 }
 

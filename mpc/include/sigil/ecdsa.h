@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "sigil/buf.h"
+#include "sigil/dkg.h"
 
 /* ===================================================================== */
 /* Plain ECDSA verification (libsecp256k1).                              */
@@ -130,12 +131,55 @@ int sigil_ecdsa_dealer_split(sigil_ecdsa_keyshare **out, const uint8_t sk[32], u
 int sigil_ecdsa_keyshare_from_dkg(sigil_ecdsa_keyshare **out, uint16_t id, unsigned t, unsigned n,
                                   const uint8_t xi[32], const uint8_t *X, size_t Xlen);
 
+/* Build a keyshare from the generic DKG (sigil/dkg.h) run over secp256k1
+ * with identifiers 1..n (ids[j] = j+1; SIGIL_E_PARTICIPANT otherwise) and
+ * the context SIGIL_ECDSA_DKG_CONTEXT; k must hold the secret. The DKG has
+ * already checked the shares, proofs of knowledge and confirmations; this
+ * re-checks the verification shares as sigil_ecdsa_keyshare_from_dkg. */
+#define SIGIL_ECDSA_DKG_CONTEXT "DKLS23-SECP256K1-v1"
+int sigil_ecdsa_keyshare_from_dkg_share(sigil_ecdsa_keyshare **out, const sigil_keyshare *k);
+
 void sigil_ecdsa_keyshare_free(sigil_ecdsa_keyshare *k);
+
+/* ---- refresh ----
+ * A refresh is a DKG (sigil/dkg.h, same context, ids 1..n, ALL n parties)
+ * in which party i deals a polynomial whose constant term is its additive
+ * share lambda_i * x_i (lambda over all n parties), so the new shares are a
+ * fresh degree t-1 sharing of the same key, followed by a new pairwise
+ * setup (new OT states). Steps for party i:
+ *   1. sigil_ecdsa_refresh_coeffs(old, coeffs): t coefficients for
+ *      sigil_dkg_round1 (a_0 = lambda_i x_i, the rest random; secure
+ *      memory supplied by the caller, zeroize after round 1).
+ *   2. after sigil_dkg_round2: sigil_ecdsa_refresh_check(old, dkg,
+ *      &culprit): every dealer's C_{j,0} must equal lambda_j X_j (else
+ *      SIGIL_E_SHARE naming j): nobody can shift the key.
+ *   3. after sigil_dkg_finish: sigil_ecdsa_keyshare_from_refresh(&ks, old,
+ *      newshare): checks that the group key is unchanged (SIGIL_E_MISMATCH).
+ *   4. the setup rounds on ks, giving the new share; then destroy the old
+ *      share. Old and new shares do not combine: the OT states differ
+ *      (SIGIL_E_MISMATCH from the extension) and the Shamir shares lie on
+ *      different polynomials. */
+int sigil_ecdsa_refresh_coeffs(const sigil_ecdsa_share *old, sigil_scalar *coeffs);
+int sigil_ecdsa_refresh_check(const sigil_ecdsa_share *old, const sigil_dkg *d, uint16_t *culprit);
+int sigil_ecdsa_keyshare_from_refresh(sigil_ecdsa_keyshare **out, const sigil_ecdsa_share *old,
+                                      const sigil_keyshare *k);
 
 /* The 33-byte compressed group public key. */
 void sigil_ecdsa_keyshare_pubkey(const sigil_ecdsa_keyshare *k, uint8_t pub[33]);
 void sigil_ecdsa_share_pubkey(const sigil_ecdsa_share *s, uint8_t pub[33]);
 uint16_t sigil_ecdsa_share_id(const sigil_ecdsa_share *s);
+/* The share's Shamir secret x_i as 32 bytes (for tests of refresh and for
+ * sealing code only). Secret: the caller zeroizes. */
+void sigil_ecdsa_share_secret(const sigil_ecdsa_share *s, uint8_t out[32]);
+
+/* Encoding of a share for sealing: "DKS" 1 || id u16 || t u16 || n u16 ||
+ * x_i (32) || Y (33) || X_1..X_n (33 each) || for each peer j in 1..n
+ * without self: u32 len || OT sender state || u32 len || OT receiver
+ * state. out must be a SIGIL_BUF_SECRET buffer. decode checks everything
+ * (x_i*G == X_i, the states belong to the pairs (id, j) / (j, id), lengths
+ * exact) and returns SIGIL_E_ENCODING / _VERSION / _SHARE otherwise. */
+int sigil_ecdsa_share_encode(const sigil_ecdsa_share *s, sigil_buf *out);
+int sigil_ecdsa_share_decode(sigil_ecdsa_share **out, const uint8_t *in, size_t n);
 
 void sigil_ecdsa_share_free(sigil_ecdsa_share *s);
 
@@ -246,5 +290,43 @@ int sigil_ecdsa_sign_share(sigil_ecdsa_presig *ps, const uint8_t digest[32], sig
  * their sender. */
 int sigil_ecdsa_combine(const sigil_ecdsa_combiner *comb, const sigil_buf *in, uint8_t sig[64],
                         int *recid, uint16_t *culprit);
+
+/* ===================================================================== */
+/* In-process driver: every party of a key in one process, every message */
+/* passed through its encoding (sigil-sim, sigil-bench, tests).          */
+/* ===================================================================== */
+
+typedef struct sigil_ecdsa_sim sigil_ecdsa_sim;
+
+typedef struct {
+    /* bytes sent, per party id (index id - 1), by the last operation */
+    uint64_t sent[SIGIL_ECDSA_MAX_PARTIES];
+} sigil_ecdsa_sim_stats;
+
+/* Key generation for t-of-n: the generic DKG (sigil/dkg.h) with
+ * identifiers 1..n, then the pairwise setup. stats (may be NULL) gets the
+ * bytes each party sent in both. On a protocol failure *culprit (may be
+ * NULL) names the misbehaving party. */
+int sigil_ecdsa_sim_keygen(sigil_ecdsa_sim **out, unsigned t, unsigned n,
+                           sigil_ecdsa_sim_stats *stats, uint16_t *culprit);
+/* The same from a dealer split of sk (import). */
+int sigil_ecdsa_sim_import(sigil_ecdsa_sim **out, const uint8_t sk[32], unsigned t, unsigned n,
+                           uint16_t *culprit);
+/* Refresh every share (refresh DKG + new setup); the old shares are
+ * destroyed. */
+int sigil_ecdsa_sim_refresh(sigil_ecdsa_sim *sim, sigil_ecdsa_sim_stats *stats, uint16_t *culprit);
+/* Presign among signers (sorted ids, t <= count <= n) in session sid;
+ * ps[k] receives signers[k]'s presignature. */
+int sigil_ecdsa_sim_presign(sigil_ecdsa_sim *sim, const uint16_t *signers, size_t count,
+                            const uint8_t sid[SIGIL_ECDSA_SID_LEN], sigil_ecdsa_presig **ps,
+                            sigil_ecdsa_sim_stats *stats, uint16_t *culprit);
+/* Online round for the count presignatures (consumed) and combine. */
+int sigil_ecdsa_sim_sign(sigil_ecdsa_presig **ps, size_t count, const uint8_t digest[32],
+                         uint8_t sig[64], int *recid, sigil_ecdsa_sim_stats *stats,
+                         uint16_t *culprit);
+/* The share of party id (1..n), still owned by sim; NULL if none. */
+sigil_ecdsa_share *sigil_ecdsa_sim_share(sigil_ecdsa_sim *sim, uint16_t id);
+unsigned sigil_ecdsa_sim_parties(const sigil_ecdsa_sim *sim);
+void sigil_ecdsa_sim_free(sigil_ecdsa_sim *sim);
 
 #endif

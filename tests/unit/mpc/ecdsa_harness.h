@@ -83,7 +83,7 @@ static void bufs_reset(sigil_buf m[HN][HN], size_t count)
 
 /* Run the pairwise setup for keyshares ks[0..n-1]. Returns the first error
  * (and its reporting party / culprit); shares[] filled on success. */
-static int run_setup(sigil_ecdsa_keyshare **ks, unsigned n, sigil_ecdsa_share **shares,
+__attribute__((unused)) static int run_setup(sigil_ecdsa_keyshare **ks, unsigned n, sigil_ecdsa_share **shares,
                      tamper_fn tf, void *arg, uint16_t *reporter, uint16_t *culprit)
 {
     static sigil_buf out[HN][HN], in[HN][HN];
@@ -126,7 +126,7 @@ static int run_setup(sigil_ecdsa_keyshare **ks, unsigned n, sigil_ecdsa_share **
 }
 
 /* Presign among signers (ids, sorted) using shares indexed by id-1. */
-static int run_presign(sigil_ecdsa_share **shares, const uint16_t *ids, size_t count,
+__attribute__((unused)) static int run_presign(sigil_ecdsa_share **shares, const uint16_t *ids, size_t count,
                        const uint8_t sid[32], sigil_ecdsa_presig **ps, tamper_fn tf, void *arg,
                        uint16_t *reporter, uint16_t *culprit)
 {
@@ -167,7 +167,7 @@ static int run_presign(sigil_ecdsa_share **shares, const uint16_t *ids, size_t c
 }
 
 /* Online round + combine (by the first signer). */
-static int run_sign(sigil_ecdsa_presig **ps, size_t count, const uint8_t digest[32], uint8_t sig[64],
+__attribute__((unused)) static int run_sign(sigil_ecdsa_presig **ps, size_t count, const uint8_t digest[32], uint8_t sig[64],
                     int *recid, tamper_fn tf, void *arg, uint16_t *culprit)
 {
     static sigil_buf msgs[HN];
@@ -186,7 +186,7 @@ static int run_sign(sigil_ecdsa_presig **ps, size_t count, const uint8_t digest[
 }
 
 /* Independent check with OpenSSL (EVP, DER signature over the raw digest). */
-static int openssl_verify(const uint8_t pub[33], const uint8_t digest[32], const uint8_t sig[64])
+__attribute__((unused)) static int openssl_verify(const uint8_t pub[33], const uint8_t digest[32], const uint8_t sig[64])
 {
     static const uint8_t spki_prefix[] = {0x30, 0x36, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48,
                                           0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04,
