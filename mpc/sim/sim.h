@@ -8,6 +8,9 @@
 #include "sigil/dkg.h"
 #include "sigil/frost.h"
 
+/* ecdsa: DKLs23 threshold ECDSA (mpc/sim/ecdsa.c). */
+int sigil_sim_ecdsa(int argc, char **argv);
+
 /* frost-ed25519 | frost-secp256k1 | frost-bip340 (argv[0]). */
 int sigil_sim_frost(int argc, char **argv);
 
