@@ -343,8 +343,14 @@ void sigil_ot_ext_recv_free(sigil_ot_ext_recv *st)
 
 /* ---- receiver, step 1 ---- */
 
-int sigil_ot_ext_receive_start(sigil_ot_ext_recv **out, const sigil_ot_receiver *r, const uint8_t *sid,
-                               size_t sid_len, size_t ell, size_t width, const uint8_t *choices, sigil_buf *msg1)
+/* The receiver's first step. For tests of the consistency check only,
+ * xalt (rows_for(ell) / 8 bytes) and altcols (16 bytes, a bit per column)
+ * make a MALICIOUS receiver: the columns i with bit i of altcols set encode
+ * the choice vector xalt instead of x, everything else stays honest. The
+ * public function always passes NULL. */
+static int receive_start_impl(sigil_ot_ext_recv **out, const sigil_ot_receiver *r, const uint8_t *sid,
+                              size_t sid_len, size_t ell, size_t width, const uint8_t *choices, sigil_buf *msg1,
+                              const uint8_t *xalt, const uint8_t *altcols)
 {
     sigil_ot_ext_recv *st = NULL;
     EVP_CIPHER_CTX *c = NULL;
@@ -399,8 +405,9 @@ int sigil_ot_ext_receive_start(sigil_ot_ext_recv **out, const sigil_ot_receiver 
         subkey(iv, st->key, "sigil/ot/v1/ext/prg", i, NULL, 0);
         if ((rc = prg(c, r->seed[i][0], iv, tc + i * cb, cb)) || (rc = prg(c, r->seed[i][1], iv, g, cb)))
             goto out;
+        const uint8_t *xi = xalt != NULL && ot_bit(altcols, i) ? xalt : x;
         for (size_t k = 0; k < cb; k++)
-            u[i * cb + k] = (uint8_t)(tc[i * cb + k] ^ g[k] ^ x[k]);
+            u[i * cb + k] = (uint8_t)(tc[i * cb + k] ^ g[k] ^ xi[k]);
     }
     transpose(rows, tc, mrows);
 
@@ -441,6 +448,12 @@ out:
     sigil_buf_free(&m);
     sigil_ot_ext_recv_free(st);
     return rc;
+}
+
+int sigil_ot_ext_receive_start(sigil_ot_ext_recv **out, const sigil_ot_receiver *r, const uint8_t *sid,
+                               size_t sid_len, size_t ell, size_t width, const uint8_t *choices, sigil_buf *msg1)
+{
+    return receive_start_impl(out, r, sid, sid_len, ell, width, choices, msg1, NULL, NULL);
 }
 
 /* ---- sender ---- */
