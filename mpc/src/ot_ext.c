@@ -24,6 +24,7 @@
  *         constant-time portable carry-less multiply.
  * All secret-dependent work is branch-free; the only secret-dependent
  * branch is the reduction of a hash value >= q (probability < 2^-127). */
+#include <gmp.h>
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -58,8 +59,8 @@ struct sigil_ot_ext_recv {
     sigil_ot_party sender, receiver;
     size_t ell, width;
     uint8_t sidh[32], fp[32], key[32];
-    uint8_t *x; /* ell choice bits, packed */
-    uint8_t *t; /* ell rows t_j */
+    uint8_t *x; /* ell choice bits, packed (in the same allocation) */
+    uint8_t *t; /* ell rows t_j (in the same allocation) */
 };
 
 static const sigil_group *secp(void)
@@ -100,12 +101,19 @@ static void subkey(uint8_t out[OT_KBYTES], const uint8_t key[32], const char *la
 
 /* ---- AES through OpenSSL EVP ---- */
 
+/* Select AES-128-CTR on c once per call; prg() then only re-keys (the
+ * implicit algorithm fetch of a full init costs more than the AES). */
+static int prg_init(EVP_CIPHER_CTX *c)
+{
+    return EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, NULL, NULL) == 1 ? SIGIL_OK : SIGIL_E_CRYPTO;
+}
+
 /* out = AES-128-CTR keystream (n bytes) under key, iv. */
 static int prg(EVP_CIPHER_CTX *c, const uint8_t key[16], const uint8_t iv[16], uint8_t *out, size_t n)
 {
     int len;
     memset(out, 0, n);
-    if (EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, key, iv) != 1 ||
+    if (EVP_EncryptInit_ex(c, NULL, NULL, key, iv) != 1 ||
         EVP_EncryptUpdate(c, out, &len, out, (int)n) != 1 || (size_t)len != n)
         return SIGIL_E_CRYPTO;
     return SIGIL_OK;
@@ -131,32 +139,107 @@ static int tccr(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *in, size_t nrows
     int rc;
     if ((rc = ecb(c, y, in, nrows * 16)))
         return rc;
+    /* tweak(j, c) = le64(j) || le64(c), XORed word-wise (byte order of the
+     * words does not matter as long as it is fixed: both sides run this) */
     for (size_t k = 0; k < nrows; k++) {
-        uint64_t j = j0 + k % per;
+        uint64_t j = j0 + k % per, y0, y1;
+        memcpy(&y0, y + k * 16, 8);
+        memcpy(&y1, y + k * 16 + 8, 8);
         for (size_t cc = 0; cc < w2; cc++) {
-            uint8_t *z = out + (k * w2 + cc) * 16;
-            memcpy(z, y + k * 16, 16);
-            for (int b = 0; b < 8; b++) {
-                z[b] ^= (uint8_t)(j >> (8 * b));
-                z[8 + b] ^= (uint8_t)((uint64_t)cc >> (8 * b));
-            }
+            uint64_t z0 = y0 ^ j, z1 = y1 ^ (uint64_t)cc;
+            memcpy(out + (k * w2 + cc) * 16, &z0, 8);
+            memcpy(out + (k * w2 + cc) * 16 + 8, &z1, 8);
         }
     }
     if ((rc = ecb(c, out, out, nrows * w2 * 16)))
         return rc;
-    for (size_t k = 0; k < nrows; k++)
-        for (size_t cc = 0; cc < w2; cc++)
-            for (int b = 0; b < 16; b++)
-                out[(k * w2 + cc) * 16 + b] ^= y[k * 16 + b];
+    for (size_t k = 0; k < nrows; k++) {
+        uint64_t y0, y1, o0, o1;
+        memcpy(&y0, y + k * 16, 8);
+        memcpy(&y1, y + k * 16 + 8, 8);
+        for (size_t cc = 0; cc < w2; cc++) {
+            uint8_t *o = out + (k * w2 + cc) * 16;
+            memcpy(&o0, o, 8);
+            memcpy(&o1, o + 8, 8);
+            o0 ^= y0;
+            o1 ^= y1;
+            memcpy(o, &o0, 8);
+            memcpy(o + 8, &o1, 8);
+        }
+    }
     return SIGIL_OK;
 }
 
-static int to_scalar(sigil_scalar *s, const uint8_t in[32])
+/* ---- arithmetic mod q (secp256k1 order), constant-time, GMP mpn ----
+ * The hot loop works on 4-limb values; GMP's mpn_cnd_* / mpn_cnd_swap are
+ * side-channel silent, mpn_add_n / mpn_sub_n have no data-dependent
+ * branches. Hash outputs (256 bits) are reduced by one conditional
+ * subtraction: the result is within 2^-127 of uniform mod q. */
+#define QL 4
+_Static_assert(GMP_NUMB_BITS == 64, "64-bit limbs");
+static const mp_limb_t Q[QL] = {0xBFD25E8CD0364141ull, 0xBAAEDCE6AF48A03Bull, 0xFFFFFFFFFFFFFFFEull,
+                                0xFFFFFFFFFFFFFFFFull};
+
+static uint64_t load_be64(const uint8_t *p)
 {
-    /* A 256-bit value is >= q with probability < 2^-127. */
-    if (sigil_scalar_parse(secp(), s, in) == SIGIL_OK)
-        return SIGIL_OK;
-    return sigil_scalar_reduce(secp(), s, in, 32);
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static void store_be64(uint8_t *p, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8);
+}
+
+static void be_to_limbs(mp_limb_t r[QL], const uint8_t b[32])
+{
+    for (int k = 0; k < QL; k++)
+        r[k] = load_be64(b + 8 * (QL - 1 - k));
+}
+
+static void limbs_to_be(uint8_t b[32], const mp_limb_t r[QL])
+{
+    for (int k = 0; k < QL; k++)
+        store_be64(b + 8 * (QL - 1 - k), r[k]);
+}
+
+/* r < 2^256 -> r mod q */
+static void modq_reduce(mp_limb_t r[QL])
+{
+    mp_limb_t t[QL];
+    mp_limb_t borrow = mpn_sub_n(t, r, Q, QL);
+    mpn_cnd_swap(1 - borrow, r, t, QL);
+}
+
+/* r = a + b mod q, a, b < q */
+static void modq_add(mp_limb_t r[QL], const mp_limb_t a[QL], const mp_limb_t b[QL])
+{
+    mp_limb_t t[QL];
+    mp_limb_t carry = mpn_add_n(r, a, b, QL);
+    mp_limb_t borrow = mpn_sub_n(t, r, Q, QL);
+    mpn_cnd_swap(carry | (1 - borrow), r, t, QL);
+}
+
+/* r = a - b mod q, a, b < q */
+static void modq_sub(mp_limb_t r[QL], const mp_limb_t a[QL], const mp_limb_t b[QL])
+{
+    mp_limb_t borrow = mpn_sub_n(r, a, b, QL);
+    mpn_cnd_add_n(borrow, r, r, Q, QL);
+}
+
+/* 1 if the 32 big-endian bytes are < q (public data). */
+static int modq_canonical(const uint8_t b[32])
+{
+    mp_limb_t v[QL], t[QL];
+    be_to_limbs(v, b);
+    return mpn_sub_n(t, v, Q, QL) != 0;
 }
 
 /* ---- GF(2^128), modulus x^128 + x^7 + x^2 + x + 1 ---- */
@@ -332,19 +415,20 @@ static int ext_hdr_get(sigil_buf *b, uint8_t tag, sigil_ot_party s, sigil_ot_par
 
 void sigil_ot_ext_recv_free(sigil_ot_ext_recv *st)
 {
-    if (st == NULL)
-        return;
-    if (st->x)
-        sodium_free(st->x);
-    if (st->t)
-        sodium_free(st->t);
-    sodium_free(st);
+    if (st != NULL)
+        sodium_free(st); /* one allocation: state, x, t; zeroized */
 }
 
 /* ---- receiver, step 1 ---- */
 
-int sigil_ot_ext_receive_start(sigil_ot_ext_recv **out, const sigil_ot_receiver *r, const uint8_t *sid,
-                               size_t sid_len, size_t ell, size_t width, const uint8_t *choices, sigil_buf *msg1)
+/* The receiver's first step. For tests of the consistency check only,
+ * xalt (rows_for(ell) / 8 bytes) and altcols (16 bytes, a bit per column)
+ * make a MALICIOUS receiver: the columns i with bit i of altcols set encode
+ * the choice vector xalt instead of x, everything else stays honest. The
+ * public function always passes NULL. */
+static int receive_start_impl(sigil_ot_ext_recv **out, const sigil_ot_receiver *r, const uint8_t *sid,
+                              size_t sid_len, size_t ell, size_t width, const uint8_t *choices, sigil_buf *msg1,
+                              const uint8_t *xalt, const uint8_t *altcols)
 {
     sigil_ot_ext_recv *st = NULL;
     EVP_CIPHER_CTX *c = NULL;
@@ -369,12 +453,13 @@ int sigil_ot_ext_receive_start(sigil_ot_ext_recv **out, const sigil_ot_receiver 
     /* secret scratch: x (cb) | t columns (ulen) | g (cb) | t rows (16 m) */
     size_t seclen = cb + ulen + cb + 16 * mrows;
     sigil_buf_init(&m, msglen, 0);
-    if ((st = ot_secure_alloc(sizeof(*st))) == NULL || (st->x = ot_secure_alloc((ell + 7) / 8)) == NULL ||
-        (st->t = ot_secure_alloc(16 * ell)) == NULL || (sec = ot_secure_alloc(seclen)) == NULL ||
-        (c = EVP_CIPHER_CTX_new()) == NULL) {
+    if ((st = ot_secure_alloc(sizeof(*st) + 16 * ell + (ell + 7) / 8)) == NULL ||
+        (sec = ot_secure_alloc(seclen)) == NULL || (c = EVP_CIPHER_CTX_new()) == NULL) {
         rc = SIGIL_E_NOMEM;
         goto out;
     }
+    st->t = (uint8_t *)(st + 1);
+    st->x = st->t + 16 * ell;
     uint8_t *x = sec, *tc = sec + cb, *g = tc + ulen, *rows = g + cb, *chi;
     st->sender = r->sender;
     st->receiver = r->receiver;
@@ -395,12 +480,16 @@ int sigil_ot_ext_receive_start(sigil_ot_ext_recv **out, const sigil_ot_receiver 
     if ((rc = ext_hdr_put(&m, OT_MSG_EXT1, r->sender, r->receiver, st->sidh, r->fp, ell, width)) ||
         (rc = sigil_buf_reserve(&m, ulen, &u)))
         goto out;
+    /* one IV per session: every column has its own key (seed) */
+    subkey(iv, st->key, "sigil/ot/v1/ext/prg", 0, NULL, 0);
+    if ((rc = prg_init(c)))
+        goto out;
     for (uint32_t i = 0; i < SIGIL_OT_KAPPA; i++) {
-        subkey(iv, st->key, "sigil/ot/v1/ext/prg", i, NULL, 0);
         if ((rc = prg(c, r->seed[i][0], iv, tc + i * cb, cb)) || (rc = prg(c, r->seed[i][1], iv, g, cb)))
             goto out;
+        const uint8_t *xi = xalt != NULL && ot_bit(altcols, i) ? xalt : x;
         for (size_t k = 0; k < cb; k++)
-            u[i * cb + k] = (uint8_t)(tc[i * cb + k] ^ g[k] ^ x[k]);
+            u[i * cb + k] = (uint8_t)(tc[i * cb + k] ^ g[k] ^ xi[k]);
     }
     transpose(rows, tc, mrows);
 
@@ -443,19 +532,24 @@ out:
     return rc;
 }
 
+int sigil_ot_ext_receive_start(sigil_ot_ext_recv **out, const sigil_ot_receiver *r, const uint8_t *sid,
+                               size_t sid_len, size_t ell, size_t width, const uint8_t *choices, sigil_buf *msg1)
+{
+    return receive_start_impl(out, r, sid, sid_len, ell, width, choices, msg1, NULL, NULL);
+}
+
 /* ---- sender ---- */
 
 int sigil_ot_ext_send(sigil_ot_sender *s, const uint8_t *sid, size_t sid_len, size_t ell, size_t width,
                       const sigil_scalar *alpha, size_t alpha_count, const uint8_t *msg1, size_t msg1_len,
                       sigil_scalar *t_a, sigil_buf *msg2)
 {
-    const sigil_group *grp = secp();
     EVP_CIPHER_CTX *c = NULL;
     uint8_t *sec = NULL, *tau;
     uint8_t sidh[32], key[32], iv[16], xs[16], ts[16], want[16], hk[16];
     uint64_t acc[4] = {0, 0, 0, 0};
     const uint8_t *u, *pxs, *pts;
-    sigil_scalar h0, h1, tmp;
+    mp_limb_t l0[QL], l1[QL], la[QL], lt[QL];
     sigil_buf in;
     size_t old_size = 0;
     int rc;
@@ -467,6 +561,9 @@ int sigil_ot_ext_send(sigil_ot_sender *s, const uint8_t *sid, size_t sid_len, si
     if (alpha_count != width && alpha_count != ell * width)
         return SIGIL_E_INVALID;
     memset(t_a, 0, ell * width * sizeof(*t_a));
+    for (size_t k = 0; k < alpha_count; k++)
+        if (!modq_canonical(alpha[k].v))
+            return SIGIL_E_SCALAR;
     old_size = msg2->size;
     if (s->burned)
         return SIGIL_E_USED;
@@ -490,9 +587,11 @@ int sigil_ot_ext_send(sigil_ot_sender *s, const uint8_t *sid, size_t sid_len, si
             *hout = hy + 32 * CHUNK;
     session_key(key, sidh, s->sender, s->receiver, s->fp, ell, width);
 
+    subkey(iv, key, "sigil/ot/v1/ext/prg", 0, NULL, 0);
+    if ((rc = prg_init(c)))
+        goto out;
     for (uint32_t i = 0; i < SIGIL_OT_KAPPA; i++) {
         uint8_t dmask = (uint8_t)(0u - (unsigned)ot_bit(s->delta, i));
-        subkey(iv, key, "sigil/ot/v1/ext/prg", i, NULL, 0);
         if ((rc = prg(c, s->seed[i], iv, qc + i * cb, cb)))
             goto out;
         for (size_t k = 0; k < cb; k++)
@@ -538,14 +637,16 @@ int sigil_ot_ext_send(sigil_ot_sender *s, const uint8_t *sid, size_t sid_len, si
             for (size_t i = 0; i < width; i++) {
                 size_t j = j0 + k, idx = j * width + i;
                 const sigil_scalar *al = alpha_count == width ? &alpha[i] : &alpha[idx];
-                if ((rc = to_scalar(&h0, hout + (k * w2 + 2 * i) * 16)) ||
-                    (rc = to_scalar(&h1, hout + ((n + k) * w2 + 2 * i) * 16)))
-                    goto out;
+                be_to_limbs(l0, hout + (k * w2 + 2 * i) * 16);
+                be_to_limbs(l1, hout + ((n + k) * w2 + 2 * i) * 16);
+                be_to_limbs(la, al->v);
+                modq_reduce(l0);
+                modq_reduce(l1);
                 /* t_A = h0, tau = alpha + h1 - h0 */
-                sigil_scalar_sub(grp, &tmp, &h1, &h0);
-                sigil_scalar_add(grp, &tmp, &tmp, al);
-                sigil_scalar_serialize(grp, tau + SIGIL_SCALAR_LEN * idx, &tmp);
-                t_a[idx] = h0;
+                modq_sub(lt, l1, l0);
+                modq_add(lt, lt, la);
+                limbs_to_be(tau + SIGIL_SCALAR_LEN * idx, lt);
+                limbs_to_be(t_a[idx].v, l0);
             }
         }
     }
@@ -558,9 +659,10 @@ out:
             msg2->size = old_size;
         }
     }
-    sigil_scalar_clear(&h0);
-    sigil_scalar_clear(&h1);
-    sigil_scalar_clear(&tmp);
+    sodium_memzero(l0, sizeof(l0));
+    sodium_memzero(l1, sizeof(l1));
+    sodium_memzero(la, sizeof(la));
+    sodium_memzero(lt, sizeof(lt));
     sodium_memzero(acc, sizeof(acc));
     sodium_memzero(want, sizeof(want));
     sodium_memzero(hk, sizeof(hk));
@@ -574,11 +676,11 @@ out:
 
 int sigil_ot_ext_receive_finish(sigil_ot_ext_recv *st, const uint8_t *msg2, size_t msg2_len, sigil_scalar *t_b)
 {
-    const sigil_group *grp = secp();
     EVP_CIPHER_CTX *c = NULL;
     uint8_t *sec = NULL, hk[16];
     const uint8_t *tau;
-    sigil_scalar h, tv, n, sum;
+    static const mp_limb_t zero[QL];
+    mp_limb_t lh[QL], lv[QL], ln[QL], ls[QL];
     sigil_buf in;
     int rc;
 
@@ -594,8 +696,10 @@ int sigil_ot_ext_receive_finish(sigil_ot_ext_recv *st, const uint8_t *msg2, size
         goto out;
     /* every correction must be a canonical scalar before anything is output */
     for (size_t k = 0; k < ell * width; k++)
-        if ((rc = sigil_scalar_parse(grp, &tv, tau + SIGIL_SCALAR_LEN * k)))
+        if (!modq_canonical(tau + SIGIL_SCALAR_LEN * k)) {
+            rc = SIGIL_E_SCALAR;
             goto out;
+        }
 
     /* scratch: y (CHUNK blocks) | out (CHUNK * 2w blocks) */
     if ((sec = ot_secure_alloc(16 * (CHUNK + CHUNK * w2))) == NULL || (c = EVP_CIPHER_CTX_new()) == NULL) {
@@ -618,12 +722,13 @@ int sigil_ot_ext_receive_finish(sigil_ot_ext_recv *st, const uint8_t *msg2, size
             for (size_t i = 0; i < width; i++) {
                 size_t idx = j * width + i;
                 /* t_B = x_j * tau - h_{x_j} */
-                if ((rc = to_scalar(&h, hout + (k * w2 + 2 * i) * 16)) ||
-                    (rc = sigil_scalar_parse(grp, &tv, tau + SIGIL_SCALAR_LEN * idx)))
-                    goto out;
-                sigil_scalar_neg(grp, &n, &h);
-                sigil_scalar_add(grp, &sum, &n, &tv);
-                ot_ct_select(t_b[idx].v, n.v, sum.v, SIGIL_SCALAR_LEN, bit);
+                be_to_limbs(lh, hout + (k * w2 + 2 * i) * 16);
+                be_to_limbs(lv, tau + SIGIL_SCALAR_LEN * idx);
+                modq_reduce(lh);
+                modq_sub(ln, zero, lh);
+                modq_add(ls, ln, lv);
+                mpn_cnd_swap(bit, ln, ls, QL);
+                limbs_to_be(t_b[idx].v, ln);
             }
         }
     }
@@ -631,9 +736,9 @@ int sigil_ot_ext_receive_finish(sigil_ot_ext_recv *st, const uint8_t *msg2, size
 out:
     if (rc != SIGIL_OK)
         sodium_memzero(t_b, ell * width * sizeof(*t_b));
-    sigil_scalar_clear(&h);
-    sigil_scalar_clear(&n);
-    sigil_scalar_clear(&sum);
+    sodium_memzero(lh, sizeof(lh));
+    sodium_memzero(ln, sizeof(ln));
+    sodium_memzero(ls, sizeof(ls));
     sodium_memzero(hk, sizeof(hk));
     if (sec)
         sodium_free(sec);

@@ -76,6 +76,9 @@ int ot_hdr_get(sigil_buf *b, uint8_t tag, sigil_ot_party s, sigil_ot_party r, co
 
 void *ot_secure_alloc(size_t n)
 {
+    /* sodium_malloc places the block against its guard page, so the
+     * pointer is only as aligned as the size: round up for structs */
+    n = (n + 15) & ~(size_t)15;
     void *p = sodium_malloc(n);
     if (p)
         memset(p, 0, n);

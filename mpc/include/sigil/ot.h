@@ -208,7 +208,8 @@ int sigil_ot_ext_receive_start(sigil_ot_ext_recv **st, const sigil_ot_receiver *
  * Scalars are secp256k1 scalars (sigil_group_get(SIGIL_GROUP_SECP256K1)).
  * Verifies msg1 (binding and the consistency check), then writes
  * t_a[j * width + i] for j < ell, i < width (ell * width scalars) and
- * appends msg2 (sigil_ot_ext_msg2_len(ell, width) bytes) to msg2. On error
+ * appends msg2 (sigil_ot_ext_msg2_len(ell, width) bytes) to msg2. An alpha
+ * that is not a canonical scalar (>= q) fails with SIGIL_E_SCALAR. On error
  * t_a is zeroed and msg2 untouched; on SIGIL_E_CHECK s is burned. */
 int sigil_ot_ext_send(sigil_ot_sender *s, const uint8_t *sid, size_t sid_len, size_t ell,
                       size_t width, const sigil_scalar *alpha, size_t alpha_count,
