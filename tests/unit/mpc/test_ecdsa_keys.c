@@ -40,7 +40,9 @@ static void test_dkg(void)
     sigil_ecdsa_share_pubkey(sigil_ecdsa_sim_share(sim, 1), p1);
     sigil_ecdsa_share_pubkey(sigil_ecdsa_sim_share(sim, 3), p3);
     CHECK(memcmp(p1, p3, 33) == 0);
-    CHECK_EQ(sigil_ecdsa_sim_keygen(&sim, 1, 3, NULL, &cul), SIGIL_E_THRESHOLD);
+    sigil_ecdsa_sim *none;
+    CHECK_EQ(sigil_ecdsa_sim_keygen(&none, 1, 3, NULL, &cul), SIGIL_E_THRESHOLD);
+    CHECK(none == NULL);
     sigil_ecdsa_sim_free(sim);
 }
 
