@@ -1,6 +1,7 @@
 /* DKLs23 random vector OLE (forced-reuse DKLs19 Protocol 1); see mult.h. */
 #include "sigil/mult.h"
 
+#include <gmp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
@@ -21,9 +22,13 @@ struct sigil_mult_bob {
     sigil_scalar tb[XI * W];
 };
 
+static void to_limbs(mp_limb_t l[4], const sigil_scalar *s);
+static int acc_scratch_ok(void);
+
 /* ---- the public gadget vector ---- */
 
 static sigil_scalar gadget[XI];
+static mp_limb_t gadget_l[XI][4];
 static pthread_once_t gadget_once = PTHREAD_ONCE_INIT;
 static int gadget_ok;
 
@@ -41,8 +46,9 @@ static void gadget_init(void)
         crypto_hash_sha512_final(&st, h);
         if (sigil_scalar_reduce(g, &gadget[j], h, 64) != SIGIL_OK)
             return;
+        to_limbs(gadget_l[j], &gadget[j]);
     }
-    gadget_ok = 1;
+    gadget_ok = acc_scratch_ok();
 }
 
 static int gadget_get(void)
@@ -53,17 +59,76 @@ static int gadget_get(void)
 
 /* ---- helpers ---- */
 
-/* r = bit ? a : 0, constant-time (bit in {0,1}). */
-static void ct_mask(sigil_scalar *r, const sigil_scalar *a, unsigned bit)
-{
-    uint8_t m = (uint8_t)(0u - (bit & 1u));
-    for (int i = 0; i < SIGIL_SCALAR_LEN; i++)
-        r->v[i] = (uint8_t)(a->v[i] & m);
-}
-
 static unsigned bit_of(const uint8_t *packed, size_t j)
 {
     return (packed[j / 8] >> (j % 8)) & 1u;
+}
+
+/* ---- constant-time inner products mod q with GMP's mpn_sec_* ----
+ * Products are accumulated unreduced in ACC_LIMBS limbs and reduced once
+ * (mpn_sec_div_r), instead of one modular multiply-and-add per term. Every
+ * operation here is GMP's side-channel silent (mpn_sec_*, mpn_cnd_*) or
+ * data-independent (mpn_add_n on fixed sizes). */
+_Static_assert(GMP_LIMB_BITS == 64, "64-bit limbs");
+#define SL 4          /* limbs of a scalar */
+#define ACC_LIMBS 10  /* up to 2^64 products of two 256-bit values, with slack */
+
+static const mp_limb_t Q[SL] = {0xBFD25E8CD0364141ULL, 0xBAAEDCE6AF48A03BULL,
+                                0xFFFFFFFFFFFFFFFEULL, 0xFFFFFFFFFFFFFFFFULL};
+
+static void to_limbs(mp_limb_t l[SL], const sigil_scalar *s)
+{
+    for (int i = 0; i < SL; i++) {
+        mp_limb_t v = 0;
+        for (int k = 0; k < 8; k++)
+            v = (v << 8) | s->v[32 - 8 * (i + 1) + k];
+        l[i] = v;
+    }
+}
+
+static void from_limbs(sigil_scalar *s, const mp_limb_t l[SL])
+{
+    for (int i = 0; i < SL; i++)
+        for (int k = 0; k < 8; k++)
+            s->v[32 - 8 * i - 1 - k] = (uint8_t)(l[i] >> (8 * k));
+}
+
+typedef struct {
+    mp_limb_t a[ACC_LIMBS];
+    mp_limb_t scratch[64];
+} acc_t;
+
+static void acc_zero(acc_t *x)
+{
+    memset(x->a, 0, sizeof x->a);
+}
+
+/* x += a * b */
+static void acc_muladd(acc_t *x, const mp_limb_t a[SL], const mp_limb_t b[SL])
+{
+    mp_limb_t p[2 * SL];
+    mpn_sec_mul(p, a, SL, b, SL, x->scratch);
+    mp_limb_t c = mpn_add_n(x->a, x->a, p, 2 * SL);
+    mpn_add_1(x->a + 2 * SL, x->a + 2 * SL, ACC_LIMBS - 2 * SL, c);
+}
+
+/* x += cnd ? a : 0 (cnd in {0,1}) */
+static void acc_cnd_add(acc_t *x, const mp_limb_t a[SL], unsigned cnd)
+{
+    mp_limb_t c = mpn_cnd_add_n(cnd, x->a, x->a, a, SL);
+    mpn_add_1(x->a + SL, x->a + SL, ACC_LIMBS - SL, c);
+}
+
+/* out = x mod q; x is destroyed */
+static void acc_reduce(sigil_scalar *out, acc_t *x)
+{
+    mpn_sec_div_r(x->a, ACC_LIMBS, Q, SL, x->scratch);
+    from_limbs(out, x->a);
+}
+
+static int acc_scratch_ok(void)
+{
+    return mpn_sec_mul_itch(SL, SL) <= 64 && mpn_sec_div_r_itch(ACC_LIMBS, SL) <= 64;
 }
 
 static void sha256_part(crypto_hash_sha256_state *st, const uint8_t *p, size_t n)
@@ -107,50 +172,56 @@ static int challenge(sigil_scalar chi[W], const uint8_t *sid, size_t sid_len,
     return SIGIL_OK;
 }
 
-/* rt = H(sid, r_1..r_xi) with r_j = sign * <chi, t[j]> + (beta_j ? u : 0)
- * for Bob; Alice passes bits == NULL, sign = +1. */
+/* rt = H(sid, r_1..r_xi). Alice: r_j = <chi, t_A[j]>. Bob (bits != NULL,
+ * chi passed negated): r_j = beta_j * u + <-chi, t_B[j]>. */
 static void check_hash(uint8_t out[32], const uint8_t *sid, size_t sid_len, const sigil_scalar chi[W],
                        const sigil_scalar *t, const uint8_t *bits, const sigil_scalar *u)
 {
-    const sigil_group *g = sigil_group_get(SIGIL_GROUP_SECP256K1);
     static const char dom[] = "sigil/dkls23/mult/check/v1";
     crypto_hash_sha256_state st;
+    mp_limb_t cl[W][SL], tl[SL], ul[SL] = {0};
+    acc_t acc;
+    sigil_scalar r;
+    for (int i = 0; i < W; i++)
+        to_limbs(cl[i], &chi[i]);
+    if (u != NULL)
+        to_limbs(ul, u);
     crypto_hash_sha256_init(&st);
     sha256_part(&st, (const uint8_t *)dom, sizeof dom);
     sha256_part(&st, sid, sid_len);
     for (size_t j = 0; j < XI; j++) {
-        sigil_scalar r, p;
-        sigil_scalar_mul(g, &r, &chi[0], &t[j * W]);
-        for (int i = 1; i < W; i++) {
-            sigil_scalar_mul(g, &p, &chi[i], &t[j * W + i]);
-            sigil_scalar_add(g, &r, &r, &p);
+        acc_zero(&acc);
+        for (int i = 0; i < W; i++) {
+            to_limbs(tl, &t[j * W + i]);
+            acc_muladd(&acc, cl[i], tl);
         }
-        if (bits != NULL) {
-            /* Bob: beta_j * u - <chi, t_B[j]> */
-            sigil_scalar_neg(g, &r, &r);
-            ct_mask(&p, u, bit_of(bits, j));
-            sigil_scalar_add(g, &r, &r, &p);
-        }
+        if (bits != NULL)
+            acc_cnd_add(&acc, ul, bit_of(bits, j));
+        acc_reduce(&r, &acc);
         crypto_hash_sha256_update(&st, r.v, 32);
-        sigil_scalar_clear(&r);
-        sigil_scalar_clear(&p);
     }
     crypto_hash_sha256_final(&st, out);
+    sodium_memzero(&acc, sizeof acc);
+    sodium_memzero(tl, sizeof tl);
+    sodium_memzero(ul, sizeof ul);
+    sigil_scalar_clear(&r);
 }
 
 /* out[i] = sum_j g_j t[j][i], i < L */
 static void gadget_combine(sigil_scalar out[L], const sigil_scalar *t)
 {
-    const sigil_group *g = sigil_group_get(SIGIL_GROUP_SECP256K1);
-    sigil_scalar p;
+    acc_t acc;
+    mp_limb_t tl[SL];
     for (int i = 0; i < L; i++) {
-        memset(&out[i], 0, sizeof out[i]);
+        acc_zero(&acc);
         for (size_t j = 0; j < XI; j++) {
-            sigil_scalar_mul(g, &p, &gadget[j], &t[j * W + i]);
-            sigil_scalar_add(g, &out[i], &out[i], &p);
+            to_limbs(tl, &t[j * W + i]);
+            acc_muladd(&acc, gadget_l[j], tl);
         }
+        acc_reduce(&out[i], &acc);
     }
-    sigil_scalar_clear(&p);
+    sodium_memzero(&acc, sizeof acc);
+    sodium_memzero(tl, sizeof tl);
 }
 
 /* ---- Bob ---- */
@@ -166,7 +237,6 @@ void sigil_mult_bob_free(sigil_mult_bob *st)
 int sigil_mult_bob_start(sigil_mult_bob **out, const sigil_ot_receiver *r, const uint8_t *sid,
                          size_t sid_len, sigil_scalar *b, sigil_buf *msg1)
 {
-    const sigil_group *g = sigil_group_get(SIGIL_GROUP_SECP256K1);
     if (out == NULL || r == NULL || sid == NULL || sid_len == 0 || sid_len > SIGIL_OT_MAX_SID ||
         b == NULL || msg1 == NULL)
         return SIGIL_E_INVALID;
@@ -182,12 +252,14 @@ int sigil_mult_bob_start(sigil_mult_bob **out, const sigil_ot_receiver *r, const
     memcpy(st->sid, sid, sid_len);
     st->sid_len = sid_len;
     /* b = sum_j g_j beta_j */
-    sigil_scalar p;
-    for (size_t j = 0; j < XI; j++) {
-        ct_mask(&p, &gadget[j], bit_of(st->beta, j));
-        sigil_scalar_add(g, &st->b, &st->b, &p);
+    {
+        acc_t acc;
+        acc_zero(&acc);
+        for (size_t j = 0; j < XI; j++)
+            acc_cnd_add(&acc, gadget_l[j], bit_of(st->beta, j));
+        acc_reduce(&st->b, &acc);
+        sodium_memzero(&acc, sizeof acc);
     }
-    sigil_scalar_clear(&p);
     size_t before = msg1->size;
     rc = sigil_ot_ext_receive_start(&st->ot, r, sid, sid_len, XI, W, st->beta, msg1);
     if (rc != SIGIL_OK) {
@@ -234,6 +306,8 @@ int sigil_mult_bob_finish(sigil_mult_bob *st, const uint8_t *msg2, size_t msg2_l
         goto done;
     if ((rc = challenge(chi, st->sid, st->sid_len, st->h_msg1, otmsg2, otlen, gamma)) != SIGIL_OK)
         goto done;
+    for (int i = 0; i < W; i++)
+        sigil_scalar_neg(g, &chi[i], &chi[i]);
     check_hash(mine, st->sid, st->sid_len, chi, st->tb, st->beta, &u);
     if (!sigil_memeq(mine, rt, 32)) {
         rc = SIGIL_E_CHECK;
