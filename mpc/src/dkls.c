@@ -828,7 +828,9 @@ struct sigil_ecdsa_presign {
     sigil_scalar r, phi;
     sigil_point Ri;
     uint8_t salt[32];
+    uint8_t mycom[32];
     uint8_t com[MAXP][32];     /* peers' commitments, by peer index */
+    uint8_t echo[32];          /* hash of every round-1 commitment seen */
     sigil_mult_bob *bob[MAXP]; /* me as Bob toward peers[k] */
     sigil_scalar b[MAXP];      /* my random Bob input toward peers[k] */
     sigil_scalar cu[MAXP], cv[MAXP]; /* my Alice outputs toward peers[k] */
@@ -875,6 +877,25 @@ static void commit(uint8_t out[32], const uint8_t sid[SID], uint16_t id, const u
     crypto_hash_sha256_update(&st, R, 33);
     crypto_hash_sha256_update(&st, salt, 32);
     crypto_hash_sha256_final(&st, out);
+}
+
+/* H(sid, signers, com_k for every signer k in order) */
+static void echo_hash(sigil_ecdsa_presign *st)
+{
+    static const char dom[] = "sigil/dkls23/echo/v1";
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)dom, sizeof dom);
+    crypto_hash_sha256_update(&h, st->sid, SID);
+    for (size_t k = 0, p = 0; k < st->count; k++) {
+        uint8_t idb[2] = {(uint8_t)(st->signers[k] >> 8), (uint8_t)st->signers[k]};
+        crypto_hash_sha256_update(&h, idb, 2);
+        if (st->signers[k] == st->share->k.id)
+            crypto_hash_sha256_update(&h, st->mycom, 32);
+        else
+            crypto_hash_sha256_update(&h, st->com[p++], 32);
+    }
+    crypto_hash_sha256_final(&h, st->echo);
 }
 
 static void presign_wipe(sigil_ecdsa_presign *st)
@@ -964,6 +985,7 @@ int sigil_ecdsa_presign_round1(sigil_ecdsa_presign *st, sigil_buf *out)
     randombytes_buf(st->salt, 32);
     sigil_point_serialize(g, R33, &st->Ri);
     commit(com, st->sid, st->share->k.id, R33, st->salt);
+    memcpy(st->mycom, com, 32);
     for (size_t k = 0; k < st->npeers; k++) {
         uint16_t j = st->peers[k];
         size_t lo, ml = mult_sid(msid, st->sid, j, st->share->k.id);
@@ -1017,6 +1039,7 @@ int sigil_ecdsa_presign_round2(sigil_ecdsa_presign *st, const sigil_buf *in, sig
         }
         memcpy(st->com[k], msgs[k].payload, 32);
     }
+    echo_hash(st);
     sigil_point_serialize(g, R33, &st->Ri);
     a[0] = st->r;
     a[1] = st->sk;
@@ -1026,6 +1049,7 @@ int sigil_ecdsa_presign_round2(sigil_ecdsa_presign *st, const sigil_buf *in, sig
         sigil_point Gu, Gv;
         if ((rc = env_begin(&out[k], SIGIL_ECDSA_MSG_PRESIGN2, st->sid, st->share->k.id, j, &lo)) !=
                 SIGIL_OK ||
+            (rc = sigil_buf_put(&out[k], st->echo, 32)) != SIGIL_OK ||
             (rc = sigil_buf_put(&out[k], R33, 33)) != SIGIL_OK ||
             (rc = sigil_buf_put(&out[k], st->salt, 32)) != SIGIL_OK)
             goto fail;
@@ -1078,7 +1102,7 @@ int sigil_ecdsa_presign_finish(sigil_ecdsa_presign *st, const sigil_buf *in,
     const sigil_group *g = G();
     sigil_ecdsa_msg msgs[MAXP];
     sigil_point Rs[MAXP], R, pkj, t1, t2, Gu, Gv;
-    uint8_t R33[33], salt[32], com[32], x[32];
+    uint8_t R33[33], salt[32], com[32], x[32], echo[MAXP][32];
     sigil_scalar psi[MAXP], d[SIGIL_MULT_L], lam, p;
     uint16_t dummy;
     int rc;
@@ -1107,7 +1131,8 @@ int sigil_ecdsa_presign_finish(sigil_ecdsa_presign *st, const sigil_buf *in,
         sigil_point Rj;
         *culprit = j;
         sigil_buf_view(&b, msgs[k].payload, msgs[k].payload_len);
-        if ((rc = sigil_buf_get(&b, R33, 33)) != SIGIL_OK ||
+        if ((rc = sigil_buf_get(&b, echo[k], 32)) != SIGIL_OK ||
+            (rc = sigil_buf_get(&b, R33, 33)) != SIGIL_OK ||
             (rc = sigil_buf_get(&b, salt, 32)) != SIGIL_OK ||
             (rc = sigil_scalar_get(g, &b, &psi[k])) != SIGIL_OK ||
             (rc = sigil_point_get(g, &b, &Gu)) != SIGIL_OK ||
@@ -1155,6 +1180,15 @@ int sigil_ecdsa_presign_finish(sigil_ecdsa_presign *st, const sigil_buf *in,
         sigil_scalar_add(g, &ps->v, &ps->v, &d[1]);
         sodium_memzero(d, sizeof d);
     }
+    /* echo: every peer saw the same round-1 commitments as we did, so all
+     * honest signers hold the same R (a party equivocating on its
+     * commitment is caught here, before any online share exists) */
+    for (size_t k = 0; k < st->npeers; k++)
+        if (!sigil_memeq(echo[k], st->echo, 32)) {
+            *culprit = st->peers[k];
+            rc = SIGIL_E_MISMATCH;
+            goto fail;
+        }
     *culprit = 0;
     if ((rc = sigil_point_sum(g, &R, Rs, st->npeers + 1)) != SIGIL_OK)
         goto fail;

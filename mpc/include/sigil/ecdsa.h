@@ -212,7 +212,11 @@ int sigil_ecdsa_setup_round2(sigil_ecdsa_setup *st, const sigil_buf *in, sigil_b
                              uint16_t *culprit);
 int sigil_ecdsa_setup_round3(sigil_ecdsa_setup *st, const sigil_buf *in, sigil_buf *out,
                              uint16_t *culprit);
-/* Process the round-3 messages; on success *share is the usable share. */
+/* Process the round-3 messages; on success *share is the usable share.
+ * SIGIL_E_CONFIRM here (base-OT key confirmation failed) names the peer j,
+ * but only says the pair (self, j) failed: the OT sender cannot tell a bad
+ * receiver from a tampered message 2 that it sent itself or a relay
+ * changed. Every other error names the sender of the offending message. */
 int sigil_ecdsa_setup_finish(sigil_ecdsa_setup *st, const sigil_buf *in,
                              sigil_ecdsa_share **share, uint16_t *culprit);
 void sigil_ecdsa_setup_free(sigil_ecdsa_setup *st);
@@ -255,8 +259,12 @@ int sigil_ecdsa_presign_round2(sigil_ecdsa_presign *st, const sigil_buf *in, sig
  * decommitment (SIGIL_E_CHECK naming the sender), every multiplication
  * consistency check (SIGIL_E_CHECK naming the Alice of that pair), and the
  * pairwise output checks against R_j and the public share of j
- * (SIGIL_E_CHECK). On success *ps is the presignature. The session is then
- * finished: its secrets are zeroized. */
+ * (SIGIL_E_CHECK), and the echo: each PRESIGN2 carries a hash of all
+ * round-1 commitments its sender saw; any difference from ours is
+ * SIGIL_E_MISMATCH naming that sender (it, or a party that equivocated to
+ * one of us, misbehaved), so all honest signers agree on R before any
+ * online share exists. On success *ps is the presignature. The session is
+ * then finished: its secrets are zeroized. */
 int sigil_ecdsa_presign_finish(sigil_ecdsa_presign *st, const sigil_buf *in,
                                sigil_ecdsa_presig **ps, uint16_t *culprit);
 

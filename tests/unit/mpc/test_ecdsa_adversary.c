@@ -8,13 +8,15 @@
 #include "ecdsa_harness.h"
 
 #define HDR 42 /* envelope header: 1 + 1 + 32 + 2 + 2 + 4 */
-/* PRESIGN2 payload: R 33 | salt 32 | psi 32 | Gu 33 | Gv 33 | mult msg 2 */
-#define P2_R 0
-#define P2_SALT 33
-#define P2_PSI 65
-#define P2_GU 97
-#define P2_GV 130
-#define P2_MULT 163
+/* PRESIGN2 payload: echo 32 | R 33 | salt 32 | psi 32 | Gu 33 | Gv 33 |
+ * mult msg 2 */
+#define P2_ECHO 0
+#define P2_R 32
+#define P2_SALT 65
+#define P2_PSI 97
+#define P2_GU 129
+#define P2_GV 162
+#define P2_MULT 195
 
 #define LAST ((size_t)-1) /* FLIP offset: the last byte */
 
@@ -162,6 +164,8 @@ static void test_field_tampering(void)
     }
     /* round 1: the commitment (caught at decommitment) */
     expect_blame("commitment", SIGIL_ECDSA_MSG_PRESIGN1, FLIP, HDR + 5, SIGIL_E_CHECK);
+    /* round 2: the echo of the round-1 commitments (equivocation check) */
+    expect_blame("echo", SIGIL_ECDSA_MSG_PRESIGN2, FLIP, HDR + P2_ECHO + 9, SIGIL_E_MISMATCH);
     /* round 2: decommitment R and salt */
     expect_blame("decommit R", SIGIL_ECDSA_MSG_PRESIGN2, FLIP, HDR + P2_R + 20, 0);
     expect_blame("decommit salt", SIGIL_ECDSA_MSG_PRESIGN2, FLIP, HDR + P2_SALT + 3, SIGIL_E_CHECK);
