@@ -33,6 +33,7 @@ struct sigil_frost_package {
     sigil_point R;      /* group commitment as computed (before BIP-340 negation) */
     int negate;         /* BIP-340: R has odd y, nonces are negated */
     sigil_scalar c;     /* challenge */
+    sigil_point group_pk; /* the key the package was built for */
     uint8_t *msg;       /* copy of the message, for the final verification */
     size_t msglen;
 };
@@ -366,6 +367,7 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
     }
     if ((rc = sigil_point_sum(g, &p->R, terms, 2 * count)))
         goto fail; /* SIGIL_E_IDENTITY: signers chose cancelling commitments */
+    p->group_pk = k->group_pk;
     sigil_point Reff = p->R;
     if (s == SIGIL_FROST_BIP340 && !sigil_point_is_even_y(g, &p->R)) {
         p->negate = 1;
@@ -457,6 +459,10 @@ int sigil_frost_sign(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_n
         rc = SIGIL_E_INVALID;
         goto done;
     }
+    if (!sigil_point_eq(g, &p->group_pk, &k->group_pk)) {
+        rc = SIGIL_E_MISMATCH; /* a package for another key */
+        goto done;
+    }
     if (!sigil_scalar_eq(&n.id, &k->ids[k->self]) || (rc = find_signer(p, &n.id, &pos))) {
         rc = SIGIL_E_PARTICIPANT;
         goto done;
@@ -519,6 +525,8 @@ int sigil_frost_aggregate(sigil_frost_suite s, const sigil_keyshare *k, const si
     *culprit = SIGIL_DKG_NOBODY;
     if (!key_matches(s, k) || p == NULL || p->s != s || shares == NULL)
         return SIGIL_E_INVALID;
+    if (!sigil_point_eq(g, &p->group_pk, &k->group_pk))
+        return SIGIL_E_MISMATCH;
     if (count != p->k)
         return SIGIL_E_PARTICIPANT;
     sigil_scalar *z = calloc(count, sizeof(*z));

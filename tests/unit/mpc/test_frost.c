@@ -262,6 +262,30 @@ static void negative(sigil_frost_suite s)
         session_end(&ss);
     }
 
+    /* a package built for another key (same identifiers) */
+    {
+        sigil_keyshare other[5];
+        sigil_scalar sec;
+        REQUIRE(sigil_scalar_random(g, &sec) == SIGIL_OK);
+        REQUIRE(sigil_dkg_split(g, &sec, 3, 5, ids, NULL, other) == SIGIL_OK);
+        for (int i = 0; i < 5; i++)
+            REQUIRE(sigil_frost_prepare_key(s, &other[i]) == SIGIL_OK);
+        session ss;
+        sigil_frost_package *p = NULL;
+        session_start(&ss, s, ks, 5, who, 3);
+        REQUIRE(sigil_frost_package_new(s, &other[0], ss.msg, 32, ss.comm, 3, &p) == SIGIL_OK);
+        sigil_buf out;
+        REQUIRE(sigil_buf_init(&out, 128, 0) == SIGIL_OK);
+        CHECK_EQ(sigil_frost_sign(s, &ks[who[0]], ss.nonce[0], p, &out), SIGIL_E_MISMATCH);
+        CHECK_EQ(sigil_buf_len(&out), 0);
+        CHECK_EQ(sigil_frost_aggregate(s, &ks[0], p, ss.share, 3, sig, &culprit), SIGIL_E_MISMATCH);
+        sigil_frost_package_free(p);
+        sigil_buf_free(&out);
+        session_end(&ss);
+        for (int i = 0; i < 5; i++)
+            sigil_keyshare_free(&other[i]);
+    }
+
     /* a key share of another suite's group is refused */
     {
         sigil_frost_suite other = sigil_group_id_of(g) == SIGIL_GROUP_ED25519 ? SIGIL_FROST_SECP256K1 : SIGIL_FROST_ED25519;
