@@ -137,8 +137,10 @@ static int run_frost_file(run *r)
     coeffs = calloc((size_t)t, sizeof(*coeffs));
     ids = calloc(n, sizeof(*ids));
     ks = calloc(n, sizeof(*ks));
-    if (!coeffs || !ids || !ks)
+    if (!coeffs || !ids || !ks) {
+        bad(r, "-", "out of memory");
         goto out;
+    }
     for (size_t i = 0; i + 1 < (size_t)t; i++) {
         snprintf(field, sizeof(field), "inputs.share_polynomial_coefficients[%zu]", i);
         if (scalar_hex(r, g, field, json_array_get(jc, i), &coeffs[i]))
@@ -181,7 +183,8 @@ static int run_frost_file(run *r)
     json_t *r1 = json_object_get(json_object_get(root, "round_one_outputs"), "outputs");
     json_t *plist = json_object_get(in, "participant_list");
     k = json_array_size(r1);
-    if (k == 0 || k != json_array_size(plist)) {
+    if (k == 0 || k != json_array_size(plist) ||
+        (json_object_get(cfg, "NUM_PARTICIPANTS") && get_int(json_object_get(cfg, "NUM_PARTICIPANTS")) != (long)k)) {
         bad(r, "round_one_outputs.outputs", "missing or not matching inputs.participant_list");
         goto out;
     }
@@ -190,6 +193,7 @@ static int run_frost_file(run *r)
     shares = calloc(k, sizeof(*shares));
     uint32_t *who = calloc(k, sizeof(*who));
     if (!nonces || !comms || !shares || !who) {
+        bad(r, "-", "out of memory");
         free(who);
         goto out;
     }
@@ -356,8 +360,6 @@ out:
     free(ids);
     free(coeffs);
     json_decref(root);
-    if (!r->failed && (ks == NULL))
-        return 1;
     return r->failed;
 }
 

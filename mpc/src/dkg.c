@@ -211,16 +211,17 @@ static int pok_challenge(const sigil_group *g, const char *context, const sigil_
     return sigil_hash_to_scalar(g, context, "dkg", parts, 3, c);
 }
 
-/* z*G == R + c*X for public (R, z, c, X). SIGIL_OK or SIGIL_E_MISMATCH. */
+/* z*G == R + c*X for public (R, z, c, X), as (-c)*X + z*G == R.
+ * SIGIL_OK or SIGIL_E_MISMATCH. */
 static int schnorr_check(const sigil_group *g, const sigil_point *R, const sigil_scalar *z,
                          const sigil_scalar *c, const sigil_point *X)
 {
-    sigil_point lhs, rhs;
-    if (sigil_point_base_mul(g, &lhs, z) != SIGIL_OK)
+    sigil_point lhs;
+    sigil_scalar nc;
+    sigil_scalar_neg(g, &nc, c);
+    if (sigil_point_mul_add_base_public(g, &lhs, X, &nc, z) != SIGIL_OK)
         return SIGIL_E_MISMATCH;
-    if (sigil_point_mul_public(g, &rhs, X, c) != SIGIL_OK || sigil_point_add(g, &rhs, &rhs, R) != SIGIL_OK)
-        return SIGIL_E_MISMATCH;
-    return sigil_point_eq(g, &lhs, &rhs) ? SIGIL_OK : SIGIL_E_MISMATCH;
+    return sigil_point_eq(g, &lhs, R) ? SIGIL_OK : SIGIL_E_MISMATCH;
 }
 
 int sigil_dkg_verify_pok(const sigil_group *g, const char *context, const sigil_scalar *id,

@@ -5,6 +5,7 @@
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ struct sigil_frost_package {
     sigil_point R;      /* group commitment as computed (before BIP-340 negation) */
     int negate;         /* BIP-340: R has odd y, nonces are negated */
     sigil_scalar c;     /* challenge */
+    sigil_point group_pk; /* the key the package was built for */
     uint8_t *msg;       /* copy of the message, for the final verification */
     size_t msglen;
 };
@@ -126,10 +128,52 @@ int sigil_frost_nonce_generate(sigil_frost_suite s, sigil_scalar *out, const uin
     return rc;
 }
 
+/* Nonce storage: slabs of NONCE_SLAB slots in libsodium secure memory
+ * (mlock'ed, guard pages around each slab), recycled through a free list,
+ * because one sodium_malloc per nonce (mmap + mprotect + mlock) costs more
+ * than the rest of round 1. Slots are zeroized when released; slabs live
+ * until the process ends. A spinlock keeps the library thread-safe. */
+enum { NONCE_SLAB = 64 };
+typedef union nonce_slot {
+    struct sigil_frost_nonce n;
+    union nonce_slot *next;
+} nonce_slot;
+static nonce_slot *nonce_free_list;
+static atomic_flag nonce_lock = ATOMIC_FLAG_INIT;
+
+static sigil_frost_nonce *nonce_alloc(void)
+{
+    while (atomic_flag_test_and_set_explicit(&nonce_lock, memory_order_acquire))
+        ;
+    if (nonce_free_list == NULL) {
+        nonce_slot *slab = sodium_malloc(NONCE_SLAB * sizeof(*slab));
+        if (slab != NULL) {
+            for (size_t i = 0; i < NONCE_SLAB; i++) {
+                slab[i].next = nonce_free_list;
+                nonce_free_list = &slab[i];
+            }
+        }
+    }
+    nonce_slot *s = nonce_free_list;
+    if (s)
+        nonce_free_list = s->next;
+    atomic_flag_clear_explicit(&nonce_lock, memory_order_release);
+    if (s)
+        sodium_memzero(s, sizeof(*s));
+    return s ? &s->n : NULL;
+}
+
 void sigil_frost_nonce_free(sigil_frost_nonce *n)
 {
-    if (n)
-        sodium_free(n); /* zeroizes */
+    if (n == NULL)
+        return;
+    nonce_slot *s = (nonce_slot *)(void *)n;
+    sodium_memzero(s, sizeof(*s));
+    while (atomic_flag_test_and_set_explicit(&nonce_lock, memory_order_acquire))
+        ;
+    s->next = nonce_free_list;
+    nonce_free_list = s;
+    atomic_flag_clear_explicit(&nonce_lock, memory_order_release);
 }
 
 static int one_nonce(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *given,
@@ -155,10 +199,9 @@ int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, const uint8
     *nonce = NULL;
     if (!key_matches(s, k) || k->secret == NULL || k->self >= k->n)
         return SIGIL_E_INVALID;
-    sigil_frost_nonce *n = sodium_malloc(sizeof(*n));
+    sigil_frost_nonce *n = nonce_alloc();
     if (n == NULL)
         return SIGIL_E_NOMEM;
-    memset(n, 0, sizeof(*n));
     n->s = s;
     n->id = k->ids[k->self];
     if ((rc = one_nonce(s, k, hiding_random, &n->d, &n->D)) ||
@@ -175,7 +218,7 @@ int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, const uint8
     *nonce = n;
     return SIGIL_OK;
 fail:
-    sodium_free(n);
+    sigil_frost_nonce_free(n);
     return rc;
 }
 
@@ -251,6 +294,7 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
     p->E = calloc(count, sizeof(*p->E));
     p->rho = calloc(count, sizeof(*p->rho));
     p->kidx = calloc(count, sizeof(*p->kidx));
+    const uint8_t **eenc = NULL;
     sigil_point *terms = calloc(2 * count, sizeof(*terms));
     uint8_t *enc = malloc(count * (32 + 2 * 33));
     p->msg = malloc(msglen ? msglen : 1);
@@ -261,14 +305,22 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
         rc = SIGIL_E_NOMEM;
         goto fail;
     }
-    /* parse, then insertion-sort by identifier */
+    /* parse (E is validated below, by its multiplication), then
+     * insertion-sort by identifier */
+    size_t pl = sigil_group_point_len(g), el = 0;
+    eenc = calloc(count, sizeof(*eenc));
+    if (eenc == NULL) {
+        rc = SIGIL_E_NOMEM;
+        goto fail;
+    }
     for (size_t i = 0; i < count; i++) {
         sigil_buf b = commitments[i];
         sigil_scalar id;
-        sigil_point D, E;
+        sigil_point D;
+        const uint8_t *E;
         uint32_t idx;
         if ((rc = sigil_scalar_get(g, &b, &id)) || (rc = sigil_point_get(g, &b, &D)) ||
-            (rc = sigil_point_get(g, &b, &E)) || (rc = sigil_buf_end(&b)))
+            (rc = sigil_buf_get_ptr(&b, pl, &E)) || (rc = sigil_buf_end(&b)))
             goto fail;
         if ((rc = sigil_keyshare_index(k, &id, &idx)))
             goto fail;
@@ -276,7 +328,7 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
         while (j > 0 && id_cmp(g, &p->ids[j - 1], &id) > 0) {
             p->ids[j] = p->ids[j - 1];
             p->D[j] = p->D[j - 1];
-            p->E[j] = p->E[j - 1];
+            eenc[j] = eenc[j - 1];
             p->kidx[j] = p->kidx[j - 1];
             j--;
         }
@@ -286,15 +338,14 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
         }
         p->ids[j] = id;
         p->D[j] = D;
-        p->E[j] = E;
+        eenc[j] = E;
         p->kidx[j] = idx;
     }
     /* binding factors: H1(PK || H4(msg) || H5(commitment list) || id) */
-    size_t pl = sigil_group_point_len(g), el = 0;
     for (size_t i = 0; i < count; i++) {
         sigil_scalar_serialize(g, enc + el, &p->ids[i]);
         sigil_point_serialize(g, enc + el + 32, &p->D[i]);
-        sigil_point_serialize(g, enc + el + 32 + pl, &p->E[i]);
+        memcpy(enc + el + 32 + pl, eenc[i], pl);
         el += 32 + 2 * pl;
     }
     sigil_point_serialize(g, p->prefix, &k->group_pk);
@@ -311,11 +362,12 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
     /* group commitment R = sum D_i + rho_i E_i, computed once */
     for (size_t i = 0; i < count; i++) {
         terms[2 * i] = p->D[i];
-        if ((rc = sigil_point_mul_public(g, &terms[2 * i + 1], &p->E[i], &p->rho[i])))
+        if ((rc = sigil_point_parse_mul_public(g, &p->E[i], &terms[2 * i + 1], eenc[i], pl, &p->rho[i])))
             goto fail;
     }
     if ((rc = sigil_point_sum(g, &p->R, terms, 2 * count)))
         goto fail; /* SIGIL_E_IDENTITY: signers chose cancelling commitments */
+    p->group_pk = k->group_pk;
     sigil_point Reff = p->R;
     if (s == SIGIL_FROST_BIP340 && !sigil_point_is_even_y(g, &p->R)) {
         p->negate = 1;
@@ -325,11 +377,13 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
         goto fail;
     free(terms);
     free(enc);
+    free(eenc);
     *out = p;
     return SIGIL_OK;
 fail:
     free(terms);
     free(enc);
+    free(eenc);
     sigil_frost_package_free(p);
     return rc;
 }
@@ -369,7 +423,7 @@ static int lagrange(const sigil_frost_package *p, size_t i, sigil_scalar *out)
         sigil_scalar_sub(g, &t, &p->ids[j], &p->ids[i]);
         sigil_scalar_mul(g, &den, &den, &t);
     }
-    int rc = sigil_scalar_inv(g, &den, &den);
+    int rc = sigil_scalar_inv_public(g, &den, &den); /* identifiers are public */
     if (rc)
         return rc;
     sigil_scalar_mul(g, out, &num, &den);
@@ -405,6 +459,10 @@ int sigil_frost_sign(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_n
         rc = SIGIL_E_INVALID;
         goto done;
     }
+    if (!sigil_point_eq(g, &p->group_pk, &k->group_pk)) {
+        rc = SIGIL_E_MISMATCH; /* a package for another key */
+        goto done;
+    }
     if (!sigil_scalar_eq(&n.id, &k->ids[k->self]) || (rc = find_signer(p, &n.id, &pos))) {
         rc = SIGIL_E_PARTICIPANT;
         goto done;
@@ -438,14 +496,13 @@ done:
     return rc;
 }
 
-/* z_i*G == (+/-)(D_i + rho_i E_i) + (c*lambda_i)*Y_i ? */
+/* z_i*G == (+/-)(D_i + rho_i E_i) + (c*lambda_i)*Y_i ?
+ * computed as (-c*lambda_i)*Y_i + z_i*G == (+/-)(D_i + rho_i E_i) */
 static int share_ok(const sigil_frost_package *p, const sigil_keyshare *k, size_t i, const sigil_scalar *z)
 {
     const sigil_group *g = p->g;
     sigil_point lhs, Ri, t;
     sigil_scalar lambda, cl;
-    if (sigil_point_base_mul(g, &lhs, z) != SIGIL_OK)
-        return 0;
     if (sigil_point_mul_public(g, &t, &p->E[i], &p->rho[i]) != SIGIL_OK ||
         sigil_point_add(g, &Ri, &p->D[i], &t) != SIGIL_OK)
         return 0;
@@ -454,8 +511,8 @@ static int share_ok(const sigil_frost_package *p, const sigil_keyshare *k, size_
     if (lagrange(p, i, &lambda) != SIGIL_OK)
         return 0;
     sigil_scalar_mul(g, &cl, &p->c, &lambda);
-    if (sigil_point_mul_public(g, &t, &k->verifying[p->kidx[i]], &cl) != SIGIL_OK ||
-        sigil_point_add(g, &Ri, &Ri, &t) != SIGIL_OK)
+    sigil_scalar_neg(g, &cl, &cl);
+    if (sigil_point_mul_add_base_public(g, &lhs, &k->verifying[p->kidx[i]], &cl, z) != SIGIL_OK)
         return 0;
     return sigil_point_eq(g, &lhs, &Ri);
 }
@@ -468,6 +525,8 @@ int sigil_frost_aggregate(sigil_frost_suite s, const sigil_keyshare *k, const si
     *culprit = SIGIL_DKG_NOBODY;
     if (!key_matches(s, k) || p == NULL || p->s != s || shares == NULL)
         return SIGIL_E_INVALID;
+    if (!sigil_point_eq(g, &p->group_pk, &k->group_pk))
+        return SIGIL_E_MISMATCH;
     if (count != p->k)
         return SIGIL_E_PARTICIPANT;
     sigil_scalar *z = calloc(count, sizeof(*z));
@@ -552,7 +611,7 @@ int sigil_frost_verify(sigil_frost_suite s, const uint8_t *pk, size_t pklen, con
         return secp256k1_schnorrsig_verify(ctx, sig, msg, msglen, &xpk) ? SIGIL_OK : SIGIL_E_SIGNATURE;
     }
     case SIGIL_FROST_SECP256K1: {
-        sigil_point P, R, lhs, rhs;
+        sigil_point P, R, lhs;
         sigil_scalar z, c;
         if (sigil_point_parse(g, &P, pk, 33) || sigil_point_parse(g, &R, sig, 33) ||
             sigil_scalar_parse(g, &z, sig + 33))
@@ -560,11 +619,11 @@ int sigil_frost_verify(sigil_frost_suite s, const uint8_t *pk, size_t pklen, con
         sigil_iov parts[3] = {{sig, 33}, {pk, 33}, {msg, msglen}};
         if (sigil_hash_to_scalar(g, sigil_frost_context(s), "chal", parts, 3, &c))
             return SIGIL_E_SIGNATURE;
-        /* z*G == R + c*PK; z == 0 or an identity sum cannot verify */
-        if (sigil_point_base_mul(g, &lhs, &z) || sigil_point_mul_public(g, &rhs, &P, &c) ||
-            sigil_point_add(g, &rhs, &rhs, &R))
+        /* z*G == R + c*PK, as (-c)*PK + z*G == R */
+        sigil_scalar_neg(g, &c, &c);
+        if (sigil_point_mul_add_base_public(g, &lhs, &P, &c, &z))
             return SIGIL_E_SIGNATURE;
-        return sigil_point_eq(g, &lhs, &rhs) ? SIGIL_OK : SIGIL_E_SIGNATURE;
+        return sigil_point_eq(g, &lhs, &R) ? SIGIL_OK : SIGIL_E_SIGNATURE;
     }
     }
     return SIGIL_E_INVALID;

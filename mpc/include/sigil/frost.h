@@ -103,7 +103,8 @@ int sigil_frost_package_signer(const sigil_frost_package *p, size_t i, sigil_sca
 /* Round 2: the signature share for package p (appended to out). Consumes
  * the nonce whatever the outcome (SIGIL_E_USED if already consumed).
  * SIGIL_E_PARTICIPANT if k's owner is not a signer of p, SIGIL_E_MISMATCH
- * if p's commitment for k's owner is not this nonce's. */
+ * if p was built for another group key or p's commitment for k's owner is
+ * not this nonce's. */
 int sigil_frost_sign(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_nonce *nonce,
                      const sigil_frost_package *p, sigil_buf *out);
 
