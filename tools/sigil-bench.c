@@ -4,6 +4,7 @@
 
 static const sigil_tool_cmd cmds[] = {
     {"frost", sigil_bench_frost, "FROST DKG, round 1, round 2, aggregate; single-key baselines"},
+    {"ecdsa", sigil_bench_ecdsa, "DKLs23 ECDSA keygen, presign, online, full signature, bytes; libsecp256k1 baseline"},
     {0, 0, 0},
 };
 

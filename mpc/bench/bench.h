@@ -5,4 +5,7 @@
 /* sigil-bench frost [--quick] */
 int sigil_bench_frost(int argc, char **argv);
 
+/* sigil-bench ecdsa [--quick] (mpc/bench/ecdsa.c) */
+int sigil_bench_ecdsa(int argc, char **argv);
+
 #endif

@@ -14,11 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "sigil/ecdsa.h"
 #include "sigil/err.h"
 #include "sigil/group.h"
-
-int sigil_bench_ecdsa(int argc, char **argv);
 
 static double now_ms(void)
 {
