@@ -7,6 +7,11 @@
  *   data[0] % 3 == 1: as the PRESIGN2 message (decommitment, psi, Gammas,
  *                     multiplication message 2), after an honest round 1
  *   data[0] % 3 == 2: as party 2's SIGN share to the combiner
+ * If data[0] & 0x80, the payload is instead party 2's honest payload for
+ * that round, mutated by the input (structure-aware: the rest of the input
+ * is a list of (u16 offset, u8 xor) edits, and data[0] & 0x40 truncates at
+ * the last offset), which reaches the deep fields (OT corrections, scalars,
+ * points) that random bytes rarely get past.
  * The session must fail cleanly or succeed; never crash, leak or hang. */
 #include <sodium.h>
 #include <stdint.h>
@@ -48,6 +53,25 @@ static void envelope(sigil_buf *b, uint8_t type, const uint8_t sid[32], uint16_t
         abort();
 }
 
+/* Apply the edits in e[0..n) to the honest payload hp (length hn) into
+ * out; returns the mutated payload length. */
+static size_t mutate(uint8_t *out, const uint8_t *hp, size_t hn, const uint8_t *e, size_t n, int trunc)
+{
+    size_t len = hn, last = hn;
+    memcpy(out, hp, hn);
+    for (size_t i = 0; i + 3 <= n; i += 3) {
+        size_t off = ((size_t)e[i] << 8 | e[i + 1]) % (hn ? hn : 1);
+        if (hn)
+            out[off] ^= e[i + 2];
+        last = off;
+    }
+    if (trunc && last < len)
+        len = last;
+    return len;
+}
+
+static uint8_t mbuf[SIGIL_ECDSA_MAX_PAYLOAD];
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > SIGIL_ECDSA_MAX_PAYLOAD)
@@ -68,15 +92,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (sigil_ecdsa_presign_new(&a, s1, sid, ids, 2) || sigil_ecdsa_presign_round1(a, &o1))
         abort();
+    int structured = data[0] & 0x80, trunc = data[0] & 0x40;
+    /* honest party 2, round 1 */
+    if (sigil_ecdsa_presign_new(&b, s2, sid, ids, 2) || sigil_ecdsa_presign_round1(b, &o2) ||
+        sigil_buf_put(&tmp, o1.data, o1.size))
+        abort();
     if (mode == 0) {
+        if (structured) {
+            n = mutate(mbuf, o2.data + 42, o2.size - 42, p, n, trunc);
+            p = mbuf;
+        }
         envelope(&in, SIGIL_ECDSA_MSG_PRESIGN1, sid, 2, 1, p, n);
         (void)sigil_ecdsa_presign_round2(a, &in, &o1, &cul);
         goto done;
     }
-    /* honest party 2 through round 2 */
-    if (sigil_ecdsa_presign_new(&b, s2, sid, ids, 2) || sigil_ecdsa_presign_round1(b, &o2) ||
-        sigil_buf_put(&tmp, o1.data, o1.size))
-        abort();
     sigil_buf_reset(&o1);
     if (sigil_ecdsa_presign_round2(a, &o2, &o1, &cul))
         abort();
@@ -84,6 +113,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sigil_ecdsa_presign_round2(b, &tmp, &o2, &cul))
         abort();
     if (mode == 1) {
+        if (structured) {
+            n = mutate(mbuf, o2.data + 42, o2.size - 42, p, n, trunc);
+            p = mbuf;
+        }
         envelope(&in, SIGIL_ECDSA_MSG_PRESIGN2, sid, 2, 1, p, n);
         if (sigil_ecdsa_presign_finish(a, &in, &ps, &cul) == SIGIL_OK && ps == NULL)
             abort();
@@ -97,9 +130,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int recid;
         sigil_ecdsa_combiner c;
         sigil_buf msgs[2];
+        sigil_ecdsa_combiner c2;
         if (sigil_buf_init(&msgs[0], 1024, 0) || sigil_buf_init(&msgs[1], 1 << 20, 0) ||
-            sigil_ecdsa_sign_share(ps, d, &msgs[0], &c))
+            sigil_ecdsa_sign_share(ps, d, &msgs[0], &c) || sigil_ecdsa_sign_share(ps2, d, &msgs[1], &c2))
             abort();
+        if (structured) {
+            n = mutate(mbuf, msgs[1].data + 42, msgs[1].size - 42, p, n, trunc);
+            p = mbuf;
+        }
         envelope(&msgs[1], SIGIL_ECDSA_MSG_SIGN, sid, 2, 0, p, n);
         int rc = sigil_ecdsa_combine(&c, msgs, sig, &recid, &cul);
         if (rc != SIGIL_OK && !sodium_is_zero(sig, 64))
