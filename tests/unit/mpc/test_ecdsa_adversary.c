@@ -363,12 +363,53 @@ static void test_setup_tampering(void)
         sigil_ecdsa_keyshare_free(ks[i]);
 }
 
+/* A party whose multiplication input is not its key share (here: a share
+ * x2 + 1 with a matching X2' it believes in; every message it sends is
+ * self-consistent) is caught by the Gamma^v check of the others and named. */
+static void test_wrong_share(void)
+{
+    const sigil_group *g = sigil_group_get(SIGIL_GROUP_SECP256K1);
+    fresh_key(2, 3);
+    sigil_buf enc;
+    REQUIRE(sigil_buf_init(&enc, 1 << 20, SIGIL_BUF_SECRET) == SIGIL_OK);
+    REQUIRE(sigil_ecdsa_share_encode(shares[1], &enc) == SIGIL_OK);
+    /* layout: "DKS"1 | id | t | n | x (offset 10) | Y (42) | X_1 (75) | X_2 (108) */
+    sigil_scalar x, one;
+    sigil_point X, Gp;
+    REQUIRE(sigil_scalar_parse(g, &x, enc.data + 10) == SIGIL_OK);
+    sigil_scalar_set_u64(g, &one, 1);
+    sigil_scalar_add(g, &x, &x, &one);
+    REQUIRE(sigil_point_parse(g, &X, enc.data + 108, 33) == SIGIL_OK);
+    REQUIRE(sigil_point_base_mul(g, &Gp, &one) == SIGIL_OK);
+    REQUIRE(sigil_point_add(g, &X, &X, &Gp) == SIGIL_OK);
+    memcpy(enc.data + 10, x.v, 32);
+    sigil_point_serialize(g, enc.data + 108, &X);
+    sigil_ecdsa_share *bad;
+    REQUIRE(sigil_ecdsa_share_decode(&bad, enc.data, enc.size) == SIGIL_OK);
+    sigil_ecdsa_share *honest2 = shares[1];
+    shares[1] = bad;
+    static const uint16_t S12[2] = {1, 2};
+    sigil_ecdsa_presig *ps[HN];
+    uint8_t sid[32];
+    uint16_t rep, cul;
+    randombytes_buf(sid, 32);
+    int rc = run_presign(shares, S12, 2, sid, ps, NULL, NULL, &rep, &cul);
+    CHECK_EQ(rc, SIGIL_E_CHECK);
+    CHECK_EQ(rep, 1);
+    CHECK_EQ(cul, 2);
+    shares[1] = honest2;
+    sigil_ecdsa_share_free(bad);
+    sigil_buf_free(&enc);
+    sigil_scalar_clear(&x);
+}
+
 int main(void)
 {
     REQUIRE(sigil_mpc_init() == SIGIL_OK);
     test_field_tampering();
     test_envelopes();
     test_setup_tampering();
+    test_wrong_share();
     for (unsigned i = 0; i < HN; i++)
         sigil_ecdsa_share_free(shares[i]);
     return check_done();
