@@ -47,6 +47,7 @@ typedef struct module {
     void *dl;
     CK_FUNCTION_LIST_PTR f;
     unsigned refs;
+    int finalize; /* we initialised the module: finalize it at the end */
     CK_SLOT_ID *open_slots; /* slots with a live handle: one per token */
     unsigned n_open;
 } module;
@@ -54,8 +55,12 @@ typedef struct module {
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static module *modules;
 
-static int module_get(const char *path, module **out)
+static int module_get(const char *given, module **out)
 {
+    /* One entry per file, whatever path (symlink, relative) names it. */
+    char *path = realpath(given, NULL);
+    if (!path)
+        return SIGIL_E_UNAVAILABLE;
     int rc = SIGIL_OK;
     pthread_mutex_lock(&modules_lock);
     module *m;
@@ -68,12 +73,13 @@ static int module_get(const char *path, module **out)
         goto done;
     }
     m = calloc(1, sizeof(*m));
-    if (!m || !(m->path = strdup(path))) {
-        free(m);
+    if (!m) {
         rc = SIGIL_E_NOMEM;
         goto done;
     }
-    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    m->path = path;
+    path = NULL;
+    m->dl = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
     CK_C_GetFunctionList gfl = NULL;
     if (m->dl)
         *(void **)&gfl = dlsym(m->dl, "C_GetFunctionList");
@@ -89,6 +95,9 @@ static int module_get(const char *path, module **out)
         rc = SIGIL_E_UNAVAILABLE;
         goto fail;
     }
+    /* Finalize at the end only what we initialised: someone else in the
+     * process may be using the module too. */
+    m->finalize = rv == CKR_OK;
     m->refs = 1;
     m->next = modules;
     modules = m;
@@ -101,6 +110,7 @@ fail:
     free(m);
 done:
     pthread_mutex_unlock(&modules_lock);
+    free(path);
     return rc;
 }
 
@@ -113,7 +123,8 @@ static void module_put(module *m)
                 *p = m->next;
                 break;
             }
-        m->f->C_Finalize(NULL);
+        if (m->finalize)
+            m->f->C_Finalize(NULL);
         dlclose(m->dl);
         free(m->open_slots);
         free(m->path);

@@ -426,6 +426,21 @@ static void test_wrong_token(void)
     sigil_buf_free(&bb);
     sigil_hsm_close(a);
     sigil_hsm_close(b);
+
+    /* The module named by its symlink and by its real path is one module:
+     * closing the handle opened through one name keeps the other working. */
+    char *real = realpath(SIGIL_HSM_TEST_MODULE, NULL);
+    REQUIRE(real);
+    a = open_ok("ta", pin_a, 0);
+    sigil_hsm_config cb = cfg_for("tb", pin_b);
+    cb.module_path = real;
+    b = NULL;
+    CHECK_EQ(sigil_hsm_open(&b, &cb), SIGIL_OK);
+    sigil_hsm_close(a);
+    uint8_t pk[32];
+    CHECK_EQ(sigil_hsm_ed25519_pubkey(b, SIGIL_HSM_IDENTITY_LABEL, pk), SIGIL_OK);
+    sigil_hsm_close(b);
+    free(real);
 }
 
 /* ------------------------------------------------------------ Ed25519 */
