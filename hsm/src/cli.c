@@ -32,7 +32,7 @@ static const char common_help[] =
 
 /* Parse the options shared by every subcommand; returns -1 after --help,
  * 2 on a usage error, 0 otherwise. */
-static int parse(int argc, char **argv, opts *o, const char *usage, int extra)
+static int parse(int argc, char **argv, opts *o, const char *usage)
 {
     static const struct option lo[] = {
         {"token", required_argument, 0, 't'},  {"pin-file", required_argument, 0, 'p'},
@@ -78,7 +78,7 @@ static int parse(int argc, char **argv, opts *o, const char *usage, int extra)
                 goto bad;
             break;
         case 'h':
-            printf("%s\noptions:\n%s%s", usage, common_help, extra ? "" : "");
+            printf("%s\noptions:\n%s", usage, common_help);
             return -1;
         default:
             goto bad;
@@ -126,7 +126,7 @@ int sigil_hsm_cmd_provision(int argc, char **argv)
         "record it in the cluster configuration.\n\n"
         "  --label KEYLABEL     label of the Ed25519 key (1-32 printable ASCII)\n";
     opts o;
-    int r = parse(argc, argv, &o, usage, 1);
+    int r = parse(argc, argv, &o, usage);
     if (r)
         return r < 0 ? 0 : r;
     sigil_hsm *h;
@@ -161,7 +161,7 @@ int sigil_hsm_cmd_pubkey(int argc, char **argv)
         "Prints the 32-byte Ed25519 public key labelled KEYLABEL (default\n"
         "sigil-identity) in hex.\n";
     opts o;
-    int r = parse(argc, argv, &o, usage, 1);
+    int r = parse(argc, argv, &o, usage);
     if (r)
         return r < 0 ? 0 : r;
     sigil_hsm *h;
@@ -185,7 +185,7 @@ int sigil_hsm_cmd_check(int argc, char **argv)
         "the tamper is refused, signs with the Ed25519 key and verifies with\n"
         "libsodium. Exit status 0 only if everything holds.\n";
     opts o;
-    int r = parse(argc, argv, &o, usage, 1);
+    int r = parse(argc, argv, &o, usage);
     if (r)
         return r < 0 ? 0 : r;
     sigil_hsm *h;
@@ -362,7 +362,7 @@ int sigil_hsm_cmd_bench(int argc, char **argv)
         "  --size BYTES         plaintext share size (default 96)\n"
         "  --threads N          largest thread count (default 2)\n";
     opts o;
-    int r = parse(argc, argv, &o, usage, 1);
+    int r = parse(argc, argv, &o, usage);
     if (r)
         return r < 0 ? 0 : r;
     if (sodium_init() < 0)

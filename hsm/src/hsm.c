@@ -252,6 +252,17 @@ static int sess_get(sigil_hsm *h, CK_SESSION_HANDLE *s)
     return SIGIL_OK;
 }
 
+/* 1 if a session may be in an unknown state after rv: an operation left
+ * active (PKCS#11 keeps it only after CKR_BUFFER_TOO_SMALL), or the session
+ * itself failed. Any other failed C_Encrypt/C_Decrypt/C_Sign ends the
+ * operation (SoftHSM answers a bad GCM tag with CKR_GENERAL_ERROR and the
+ * session is immediately usable again), so the session is reused. */
+static int sess_broken(CK_RV rv)
+{
+    return rv == CKR_BUFFER_TOO_SMALL || rv == CKR_OPERATION_ACTIVE ||
+           rv_err(rv) == SIGIL_E_UNAVAILABLE;
+}
+
 /* Return a session. A session whose state is unknown after an unexpected
  * error is closed instead of reused. */
 static void sess_put(sigil_hsm *h, CK_SESSION_HANDLE s, int discard)
@@ -775,7 +786,7 @@ int sigil_hsm_seal(sigil_hsm *h, const sigil_hsm_ad *ad, const uint8_t *pt, size
     CK_ULONG got = ctlen;
     if (rv == CKR_OK)
         rv = h->f->C_Encrypt(s, (CK_BYTE_PTR)pt, n, ct, &got);
-    sess_put(h, s, rv != CKR_OK);
+    sess_put(h, s, sess_broken(rv));
     if (rv != CKR_OK || got != ctlen) {
         unappend(out, start);
         return rv != CKR_OK ? rv_err(rv) : SIGIL_E_CRYPTO;
@@ -850,16 +861,18 @@ int sigil_hsm_unseal(sigil_hsm *h, const sigil_hsm_ad *ad, const uint8_t *blob, 
                          SEAL_TAG_LEN * 8};
     CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof(gcm)};
     CK_RV rv = h->f->C_DecryptInit(s, &mech, k);
+    if (rv != CKR_OK) {
+        sess_put(h, s, sess_broken(rv));
+        unappend(out, start);
+        return rv_err(rv);
+    }
     CK_ULONG got = ctlen;
-    if (rv == CKR_OK)
-        rv = h->f->C_Decrypt(s, (CK_BYTE_PTR)ct, ctlen, pt, &got);
-    /* A failed C_Decrypt ends the operation; the session stays usable.
-     * Anything else unexpected: do not reuse the session. */
-    sess_put(h, s, rv != CKR_OK && rv != CKR_ENCRYPTED_DATA_INVALID);
+    rv = h->f->C_Decrypt(s, (CK_BYTE_PTR)ct, ctlen, pt, &got);
+    sess_put(h, s, sess_broken(rv));
     if (rv != CKR_OK || got != ptlen) {
         unappend(out, start);
-        /* Any failure to authenticate is an unseal failure, whatever code
-         * the module picked for it. */
+        /* A failed authentication is an unseal failure, whatever code the
+         * module picked for it (SoftHSM: CKR_GENERAL_ERROR). */
         return rv == CKR_OK || rv_err(rv) == SIGIL_E_CRYPTO ? SIGIL_E_UNSEAL : rv_err(rv);
     }
     unappend(out, start + ptlen);
@@ -950,7 +963,7 @@ int sigil_hsm_sign_ed25519(sigil_hsm *h, const char *label, const uint8_t *msg, 
     uint8_t empty = 0;
     if (rv == CKR_OK)
         rv = h->f->C_Sign(s, msg ? (CK_BYTE_PTR)msg : &empty, n, sig, &got);
-    sess_put(h, s, rv != CKR_OK);
+    sess_put(h, s, sess_broken(rv));
     if (rv != CKR_OK || got != 64) {
         sodium_memzero(sig, 64);
         return rv != CKR_OK ? rv_err(rv) : SIGIL_E_CRYPTO;

@@ -328,7 +328,8 @@ static void test_ad_mismatch(void)
  * length [33,37) ciphertext [37, 37+n) tag [37+n, 37+n+16). */
 static void test_tamper(void)
 {
-    sigil_hsm *a = open_ok("ta", pin_a, 0);
+    /* one session: every failure below must leave it reusable */
+    sigil_hsm *a = open_ok("ta", pin_a, 1);
     uint8_t share[32];
     randombytes_buf(share, sizeof(share));
     sigil_buf blob;
@@ -395,6 +396,12 @@ static void test_tamper(void)
     memcpy(m, blob.data, len);
     memcpy(m + 21, blob2.data + 21, 12);
     expect_unseal_fails(a, &AD, m, len, SIGIL_E_UNSEAL, "IV of another blob");
+    /* after all those failures, the genuine blob still unseals */
+    sigil_buf out;
+    sigil_buf_init(&out, 4096, SIGIL_BUF_SECRET);
+    CHECK_EQ(sigil_hsm_unseal(a, &AD, blob.data, blob.size, &out), SIGIL_OK);
+    CHECK(out.size == sizeof(share) && !memcmp(out.data, share, sizeof(share)));
+    sigil_buf_free(&out);
     free(m);
     sigil_buf_free(&blob);
     sigil_buf_free(&blob2);
