@@ -24,6 +24,12 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
     return remove(p);
 }
 
+/* Remove the temporary tokens however the test ends (REQUIRE exits too). */
+static void cleanup(void)
+{
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Run cmd through the shell; capture up to cap-1 bytes of stdout into out.
  * Returns the exit status (or -1). */
 static int run(const char *cmd, char *out, size_t cap)
@@ -41,6 +47,7 @@ int main(void)
 {
     REQUIRE(sodium_init() >= 0);
     REQUIRE(mkdtemp(dir) != NULL);
+    atexit(cleanup);
     char cmd[2048], out[4096], pk_hex[128] = {0};
 
     /* the script prints exactly the env line, and makes 0600 PIN files */
@@ -124,7 +131,7 @@ int main(void)
         sigil_hsm_close(h);
     }
 
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    cleanup();
     CHECK(access(dir, F_OK) != 0);
     return check_done();
 }

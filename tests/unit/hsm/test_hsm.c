@@ -38,6 +38,12 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
     return remove(p);
 }
 
+/* Remove the temporary tokens however the test ends (REQUIRE exits too). */
+static void cleanup(void)
+{
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void make_token(const char *label)
 {
     char cmd[1024];
@@ -731,6 +737,7 @@ int main(void)
 {
     REQUIRE(sodium_init() >= 0);
     REQUIRE(mkdtemp(dir) != NULL);
+    atexit(cleanup);
     make_token("ta");
     make_token("tb");
     make_token("tc");
@@ -752,7 +759,7 @@ int main(void)
     test_threads(2); /* fewer sessions than threads: callers wait */
     test_unextractable();
 
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    cleanup();
     CHECK(access(dir, F_OK) != 0);
     return check_done();
 }
