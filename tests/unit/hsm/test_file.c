@@ -188,6 +188,7 @@ int main(void)
 {
     REQUIRE(sodium_init() >= 0);
     REQUIRE(mkdtemp(dir) != NULL);
+    atexit(rm_dir);
     char path[256];
     snprintf(path, sizeof(path), "%s/state.bin", dir);
     basic(path);
