@@ -307,8 +307,15 @@ static int run_frost_file(run *r)
             free(who);
             goto out;
         }
-        if (sigil_buf_init(&shares[i], 128, 0) ||
-            (rc = sigil_frost_sign(s, &ks[who[i]], nonces[i], pkg, &shares[i]))) {
+        /* each signer builds its own package, as a signer does */
+        sigil_frost_package *mine = NULL;
+        rc = sigil_buf_init(&shares[i], 128, 0);
+        if (rc == 0)
+            rc = sigil_frost_package_for_signer(s, &ks[who[i]], nonces[i], msg, msglen, comms, k, &mine);
+        if (rc == 0)
+            rc = sigil_frost_sign(s, &ks[who[i]], nonces[i], mine, &shares[i]);
+        sigil_frost_package_free(mine);
+        if (rc) {
             bad(r, "round_two_outputs", "sign failed");
             free(who);
             goto out;

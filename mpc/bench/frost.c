@@ -108,7 +108,7 @@ static int bench_cfg(sigil_frost_suite s, uint32_t t, uint32_t n, int runs, int 
         for (uint32_t i = 0; i < t; i++) {
             sigil_frost_package *p;
             double t0 = now_ms();
-            rc = sigil_frost_package_new(s, &ks[(off + i) % n], msg, sizeof(msg), comm, t, &p);
+            rc = sigil_frost_package_for_signer(s, &ks[(off + i) % n], nonce[i], msg, sizeof(msg), comm, t, &p);
             if (rc == 0)
                 rc = sigil_frost_sign(s, &ks[(off + i) % n], nonce[i], p, &share[i]);
             sigil_frost_package_free(p);

@@ -87,7 +87,7 @@ int sigil_sim_frost_sign(sigil_frost_suite s, sigil_keyshare *ks, const uint32_t
             goto done;
     for (size_t i = 0; i < k; i++) {
         sigil_frost_package *mine;
-        if ((rc = sigil_frost_package_new(s, &ks[who[i]], msg, msglen, comm, k, &mine)))
+        if ((rc = sigil_frost_package_for_signer(s, &ks[who[i]], nonce[i], msg, msglen, comm, k, &mine)))
             goto done;
         rc = sigil_frost_sign(s, &ks[who[i]], nonce[i], mine, &share[i]);
         sigil_frost_package_free(mine);

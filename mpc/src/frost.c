@@ -269,9 +269,9 @@ static int challenge(const sigil_frost_package *p, const sigil_point *pk, const 
     return sigil_hash_to_scalar(g, sigil_frost_context(p->s), "chal", parts, 3, c);
 }
 
-int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *msg,
-                            size_t msglen, const sigil_buf *commitments, size_t count,
-                            sigil_frost_package **out)
+static int package_build(sigil_frost_suite s, const sigil_keyshare *k, const sigil_frost_nonce *own,
+                         const uint8_t *msg, size_t msglen, const sigil_buf *commitments, size_t count,
+                         sigil_frost_package **out)
 {
     const sigil_group *g = sigil_frost_group(s);
     const char *ctx = sigil_frost_context(s);
@@ -313,15 +313,35 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
         rc = SIGIL_E_NOMEM;
         goto fail;
     }
+    size_t own_seen = 0;
     for (size_t i = 0; i < count; i++) {
         sigil_buf b = commitments[i];
         sigil_scalar id;
         sigil_point D;
         const uint8_t *E;
         uint32_t idx;
-        if ((rc = sigil_scalar_get(g, &b, &id)) || (rc = sigil_point_get(g, &b, &D)) ||
-            (rc = sigil_buf_get_ptr(&b, pl, &E)) || (rc = sigil_buf_end(&b)))
+        if ((rc = sigil_scalar_get(g, &b, &id)))
             goto fail;
+        if (own && sigil_scalar_eq(&id, &own->id)) {
+            /* our own commitment: it must be exactly the nonce's; its points
+             * need no decoding */
+            uint8_t mine[2 * 33];
+            const uint8_t *theirs;
+            sigil_point_serialize(g, mine, &own->D);
+            sigil_point_serialize(g, mine + pl, &own->E);
+            if ((rc = sigil_buf_get_ptr(&b, 2 * pl, &theirs)) || (rc = sigil_buf_end(&b)))
+                goto fail;
+            if (memcmp(mine, theirs, 2 * pl) != 0) {
+                rc = SIGIL_E_MISMATCH;
+                goto fail;
+            }
+            D = own->D;
+            E = theirs + pl;
+            own_seen++;
+        } else if ((rc = sigil_point_get(g, &b, &D)) || (rc = sigil_buf_get_ptr(&b, pl, &E)) ||
+                   (rc = sigil_buf_end(&b))) {
+            goto fail;
+        }
         if ((rc = sigil_keyshare_index(k, &id, &idx)))
             goto fail;
         size_t j = i;
@@ -340,6 +360,10 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
         p->D[j] = D;
         eenc[j] = E;
         p->kidx[j] = idx;
+    }
+    if (own && own_seen != 1) {
+        rc = SIGIL_E_PARTICIPANT; /* the signer is not in this package */
+        goto fail;
     }
     /* binding factors: H1(PK || H4(msg) || H5(commitment list) || id) */
     for (size_t i = 0; i < count; i++) {
@@ -360,12 +384,27 @@ int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const 
             goto fail;
     }
     /* group commitment R = sum D_i + rho_i E_i, computed once */
+    size_t nterms = 0;
     for (size_t i = 0; i < count; i++) {
-        terms[2 * i] = p->D[i];
-        if ((rc = sigil_point_parse_mul_public(g, &p->E[i], &terms[2 * i + 1], eenc[i], pl, &p->rho[i])))
+        if (own && sigil_scalar_eq(&p->ids[i], &own->id)) {
+            /* D + rho*E = (d + rho*e)*G: one fixed-base multiplication
+             * (constant time: d and e are secret) instead of a
+             * variable-base one and an addition */
+            sigil_scalar t;
+            sigil_scalar_mul(g, &t, &p->rho[i], &own->e);
+            sigil_scalar_add(g, &t, &t, &own->d);
+            p->E[i] = own->E;
+            rc = sigil_point_base_mul(g, &terms[nterms++], &t);
+            sigil_scalar_clear(&t);
+            if (rc)
+                goto fail; /* d + rho*e == 0: probability 2^-252 */
+            continue;
+        }
+        terms[nterms++] = p->D[i];
+        if ((rc = sigil_point_parse_mul_public(g, &p->E[i], &terms[nterms++], eenc[i], pl, &p->rho[i])))
             goto fail;
     }
-    if ((rc = sigil_point_sum(g, &p->R, terms, 2 * count)))
+    if ((rc = sigil_point_sum(g, &p->R, terms, nterms)))
         goto fail; /* SIGIL_E_IDENTITY: signers chose cancelling commitments */
     p->group_pk = k->group_pk;
     sigil_point Reff = p->R;
@@ -386,6 +425,29 @@ fail:
     free(eenc);
     sigil_frost_package_free(p);
     return rc;
+}
+
+int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *msg,
+                            size_t msglen, const sigil_buf *commitments, size_t count,
+                            sigil_frost_package **out)
+{
+    return package_build(s, k, NULL, msg, msglen, commitments, count, out);
+}
+
+int sigil_frost_package_for_signer(sigil_frost_suite s, const sigil_keyshare *k, const sigil_frost_nonce *nonce,
+                                   const uint8_t *msg, size_t msglen, const sigil_buf *commitments,
+                                   size_t count, sigil_frost_package **out)
+{
+    *out = NULL;
+    if (nonce == NULL || !key_matches(s, k) || k->secret == NULL)
+        return SIGIL_E_INVALID;
+    if (nonce->used)
+        return SIGIL_E_USED;
+    if (nonce->s != s)
+        return SIGIL_E_INVALID;
+    if (!sigil_scalar_eq(&nonce->id, &k->ids[k->self]))
+        return SIGIL_E_PARTICIPANT;
+    return package_build(s, k, nonce, msg, msglen, commitments, count, out);
 }
 
 size_t sigil_frost_package_count(const sigil_frost_package *p)
@@ -568,9 +630,23 @@ int sigil_frost_aggregate(sigil_frost_suite s, const sigil_keyshare *k, const si
     sigil_scalar_serialize(g, sig + off, &total);
     if ((rc = sigil_frost_public_key(s, k, pk)))
         goto done;
-    /* aggregate first; check shares one by one only when the result fails */
-    if (sigil_frost_verify(s, pk, sigil_frost_pk_len(s), p->msg, p->msglen, sig, sigil_frost_sig_len(s)) ==
-        SIGIL_OK) {
+    /* aggregate first; check shares one by one only when the result fails.
+     * Ed25519 and BIP-340 go through the reference verifiers on the encoded
+     * signature; FROST(secp256k1) uses the RFC 9591 equation on the values
+     * the encoding was made from (R, z, and c = H2(enc(R) || enc(PK) || msg)
+     * from the package), which is the same check without decoding again. */
+    int verified;
+    if (s == SIGIL_FROST_SECP256K1) {
+        sigil_point lhs;
+        sigil_scalar nc;
+        sigil_scalar_neg(g, &nc, &p->c);
+        verified = sigil_point_mul_add_base_public(g, &lhs, &k->group_pk, &nc, &total) == SIGIL_OK &&
+                   sigil_point_eq(g, &lhs, &p->R);
+    } else {
+        verified = sigil_frost_verify(s, pk, sigil_frost_pk_len(s), p->msg, p->msglen, sig,
+                                      sigil_frost_sig_len(s)) == SIGIL_OK;
+    }
+    if (verified) {
         rc = SIGIL_OK;
         goto done;
     }

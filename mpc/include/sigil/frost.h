@@ -22,6 +22,7 @@
  * Flow (sans-I/O; every message is an explicit encoding):
  *   signer:      sigil_frost_commit -> commitment  (round 1)
  *   everyone:    sigil_frost_package_new(message, commitments)
+ *                (signers: sigil_frost_package_for_signer, which is faster)
  *   signer:      sigil_frost_sign(nonce, package) -> signature share (round 2)
  *   coordinator: sigil_frost_aggregate(package, shares) -> signature
  *
@@ -92,6 +93,14 @@ typedef struct sigil_frost_package sigil_frost_package;
 int sigil_frost_package_new(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *msg,
                             size_t msglen, const sigil_buf *commitments, size_t count,
                             sigil_frost_package **out);
+/* The same package, built by a signer that holds nonce (unused, from
+ * sigil_frost_commit with key k): its own commitment in the list must be
+ * byte-for-byte the nonce's (SIGIL_E_MISMATCH otherwise; SIGIL_E_PARTICIPANT
+ * if absent) and is not decoded again, and D + rho*E for it is computed as
+ * (d + rho*e)*G. Faster; the result is identical. The nonce is not consumed. */
+int sigil_frost_package_for_signer(sigil_frost_suite s, const sigil_keyshare *k, const sigil_frost_nonce *nonce,
+                                   const uint8_t *msg, size_t msglen, const sigil_buf *commitments,
+                                   size_t count, sigil_frost_package **out);
 void sigil_frost_package_free(sigil_frost_package *p);
 /* For test-vector runners: number of signers; signer i's (sorted by
  * identifier) identifier, binding-factor input (appended to out) and binding

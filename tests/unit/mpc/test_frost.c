@@ -34,11 +34,17 @@ static void session_start(session *ss, sigil_frost_suite s, sigil_keyshare *ks, 
     }
 }
 
+/* Signers alternate between the two ways of building their package; both
+ * must give the same signature. */
 static void session_sign(session *ss)
 {
     for (size_t i = 0; i < ss->k; i++) {
-        REQUIRE(sigil_frost_package_new(ss->s, &ss->ks[ss->who[i]], ss->msg, sizeof(ss->msg), ss->comm, ss->k,
-                                        &ss->pkg[i]) == SIGIL_OK);
+        if (i % 2)
+            REQUIRE(sigil_frost_package_new(ss->s, &ss->ks[ss->who[i]], ss->msg, sizeof(ss->msg), ss->comm, ss->k,
+                                            &ss->pkg[i]) == SIGIL_OK);
+        else
+            REQUIRE(sigil_frost_package_for_signer(ss->s, &ss->ks[ss->who[i]], ss->nonce[i], ss->msg, sizeof(ss->msg),
+                                                   ss->comm, ss->k, &ss->pkg[i]) == SIGIL_OK);
         REQUIRE(sigil_frost_sign(ss->s, &ss->ks[ss->who[i]], ss->nonce[i], ss->pkg[i], &ss->share[i]) == SIGIL_OK);
     }
 }
@@ -180,6 +186,9 @@ static void negative(sigil_frost_suite s)
         sigil_buf again;
         REQUIRE(sigil_buf_init(&again, 128, 0) == SIGIL_OK);
         CHECK_EQ(sigil_frost_sign(s, &ks[who[0]], ss.nonce[0], ss.pkg[0], &again), SIGIL_E_USED);
+        sigil_frost_package *q = NULL;
+        CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[0]], ss.nonce[0], ss.msg, 32, ss.comm, 3, &q), SIGIL_E_USED);
+        CHECK(q == NULL);
         CHECK_EQ(sigil_buf_len(&again), 0);
         sigil_buf_free(&again);
         session_end(&ss);
@@ -255,6 +264,47 @@ static void negative(sigil_frost_suite s)
         CHECK_EQ(sigil_buf_len(&out), 0);
         /* ... and that nonce is now consumed */
         CHECK_EQ(sigil_frost_sign(s, &ks[who[0]], ss.nonce[0], p, &out), SIGIL_E_USED);
+        /* a signer's own package: its commitment altered, absent, or its nonce used */
+        sigil_frost_package *q = NULL;
+        CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[0]], ss.nonce[1], ss.msg, 32, ss.comm, 3, &q),
+                 SIGIL_E_PARTICIPANT); /* someone else's nonce */
+        CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[1]], ss.nonce[1], ss.msg, 32, v, 3, &q), SIGIL_OK);
+        sigil_frost_package_free(q);
+        q = NULL;
+        {
+            sigil_buf w[3];
+            uint8_t c1[100];
+            size_t l1 = sigil_buf_len(&ss.comm[1]);
+            memcpy(w, ss.comm, sizeof(w));
+            memcpy(c1, sigil_buf_ptr(&ss.comm[1]), l1);
+            memcpy(c1 + 32 + pl, sigil_buf_ptr(&ss.comm[2]) + 32 + pl, pl); /* another E */
+            sigil_buf_view(&w[1], c1, l1);
+            CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[1]], ss.nonce[1], ss.msg, 32, w, 3, &q), SIGIL_E_MISMATCH);
+            sigil_buf_view(&w[1], c1, l1 + 1);
+            CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[1]], ss.nonce[1], ss.msg, 32, w, 3, &q), SIGIL_E_TRAILING);
+            /* a list without this signer: 5-of-5 key needed for 3 others, so
+             * use the two others and a duplicate -> refused either way */
+            sigil_buf only[3] = {ss.comm[0], ss.comm[2], ss.comm[0]};
+            CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[1]], ss.nonce[1], ss.msg, 32, only, 3, &q),
+                     SIGIL_E_PARTICIPANT);
+            /* a valid list of three other signers */
+            sigil_frost_nonce *xn = NULL;
+            sigil_buf xc;
+            REQUIRE(sigil_buf_init(&xc, 256, 0) == SIGIL_OK);
+            REQUIRE(sigil_frost_commit(s, &ks[3], NULL, NULL, &xn, &xc) == SIGIL_OK);
+            sigil_buf others[3] = {ss.comm[0], ss.comm[2], xc};
+            CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[1]], ss.nonce[1], ss.msg, 32, others, 3, &q),
+                     SIGIL_E_PARTICIPANT);
+            CHECK_EQ(sigil_frost_package_new(s, &ks[who[1]], ss.msg, 32, others, 3, &q), SIGIL_OK);
+            sigil_frost_package_free(q);
+            q = NULL;
+            sigil_frost_nonce_free(xn);
+            sigil_buf_free(&xc);
+            sigil_buf two[2] = {ss.comm[0], ss.comm[2]};
+            CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[1]], ss.nonce[1], ss.msg, 32, two, 2, &q),
+                     SIGIL_E_THRESHOLD);
+        }
+        CHECK(q == NULL);
         /* a key holder that is not among the package's signers */
         CHECK_EQ(sigil_frost_sign(s, &ks[1], ss.nonce[1], p, &out), SIGIL_E_PARTICIPANT);
         sigil_frost_package_free(p);
