@@ -410,8 +410,11 @@ int sigil_ot_sender_is_burned(const sigil_ot_sender *s)
 
 void sigil_ot_sender_free(sigil_ot_sender *s)
 {
-    if (s)
-        sodium_free(s);
+    if (s == NULL)
+        return;
+    if (s->scratch)
+        sodium_free(s->scratch);
+    sodium_free(s);
 }
 
 void sigil_ot_receiver_free(sigil_ot_receiver *r)

@@ -596,7 +596,20 @@ int sigil_ot_ext_send(sigil_ot_sender *s, const uint8_t *sid, size_t sid_len, si
     /* secret scratch: q columns (ulen) | q rows (16 m) | chi (16 m) |
      * hash in (2 CHUNK blocks) | y (2 CHUNK) | out (2 CHUNK * 2w) */
     size_t seclen = ulen + 32 * mrows + 16 * (4 * CHUNK + 2 * CHUNK * w2);
-    if ((sec = ot_secure_alloc(seclen)) == NULL || (c = EVP_CIPHER_CTX_new()) == NULL) {
+    /* the work space is kept in the sender state and grows on demand
+     * (sodium_malloc + free per call would cost ~30 us) */
+    if (s->scratch_len < seclen) {
+        if (s->scratch)
+            sodium_free(s->scratch);
+        s->scratch_len = 0;
+        if ((s->scratch = ot_secure_alloc(seclen)) == NULL) {
+            rc = SIGIL_E_NOMEM;
+            goto out;
+        }
+        s->scratch_len = seclen;
+    }
+    sec = s->scratch;
+    if ((c = EVP_CIPHER_CTX_new()) == NULL) {
         rc = SIGIL_E_NOMEM;
         goto out;
     }
@@ -684,7 +697,7 @@ out:
     sodium_memzero(want, sizeof(want));
     sodium_memzero(hk, sizeof(hk));
     if (sec)
-        sodium_free(sec);
+        sodium_memzero(sec, seclen);
     EVP_CIPHER_CTX_free(c);
     return rc;
 }
