@@ -386,6 +386,7 @@ static void test_ext_msg2_tamper(sigil_ot_sender *S, sigil_ot_receiver *R)
     sigil_ot_ext_recv *st;
     sigil_buf m2;
     random_choices(ch, ell);
+    ch[(ell - 1) / 8] |= (uint8_t)(1u << ((ell - 1) % 8)); /* b = 1 for the last OT: its tau is used */
     REQUIRE(sigil_scalar_random(G, &alpha[0]) == SIGIL_OK && sigil_scalar_random(G, &alpha[1]) == SIGIL_OK);
     sigil_buf_init(&m2, 1 << 20, 0);
     size_t n = sigil_ot_ext_msg2_len(ell, width);
