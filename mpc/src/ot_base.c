@@ -178,7 +178,7 @@ int sigil_ot_setup_sender_respond(sigil_ot_setup **st, const uint8_t *sid, size_
     sigil_point A, R, P, Q, lhs, rhs;
     sigil_scalar c, z, b;
     sigil_buf in, m;
-    uint8_t (*dh)[33] = NULL;
+    sigil_point *dh = NULL;
     uint8_t e0[33], e1[33], eb[33];
     int rc;
 
@@ -188,7 +188,7 @@ int sigil_ot_setup_sender_respond(sigil_ot_setup **st, const uint8_t *sid, size_
     if ((rc = check_args(sid, sid_len, sender, receiver)))
         return rc;
     sigil_buf_init(&m, SETUP2_LEN, 0);
-    if ((s = ot_secure_alloc(sizeof(*s))) == NULL || (dh = ot_secure_alloc(SIGIL_OT_KAPPA * 33)) == NULL) {
+    if ((s = ot_secure_alloc(sizeof(*s))) == NULL || (dh = ot_secure_alloc(SIGIL_OT_KAPPA * sizeof(*dh))) == NULL) {
         rc = SIGIL_E_NOMEM;
         goto out;
     }
@@ -219,21 +219,17 @@ int sigil_ot_setup_sender_respond(sigil_ot_setup **st, const uint8_t *sid, size_
         /* B_i = b*G + Delta_i*A, both candidates computed, selected in
          * constant time; the DH point b*A is k_{i,Delta_i}'s input. */
         if ((rc = sigil_scalar_random(g, &b)) || (rc = sigil_point_base_mul(g, &P, &b)) ||
-            (rc = sigil_point_add(g, &Q, &P, &A)) || (rc = sigil_point_mul(g, &lhs, &A, &b)))
+            (rc = sigil_point_add(g, &Q, &P, &A)) || (rc = sigil_point_mul(g, &dh[i], &A, &b)))
             goto out;
         sigil_point_serialize(g, e0, &P);
         sigil_point_serialize(g, e1, &Q);
         ot_ct_select(eb, e0, e1, 33, ot_bit(s->delta, i));
-        sigil_point_serialize(g, dh[i], &lhs);
         if ((rc = sigil_buf_put(&m, eb, 33)))
             goto out;
     }
     fingerprint(s->fp, s->m1h, m.data, m.size);
-    for (uint32_t i = 0; i < SIGIL_OT_KAPPA; i++) {
-        if ((rc = sigil_point_parse(g, &P, dh[i], 33)))
-            goto out;
-        derive_seed(s->seed[i], s->fp, i, &P);
-    }
+    for (uint32_t i = 0; i < SIGIL_OT_KAPPA; i++)
+        derive_seed(s->seed[i], s->fp, i, &dh[i]);
     if ((rc = sigil_buf_put(msg2, m.data, m.size)))
         goto out;
     *st = s;
@@ -410,8 +406,11 @@ int sigil_ot_sender_is_burned(const sigil_ot_sender *s)
 
 void sigil_ot_sender_free(sigil_ot_sender *s)
 {
-    if (s)
-        sodium_free(s);
+    if (s == NULL)
+        return;
+    if (s->scratch)
+        sodium_free(s->scratch);
+    sodium_free(s);
 }
 
 void sigil_ot_receiver_free(sigil_ot_receiver *r)

@@ -27,6 +27,8 @@ struct sigil_ot_sender {
     uint8_t fp[32];
     uint8_t delta[OT_KBYTES];                   /* bit i: base-OT choice i */
     uint8_t seed[SIGIL_OT_KAPPA][OT_KBYTES];    /* k_{i, delta_i} */
+    uint8_t *scratch;                           /* sigil_ot_ext_send's work space, kept between */
+    size_t scratch_len;                         /* calls (zeroized after each), not encoded */
 };
 
 struct sigil_ot_receiver {

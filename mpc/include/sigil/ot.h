@@ -64,9 +64,11 @@
  * A message from another session, another pair, another direction, another
  * setup (e.g. before a refresh) or of another type is rejected before any
  * secret is touched. The caller must make sid unique per extension call
- * (e.g. signing session id || multiplication label): reusing an sid for two
- * extensions with the same setup leaks the sender's inputs, and the library
- * cannot detect that across processes.
+ * (e.g. signing session id || multiplication label) and refuse sids it has
+ * seen: the sid is what rejects replays. As defence in depth each
+ * extension message also carries a fresh 16-byte nonce of its sender that
+ * keys the PRG streams (receiver's) and the output hash (sender's), so an
+ * accidental sid reuse does not leak choice bits or alphas.
  *
  * Errors (in addition to SIGIL_E_INVALID for arguments outside the
  * contract, SIGIL_E_NOMEM, SIGIL_E_RANDOM, SIGIL_E_CRYPTO):

@@ -289,7 +289,8 @@ static int ext_hdr_err(size_t off)
         return SIGIL_E_SESSION;
     return SIGIL_E_MISMATCH; /* fingerprint, ell, width */
 }
-#define EXT_HDR 75
+#define EXT_HDR 75  /* header fields with a named error */
+#define EXT_BODY 91 /* after the 16-byte nonce */
 
 static void test_ext_msg1_tamper(sigil_ot_sender *S, sigil_ot_receiver *R)
 {
@@ -320,7 +321,9 @@ static void test_ext_msg1_tamper(sigil_ot_sender *S, sigil_ot_receiver *R)
     }
     CHECK_EQ(good, EXT_HDR);
     /* body bytes (u matrix, xs, ts): the check fails, the state is burned */
-    size_t offs[] = {EXT_HDR, EXT_HDR + 1, EXT_HDR + 777, EXT_HDR + 5000, n - 33, n - 32, n - 17, n - 16, n - 1};
+    /* the receiver's nonce (bytes 75..90) feeds every PRG stream and the
+     * challenges: a changed nonce is refused by the check too */
+    size_t offs[] = {EXT_HDR, EXT_HDR + 15, EXT_BODY, EXT_BODY + 777, EXT_BODY + 5000, n - 33, n - 32, n - 17, n - 16, n - 1};
     good = 0;
     for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
         REQUIRE(sigil_ot_sender_decode(&S2, enc.data, enc.size) == SIGIL_OK);
@@ -363,69 +366,128 @@ static void test_ext_msg1_tamper(sigil_ot_sender *S, sigil_ot_receiver *R)
     sigil_buf_free(&enc);
 }
 
+/* A fresh honest run up to msg2 (the receiver's state matches msg2). */
+static void fresh_msg2(sigil_ot_sender *S, sigil_ot_receiver *R, size_t ell, size_t width, const uint8_t *ch,
+                       const sigil_scalar *alpha, sigil_ot_ext_recv **st, sigil_buf *m2, sigil_scalar *ta)
+{
+    sigil_buf m1;
+    sigil_buf_init(&m1, 1 << 20, 0);
+    sigil_buf_reset(m2);
+    REQUIRE(sigil_ot_ext_receive_start(st, R, SID("u1"), ell, width, ch, &m1) == SIGIL_OK);
+    REQUIRE(sigil_ot_ext_send(S, SID("u1"), ell, width, alpha, 2, m1.data, m1.size, ta, m2) == SIGIL_OK);
+    sigil_buf_free(&m1);
+}
+
 static void test_ext_msg2_tamper(sigil_ot_sender *S, sigil_ot_receiver *R)
 {
     const size_t ell = 100, width = 2;
     uint8_t ch[13];
     sigil_scalar alpha[2], ta[200], tb[200];
     sigil_ot_ext_recv *st;
-    sigil_buf m1, m2;
+    sigil_buf m2;
     random_choices(ch, ell);
+    ch[(ell - 1) / 8] |= (uint8_t)(1u << ((ell - 1) % 8)); /* b = 1 for the last OT: its tau is used */
     REQUIRE(sigil_scalar_random(G, &alpha[0]) == SIGIL_OK && sigil_scalar_random(G, &alpha[1]) == SIGIL_OK);
-    sigil_buf_init(&m1, 1 << 20, 0);
     sigil_buf_init(&m2, 1 << 20, 0);
-    REQUIRE(sigil_ot_ext_receive_start(&st, R, SID("u1"), ell, width, ch, &m1) == SIGIL_OK);
-    REQUIRE(sigil_ot_ext_send(S, SID("u1"), ell, width, alpha, 2, m1.data, m1.size, ta, &m2) == SIGIL_OK);
-    sigil_ot_ext_recv_free(st);
-    size_t n = m2.size;
+    size_t n = sigil_ot_ext_msg2_len(ell, width);
     uint8_t *msg = malloc(n + 1);
     REQUIRE(msg);
 
-    /* each case needs a fresh receiver state (finish consumes it); the
-     * receiver's first message for the same sid is deterministic except for
-     * the padding, so the sender's msg2 above still matches */
+    /* every header byte, and corrections >= q; finish consumes its state,
+     * so each case is a fresh run */
     int good = 0, cases = 0;
     for (size_t off = 0; off < EXT_HDR + 4; off++) {
         int want = off < EXT_HDR ? ext_hdr_err(off) : SIGIL_E_SCALAR;
+        fresh_msg2(S, R, ell, width, ch, alpha, &st, &m2, ta);
+        REQUIRE(m2.size == n);
         memcpy(msg, m2.data, n);
         if (off < EXT_HDR)
             msg[off] ^= 0x01;
         else
-            memset(msg + EXT_HDR + 32 * (off - EXT_HDR), 0xff, 32); /* tau >= q */
-        sigil_buf_reset(&m1);
-        REQUIRE(sigil_ot_ext_receive_start(&st, R, SID("u1"), ell, width, ch, &m1) == SIGIL_OK);
+            memset(msg + EXT_BODY + 32 * (off - EXT_HDR), 0xff, 32); /* tau >= q */
         memset(tb, 0x55, sizeof(tb));
         int rc = sigil_ot_ext_receive_finish(st, msg, n, tb);
         good += rc == want && sigil_scalar_is_zero(&tb[0]) && sigil_scalar_is_zero(&tb[199]);
         cases++;
     }
     CHECK_EQ(good, cases);
-    size_t lens[] = {0, 5, EXT_HDR, n - 1};
+    size_t lens[] = {0, 5, EXT_HDR, EXT_BODY, n - 1};
     for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
-        REQUIRE(sigil_ot_ext_receive_start(&st, R, SID("u1"), ell, width, ch, &m1) == SIGIL_OK);
+        fresh_msg2(S, R, ell, width, ch, alpha, &st, &m2, ta);
         CHECK_EQ(sigil_ot_ext_receive_finish(st, m2.data, lens[k], tb), SIGIL_E_TRUNCATED);
     }
+    fresh_msg2(S, R, ell, width, ch, alpha, &st, &m2, ta);
     memcpy(msg, m2.data, n);
     msg[n] = 0;
-    REQUIRE(sigil_ot_ext_receive_start(&st, R, SID("u1"), ell, width, ch, &m1) == SIGIL_OK);
     CHECK_EQ(sigil_ot_ext_receive_finish(st, msg, n + 1, tb), SIGIL_E_TRAILING);
-    /* replay into another session */
-    REQUIRE(sigil_ot_ext_receive_start(&st, R, SID("u2"), ell, width, ch, &m1) == SIGIL_OK);
-    CHECK_EQ(sigil_ot_ext_receive_finish(st, m2.data, n, tb), SIGIL_E_SESSION);
+    /* replay into another session (receiver in session u2) */
+    {
+        sigil_buf m1;
+        sigil_buf_init(&m1, 1 << 20, 0);
+        REQUIRE(sigil_ot_ext_receive_start(&st, R, SID("u2"), ell, width, ch, &m1) == SIGIL_OK);
+        CHECK_EQ(sigil_ot_ext_receive_finish(st, m2.data, n, tb), SIGIL_E_SESSION);
+        sigil_buf_free(&m1);
+    }
     /* untampered: correct */
-    REQUIRE(sigil_ot_ext_receive_start(&st, R, SID("u1"), ell, width, ch, &m1) == SIGIL_OK);
+    fresh_msg2(S, R, ell, width, ch, alpha, &st, &m2, ta);
     CHECK_EQ(sigil_ot_ext_receive_finish(st, m2.data, n, tb), SIGIL_OK);
     CHECK(relation_holds(ell, width, ch, alpha, 2, ta, tb));
     /* a changed correction is the sender choosing another alpha for that OT
      * (its right in correlated OT): only that output moves */
+    fresh_msg2(S, R, ell, width, ch, alpha, &st, &m2, ta);
     memcpy(msg, m2.data, n);
     msg[n - 1] ^= 1;
-    REQUIRE(sigil_ot_ext_receive_start(&st, R, SID("u1"), ell, width, ch, &m1) == SIGIL_OK);
     CHECK_EQ(sigil_ot_ext_receive_finish(st, msg, n, tb), SIGIL_OK);
     CHECK(relation_holds(ell - 1, width, ch, alpha, 2, ta, tb));
+    CHECK(!relation_holds(ell, width, ch, alpha, 2, ta, tb));
+    /* likewise a changed sender nonce: the receiver cannot tell it from a
+     * sender with other alphas; the outputs move (the multiplication's
+     * check catches it), the message is otherwise well-formed */
+    fresh_msg2(S, R, ell, width, ch, alpha, &st, &m2, ta);
+    memcpy(msg, m2.data, n);
+    msg[EXT_HDR + 3] ^= 1;
+    CHECK_EQ(sigil_ot_ext_receive_finish(st, msg, n, tb), SIGIL_OK);
+    CHECK(!relation_holds(ell, width, ch, alpha, 2, ta, tb));
     free(msg);
-    sigil_buf_free(&m1);
     sigil_buf_free(&m2);
+}
+
+/* A session id reused by mistake: the nonces keep the runs independent.
+ * The receiver's u matrices differ beyond the choice bits (the sender
+ * cannot XOR them into x1 ^ x2), and the sender fed the same msg1 twice
+ * produces independent t_A (the receiver cannot subtract the corrections
+ * into alpha1 - alpha2); both runs are still correct. */
+static void test_sid_reuse(sigil_ot_sender *S, sigil_ot_receiver *R)
+{
+    const size_t ell = 64;
+    uint8_t ch[8];
+    sigil_scalar a1[1], a2[1], ta1[64], ta2[64], tb[64];
+    sigil_ot_ext_recv *st1, *st2;
+    sigil_buf m1a, m1b, m2a, m2b;
+    memset(ch, 0, sizeof(ch)); /* same choices in both runs */
+    REQUIRE(sigil_scalar_random(G, &a1[0]) == SIGIL_OK && sigil_scalar_random(G, &a2[0]) == SIGIL_OK);
+    sigil_buf_init(&m1a, 1 << 20, 0);
+    sigil_buf_init(&m1b, 1 << 20, 0);
+    sigil_buf_init(&m2a, 1 << 20, 0);
+    sigil_buf_init(&m2b, 1 << 20, 0);
+    REQUIRE(sigil_ot_ext_receive_start(&st1, R, SID("dup"), ell, 1, ch, &m1a) == SIGIL_OK);
+    REQUIRE(sigil_ot_ext_receive_start(&st2, R, SID("dup"), ell, 1, ch, &m1b) == SIGIL_OK);
+    /* first column of u, rows 0..63 (choices equal): would be equal without the nonce */
+    CHECK(memcmp(m1a.data + EXT_BODY, m1b.data + EXT_BODY, 8) != 0);
+    REQUIRE(sigil_ot_ext_send(S, SID("dup"), ell, 1, a1, 1, m1a.data, m1a.size, ta1, &m2a) == SIGIL_OK);
+    REQUIRE(sigil_ot_ext_send(S, SID("dup"), ell, 1, a2, 1, m1a.data, m1a.size, ta2, &m2b) == SIGIL_OK);
+    int differ = 0;
+    for (size_t j = 0; j < ell; j++)
+        differ += !sigil_scalar_eq(&ta1[j], &ta2[j]);
+    CHECK_EQ(differ, ell);
+    CHECK(memcmp(m2a.data + EXT_BODY, m2b.data + EXT_BODY, 32) != 0);
+    CHECK_EQ(sigil_ot_ext_receive_finish(st1, m2a.data, m2a.size, tb), SIGIL_OK);
+    CHECK(relation_holds(ell, 1, ch, a1, 1, ta1, tb));
+    sigil_ot_ext_recv_free(st2);
+    sigil_buf_free(&m1a);
+    sigil_buf_free(&m1b);
+    sigil_buf_free(&m2a);
+    sigil_buf_free(&m2b);
 }
 
 /* Wrong pair, reversed direction, another setup of the same pair. */
@@ -731,6 +793,7 @@ int main(void)
     test_ext_msg1_tamper(S, R);
     test_ext_msg2_tamper(S, R);
     test_binding(S, R);
+    test_sid_reuse(S, R);
     test_setup_msg1();
     test_setup_msg2_msg3();
     test_setup_msg3_all();

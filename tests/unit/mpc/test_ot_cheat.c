@@ -63,8 +63,79 @@ static int cheat(const uint8_t *enc, size_t enc_len, const sigil_ot_receiver *R,
     return rc;
 }
 
+/* The internal primitives against straightforward references: the
+ * portable GF(2^128) multiply against PCLMULQDQ (when present) and against
+ * the bit-serial definition, and the SSE2 transpose against bit-by-bit. */
+static void gf_ref(uint8_t out[16], const uint8_t a[16], const uint8_t b[16])
+{
+    /* shift-and-add with reduction by x^128 = x^7 + x^2 + x + 1 */
+    uint64_t r0 = 0, r1 = 0, v0 = le64(a), v1 = le64(a + 8);
+    for (int i = 0; i < 128; i++) {
+        if ((b[i / 8] >> (i % 8)) & 1)
+            r0 ^= v0, r1 ^= v1;
+        uint64_t carry = v1 >> 63;
+        v1 = v1 << 1 | v0 >> 63;
+        v0 = v0 << 1;
+        if (carry)
+            v0 ^= 0x87;
+    }
+    put_le64(out, r0);
+    put_le64(out + 8, r1);
+}
+
+static void test_primitives(void)
+{
+    int ok = 0;
+    for (int n = 0; n < 200; n++) {
+        uint8_t a[16], b[16], want[16], got[16];
+        uint64_t acc[4] = {0, 0, 0, 0};
+        randombytes_buf(a, 16);
+        randombytes_buf(b, 16);
+        gf_ref(want, a, b);
+        gf_mul_acc_portable(acc, a, b);
+        gf_reduce(got, acc);
+        int good = memcmp(want, got, 16) == 0;
+        memset(acc, 0, sizeof(acc));
+        gf_pick()(acc, a, b);
+        gf_reduce(got, acc);
+        good &= memcmp(want, got, 16) == 0;
+        ok += good;
+    }
+    CHECK_EQ(ok, 200);
+    /* transpose of a random 128 x 200 bit matrix */
+    size_t m = 200, cb = m / 8;
+    uint8_t *cols = malloc(128 * cb), *rows = malloc(16 * m);
+    REQUIRE(cols && rows);
+    randombytes_buf(cols, 128 * cb);
+    transpose(rows, cols, m);
+    int same = 1;
+    for (size_t i = 0; i < 128; i++)
+        for (size_t j = 0; j < m; j++)
+            same &= ot_bit(cols + i * cb, j) == ot_bit(rows + 16 * j, i);
+    CHECK(same);
+    free(cols);
+    free(rows);
+    /* mod-q helpers at the edges: q - 1 + 1 = 0, 0 - 1 = q - 1, 2^256 - 1 reduces */
+    mp_limb_t one[QL] = {1, 0, 0, 0}, zero[QL] = {0, 0, 0, 0}, qm1[QL], r[QL], all[QL];
+    memcpy(qm1, Q, sizeof(qm1));
+    qm1[0] -= 1;
+    modq_add(r, qm1, one);
+    CHECK(memcmp(r, zero, sizeof(r)) == 0);
+    modq_sub(r, zero, one);
+    CHECK(memcmp(r, qm1, sizeof(r)) == 0);
+    memset(all, 0xff, sizeof(all));
+    modq_reduce(all); /* 2^256 - 1 - q */
+    mp_limb_t want2[QL];
+    mpn_sub_n(want2, (mp_limb_t[QL]){~0ull, ~0ull, ~0ull, ~0ull}, Q, QL);
+    CHECK(memcmp(all, want2, sizeof(all)) == 0);
+    modq_add(r, qm1, qm1); /* 2q - 2 -> q - 2 */
+    qm1[0] -= 1;
+    CHECK(memcmp(r, qm1, sizeof(r)) == 0);
+}
+
 int main(void)
 {
+    test_primitives();
     REQUIRE(sigil_mpc_init() == SIGIL_OK);
     sigil_ot_sender *S;
     sigil_ot_receiver *R;
