@@ -326,6 +326,31 @@ int sigil_scalar_inv(const sigil_group *g, sigil_scalar *r, const sigil_scalar *
     return SIGIL_OK;
 }
 
+int sigil_scalar_inv_public(const sigil_group *g, sigil_scalar *r, const sigil_scalar *a)
+{
+    static const uint8_t ed_order_le[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+                                            0xa2, 0xde, 0xf9, 0xde, 0x14, 0,    0,    0,    0,    0,    0,
+                                            0,    0,    0,    0,    0,    0,    0,    0,    0,    0x10};
+    int le = is_ed(g);
+    mpz_t x, m;
+    mpz_inits(x, m, NULL);
+    mpz_import(x, 32, le ? -1 : 1, 1, 0, 0, a->v);
+    mpz_import(m, 32, le ? -1 : 1, 1, 0, 0, le ? ed_order_le : secp_order_be);
+    int ok = mpz_sgn(x) != 0 && mpz_invert(x, x, m);
+    memset(r->v, 0, 32);
+    if (ok) {
+        size_t cnt = 0;
+        uint8_t tmp[32];
+        mpz_export(tmp, &cnt, le ? -1 : 1, 1, 0, 0, x);
+        if (le)
+            memcpy(r->v, tmp, cnt);
+        else
+            memcpy(r->v + 32 - cnt, tmp, cnt);
+    }
+    mpz_clears(x, m, NULL);
+    return ok ? SIGIL_OK : SIGIL_E_ZERO;
+}
+
 /* ---- points ---- */
 
 static secp256k1_pubkey *pk_of(sigil_point *p)
@@ -444,6 +469,64 @@ int sigil_point_mul_public(const sigil_group *g, sigil_point *r, const sigil_poi
         return SIGIL_E_ZERO;
     memset(r, 0, sizeof(*r));
     memcpy(pk_of(r), &pk, sizeof(pk));
+    return SIGIL_OK;
+}
+
+int sigil_point_mul_add_base_public(const sigil_group *g, sigil_point *r, const sigil_point *p,
+                                    const sigil_scalar *a, const sigil_scalar *b)
+{
+    int rc;
+    if (sigil_scalar_is_zero(a))
+        return SIGIL_E_ZERO;
+    if (is_ed(g)) {
+        sigil_point t, u;
+        if ((rc = sigil_point_mul_public(g, &t, p, a)))
+            return rc;
+        if (sigil_scalar_is_zero(b)) {
+            *r = t;
+            return SIGIL_OK;
+        }
+        if ((rc = sigil_point_base_mul(g, &u, b)))
+            return rc;
+        return sigil_point_add(g, r, &t, &u);
+    }
+    /* a*P by pubkey_tweak_mul, then + b*G by pubkey_tweak_add (both
+     * variable-time; tweak_add fails exactly on the point at infinity) */
+    secp256k1_pubkey pk;
+    memcpy(&pk, cpk_of(p), sizeof(pk));
+    if (!secp256k1_ec_pubkey_tweak_mul(secp_ctx, &pk, a->v))
+        return SIGIL_E_ZERO;
+    if (!secp256k1_ec_pubkey_tweak_add(secp_ctx, &pk, b->v))
+        return SIGIL_E_IDENTITY;
+    memset(r, 0, sizeof(*r));
+    memcpy(pk_of(r), &pk, sizeof(pk));
+    return SIGIL_OK;
+}
+
+int sigil_point_parse_mul_public(const sigil_group *g, sigil_point *p, sigil_point *r, const uint8_t *in,
+                                 size_t n, const sigil_scalar *s)
+{
+    if (!is_ed(g)) {
+        int rc = sigil_point_parse(g, p, in, n);
+        return rc ? rc : sigil_point_mul_public(g, r, p, s);
+    }
+    memset(p, 0, sizeof(*p));
+    if (n != 32 || in == NULL)
+        return SIGIL_E_POINT;
+    if (sodium_memcmp(in, ed_identity, 32) == 0)
+        return SIGIL_E_IDENTITY;
+    if (sigil_scalar_is_zero(s))
+        return SIGIL_E_ZERO;
+    /* crypto_scalarmult_ed25519_noclamp refuses exactly what
+     * crypto_core_ed25519_is_valid_point refuses (non-canonical, small
+     * order, off the curve, outside the prime-order subgroup); with s != 0
+     * mod L and a prime-order point the product is never the identity */
+    uint8_t out[32];
+    if (crypto_scalarmult_ed25519_noclamp(out, s->v, in) != 0)
+        return SIGIL_E_POINT;
+    memcpy(p->v, in, 32);
+    memset(r, 0, sizeof(*r));
+    memcpy(r->v, out, 32);
     return SIGIL_OK;
 }
 

@@ -115,6 +115,8 @@ static void scalar_tests(const sigil_group *g)
         CHECK_EQ(sigil_scalar_inv(g, &t, &a), SIGIL_OK);
         sigil_scalar_mul(g, &r, &a, &t);
         CHECK(sigil_scalar_eq(&r, &one));
+        CHECK_EQ(sigil_scalar_inv_public(g, &r, &a), SIGIL_OK);
+        CHECK(sigil_scalar_eq(&r, &t));
         /* distributivity a*(b+1) = a*b + a */
         sigil_scalar_add(g, &t, &b, &one);
         sigil_scalar_mul(g, &t, &a, &t);
@@ -125,6 +127,10 @@ static void scalar_tests(const sigil_group *g)
         sigil_scalar_serialize(g, enc, &a);
         CHECK_EQ(sigil_scalar_parse(g, &t, enc), SIGIL_OK);
     }
+    CHECK_EQ(sigil_scalar_inv_public(g, &r, &zero), SIGIL_E_ZERO);
+    CHECK(sigil_scalar_is_zero(&r));
+    CHECK_EQ(sigil_scalar_inv_public(g, &r, &one), SIGIL_OK);
+    CHECK(sigil_scalar_eq(&r, &one));
     CHECK_EQ(sigil_scalar_inv(g, &r, &zero), SIGIL_E_ZERO);
     CHECK(sigil_scalar_is_zero(&r));
     CHECK_EQ(sigil_scalar_inv(g, &r, &one), SIGIL_OK);
@@ -205,6 +211,34 @@ static void point_tests(const sigil_group *g)
         CHECK(sigil_point_eq(g, &R, &S));
         CHECK_EQ(sigil_point_mul_public(g, &R, &P, &b), SIGIL_OK);
         CHECK(sigil_point_eq(g, &R, &S));
+        /* a*P + b*G, with b zero, and reaching the identity */
+        CHECK_EQ(sigil_point_mul_add_base_public(g, &R, &P, &b, &one), SIGIL_OK);
+        sigil_scalar_mul(g, &c, &a, &b);
+        sigil_scalar_add(g, &c, &c, &one);
+        REQUIRE(sigil_point_base_mul(g, &S, &c) == SIGIL_OK);
+        CHECK(sigil_point_eq(g, &R, &S));
+        CHECK_EQ(sigil_point_mul_add_base_public(g, &R, &P, &b, &zero), SIGIL_OK);
+        CHECK_EQ(sigil_point_mul_public(g, &S, &P, &b), SIGIL_OK);
+        CHECK(sigil_point_eq(g, &R, &S));
+        sigil_scalar_mul(g, &c, &a, &b);
+        sigil_scalar_neg(g, &c, &c); /* b*(aG) + (-ab)G = identity */
+        CHECK_EQ(sigil_point_mul_add_base_public(g, &R, &P, &b, &c), SIGIL_E_IDENTITY);
+        CHECK_EQ(sigil_point_mul_add_base_public(g, &R, &P, &zero, &c), SIGIL_E_ZERO);
+        /* decode-and-multiply agrees with decode then multiply */
+        {
+            uint8_t pe[33];
+            sigil_point P2, R2;
+            sigil_point_serialize(g, pe, &P);
+            CHECK_EQ(sigil_point_parse_mul_public(g, &P2, &R2, pe, plen, &b), SIGIL_OK);
+            CHECK(sigil_point_eq(g, &P2, &P));
+            CHECK_EQ(sigil_point_mul_public(g, &S, &P, &b), SIGIL_OK);
+            CHECK(sigil_point_eq(g, &R2, &S));
+            CHECK_EQ(sigil_point_parse_mul_public(g, &P2, &R2, pe, plen, &zero), SIGIL_E_ZERO);
+            CHECK_EQ(sigil_point_parse_mul_public(g, &P2, &R2, pe, plen - 1, &b), SIGIL_E_POINT);
+            pe[0] ^= 0x40;
+            int prc = sigil_point_parse(g, &P2, pe, plen);
+            CHECK_EQ(sigil_point_parse_mul_public(g, &P2, &R2, pe, plen, &b), prc);
+        }
         CHECK_EQ(sigil_point_mul(g, &R, &P, &zero), SIGIL_E_ZERO);
         CHECK_EQ(sigil_point_mul_public(g, &R, &P, &zero), SIGIL_E_ZERO);
         /* aG - bG = (a-b)G; -(aG) = (-a)G */
@@ -339,6 +373,8 @@ static void ed_decoding(void)
     hex(tors, 32, "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a");
     REQUIRE(crypto_core_ed25519_add(e, t, tors) == 0);
     CHECK_EQ(sigil_point_parse(g, &Q, e, 32), SIGIL_E_POINT);
+    uint8_t nonsub[32];
+    memcpy(nonsub, e, 32);
     /* the base point encodes as RFC 8032 says */
     sigil_scalar one;
     sigil_scalar_set_u64(g, &one, 1);
@@ -346,6 +382,20 @@ static void ed_decoding(void)
     hex(e, 32, "5866666666666666666666666666666666666666666666666666666666666666");
     sigil_point_serialize(g, t, &P);
     CHECK(memcmp(e, t, 32) == 0);
+    /* decode-and-multiply refuses what the decoder refuses, with its codes */
+    {
+        sigil_point P2, R2;
+        sigil_scalar s2;
+        sigil_scalar_set_u64(g, &s2, 5);
+        uint8_t idn[32] = {1};
+        CHECK_EQ(sigil_point_parse_mul_public(g, &P2, &R2, idn, 32, &s2), SIGIL_E_IDENTITY);
+        CHECK_EQ(sigil_point_parse_mul_public(g, &P2, &R2, tors, 32, &s2), SIGIL_E_POINT);
+        CHECK_EQ(sigil_point_parse_mul_public(g, &P2, &R2, nonsub, 32, &s2), SIGIL_E_POINT);
+        uint8_t noncanon[32];
+        memset(noncanon, 0xff, 32);
+        noncanon[31] = 0x7f;
+        CHECK_EQ(sigil_point_parse_mul_public(g, &P2, &R2, noncanon, 32, &s2), SIGIL_E_POINT);
+    }
     /* L*G would be the identity: L is not a canonical scalar anyway, and
      * base_mul of (L-1) + 1 via scalar add is zero -> SIGIL_E_ZERO */
     order_plus(g, e, -1);

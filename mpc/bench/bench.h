@@ -1,0 +1,8 @@
+/* sigil-bench subcommands (micro-benchmarks of the protocol library). */
+#ifndef SIGIL_BENCH_H
+#define SIGIL_BENCH_H
+
+/* sigil-bench frost [--quick] */
+int sigil_bench_frost(int argc, char **argv);
+
+#endif

@@ -1,0 +1,13 @@
+/* sigil-bench: load generator and micro-benchmarks. */
+#include "bench.h"
+#include "tool.h"
+
+static const sigil_tool_cmd cmds[] = {
+    {"frost", sigil_bench_frost, "FROST DKG, round 1, round 2, aggregate; single-key baselines"},
+    {0, 0, 0},
+};
+
+int main(int argc, char **argv)
+{
+    return sigil_tool_dispatch("sigil-bench", "Sigil benchmarks.", cmds, argc, argv);
+}
