@@ -163,8 +163,10 @@ int sigil_bench_ot(int argc, char **argv)
             width = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
             iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick"))
+            iters = 5, setup_iters = 2;
         else {
-            fprintf(stderr, "usage: sigil-bench ot [--ell L] [--width W] [--iters N]\n");
+            fprintf(stderr, "usage: sigil-bench ot [--ell L] [--width W] [--iters N] [--quick]\n");
             return 2;
         }
     }

@@ -18,7 +18,7 @@ typedef struct {
 /* Run the measurements; SIGIL_OK or the first error. */
 int sigil_ot_bench_run(size_t ell, size_t width, int setup_iters, int ext_iters, sigil_ot_bench_result *res);
 
-/* sigil-bench ot [--ell L] [--width W] [--iters N]: prints parameters, core
+/* sigil-bench ot [--ell L] [--width W] [--iters N] [--quick]: prints parameters, core
  * count, median and p90 of setup and extension (and of each step), bytes,
  * and the single-key libsecp256k1 ECDSA sign baseline in the same run. */
 int sigil_bench_ot(int argc, char **argv);

@@ -670,14 +670,6 @@ fail_out:
     return fail(d, rc);
 }
 
-int sigil_dkg_own_share_for(const sigil_dkg *d, uint32_t j, sigil_scalar *out)
-{
-    if (d->state < ST_R1 || d->state >= ST_DONE || j >= d->n)
-        return SIGIL_E_STATE;
-    poly_eval(d->g, out, d->sec, d->t, &d->ids[j]);
-    return SIGIL_OK;
-}
-
 const sigil_point *sigil_dkg_commitments(const sigil_dkg *d, uint32_t i)
 {
     if (i >= d->n || d->state < ST_R1 || (i != d->self && d->state < ST_R2))

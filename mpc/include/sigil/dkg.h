@@ -110,9 +110,9 @@ int sigil_dkg_round3(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
 /* Finish. in[n]: the confirmations. Fills *out (caller frees). */
 int sigil_dkg_finish(sigil_dkg *d, const sigil_buf *in, sigil_keyshare *out, uint32_t *culprit);
 
-/* Access for test-vector runners, valid after round 1 / round 3. */
-int sigil_dkg_own_share_for(const sigil_dkg *d, uint32_t j, sigil_scalar *out);
-const sigil_point *sigil_dkg_commitments(const sigil_dkg *d, uint32_t i); /* t points, after round 2 */
+/* For test-vector runners: participant i's t commitments (own after round
+ * 1, everyone's after round 2), or NULL. */
+const sigil_point *sigil_dkg_commitments(const sigil_dkg *d, uint32_t i);
 
 /* Verify a PoK (R || z encoding) for identifier id and commitment C_0. */
 int sigil_dkg_verify_pok(const sigil_group *g, const char *context, const sigil_scalar *id,

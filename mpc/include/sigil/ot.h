@@ -98,8 +98,9 @@
  * freed; encodings of sigil_ot_sender / sigil_ot_receiver are secret and
  * must be written to a buffer created with SIGIL_BUF_SECRET. Output scalars
  * t_A / t_B are secret; the caller zeroizes them (sigil_scalar_clear).
- * Computation on secrets is constant-time (the only branches on secret data
- * are none; the consistency-check comparison uses sigil_memeq).
+ * Computation on secrets is constant-time: no branch or memory index
+ * depends on a secret (choice bits and Delta act through masks and
+ * conditional swaps; the consistency check compares with sigil_memeq).
  *
  * Threading: objects are not shared between threads; distinct objects may
  * be used concurrently. sigil_mpc_init() must have been called. */
