@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,12 @@ struct sigil_rpc_server {
     pthread_rwlock_t lock; /* stopping is written under the write lock */
     int stopping;
     int shutdown_tag;
+    /* The queue is shut down only when gRPC has confirmed the server
+     * shutdown AND no call context is alive any more, so no thread can start
+     * a batch on a queue that is already shut down. */
+    atomic_long live;          /* call contexts allocated and not yet freed */
+    atomic_int shutdown_seen;  /* the shutdown_and_notify tag arrived */
+    atomic_int cq_shut;
 };
 
 typedef struct {
@@ -62,10 +69,19 @@ typedef struct {
     int cancelled;
 } call_ctx;
 
+static void cq_shutdown_once(sigil_rpc_server *s)
+{
+    if (atomic_exchange(&s->cq_shut, 1) == 0)
+        grpc_completion_queue_shutdown(s->cq);
+}
+
 static void ctx_free(call_ctx *c)
 {
+    sigil_rpc_server *s;
+
     if (!c)
         return;
+    s = c->srv;
     if (c->call)
         grpc_call_unref(c->call);
     if (!c->m)
@@ -77,6 +93,8 @@ static void ctx_free(call_ctx *c)
         grpc_byte_buffer_destroy(c->resp);
     grpc_slice_unref(c->status_details);
     free(c);
+    if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->shutdown_seen))
+        cq_shutdown_once(s);
 }
 
 /* Ask gRPC for the next call of method m (NULL: any unregistered method).
@@ -96,6 +114,7 @@ static int post(sigil_rpc_server *s, method *m)
         pthread_rwlock_unlock(&s->lock);
         return SIGIL_E_NOMEM;
     }
+    atomic_fetch_add(&s->live, 1);
     c->srv = s;
     c->m = m;
     c->status_details = grpc_empty_slice();
@@ -255,7 +274,9 @@ static void *loop(void *arg)
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
         if (ev.tag == &s->shutdown_tag) {
-            grpc_completion_queue_shutdown(s->cq);
+            atomic_store(&s->shutdown_seen, 1);
+            if (atomic_load(&s->live) == 0)
+                cq_shutdown_once(s);
             continue;
         }
         c = ev.tag;
