@@ -183,6 +183,49 @@ const char *sigil_rpc_status_name(int status)
 
 /* ---- protobuf helpers ---------------------------------------------------- */
 
+/* protobuf-c keeps fields it does not know as "unknown fields" (which is
+ * what lets an older peer ignore newer fields), but it also keeps field
+ * number 0, which the protobuf encoding forbids and which cannot be
+ * re-encoded. Refuse any message (or sub-message) holding one. */
+static int strict_ok(const ProtobufCMessage *m, int depth)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+
+    if (depth > 16)
+        return 0;
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return 0;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)m;
+
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t which;
+            memcpy(&which, base + f->quantifier_offset, sizeof(which));
+            if (which != f->id)
+                continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n;
+            ProtobufCMessage **arr;
+            memcpy(&n, base + f->quantifier_offset, sizeof(n));
+            memcpy(&arr, base + f->offset, sizeof(arr));
+            for (size_t k = 0; k < n; k++)
+                if (arr[k] && !strict_ok(arr[k], depth + 1))
+                    return 0;
+        } else {
+            ProtobufCMessage *sub;
+            memcpy(&sub, base + f->offset, sizeof(sub));
+            if (sub && !strict_ok(sub, depth + 1))
+                return 0;
+        }
+    }
+    return 1;
+}
+
 int sigil_rpc_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n,
                      size_t max, ProtobufCMessage **out)
 {
@@ -194,7 +237,14 @@ int sigil_rpc_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *p, s
     if (n > max)
         return SIGIL_E_TOO_LARGE;
     *out = protobuf_c_message_unpack(desc, NULL, n, n ? p : (const uint8_t *)"");
-    return *out ? SIGIL_OK : SIGIL_E_ENCODING;
+    if (!*out)
+        return SIGIL_E_ENCODING;
+    if (!strict_ok(*out, 0)) {
+        protobuf_c_message_free_unpacked(*out, NULL);
+        *out = NULL;
+        return SIGIL_E_ENCODING;
+    }
+    return SIGIL_OK;
 }
 
 void sigil_rpc_msg_free(ProtobufCMessage *m)
