@@ -1,6 +1,8 @@
-/* The client: one secure channel shared by every thread, one unary call
- * helper. Each call runs on its own completion queue, so calls from
- * different threads never wait on each other except inside gRPC. */
+/* The client: one secure channel shared by every thread, one blocking
+ * unary call helper and its asynchronous twin. A blocking call runs on a
+ * completion queue of its own (taken from a small cache), so calls from
+ * different threads never wait on each other except inside gRPC; async
+ * calls share one queue served by one completion thread. */
 #include "internal.h"
 
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include "sigil/err.h"
 
 #define CLIENT_METHODS_MAX 64
+#define CLIENT_CQ_CACHE 64
 
 struct sigil_rpc_client {
     grpc_channel *ch;
@@ -25,7 +28,47 @@ struct sigil_rpc_client {
         char *name;
         void *reg;
     } methods[CLIENT_METHODS_MAX];
+    /* Idle completion queues, reused by later calls (a queue serves one
+     * call at a time; it is idle again once that call's batch completed). */
+    size_t ncq;
+    grpc_completion_queue *cqs[CLIENT_CQ_CACHE];
+    /* Async calls: one queue and one thread that runs their callbacks,
+     * both made on the first sigil_rpc_call_start. */
+    grpc_completion_queue *async_cq;
+    pthread_t async_thread;
 };
+
+static void cq_destroy(grpc_completion_queue *cq)
+{
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+}
+
+static grpc_completion_queue *cq_get(sigil_rpc_client *c)
+{
+    grpc_completion_queue *cq = NULL;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->ncq)
+        cq = c->cqs[--c->ncq];
+    pthread_mutex_unlock(&c->mu);
+    return cq ? cq : grpc_completion_queue_create_for_next(NULL);
+}
+
+static void cq_put(sigil_rpc_client *c, grpc_completion_queue *cq)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->ncq < CLIENT_CQ_CACHE) {
+        c->cqs[c->ncq++] = cq;
+        cq = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (cq)
+        cq_destroy(cq);
+}
 
 /* Handshake-time check of the server's identity (before any request is
  * sent). Returns non-zero to fail the handshake. */
@@ -109,6 +152,14 @@ void sigil_rpc_client_free(sigil_rpc_client *c)
 {
     if (!c)
         return;
+    if (c->async_cq) {
+        /* Pending async calls complete (or reach their deadline) first. */
+        grpc_completion_queue_shutdown(c->async_cq);
+        pthread_join(c->async_thread, NULL);
+        grpc_completion_queue_destroy(c->async_cq);
+    }
+    for (size_t i = 0; i < c->ncq; i++)
+        cq_destroy(c->cqs[i]);
     if (c->ch)
         grpc_channel_destroy(c->ch);
     for (size_t i = 0; i < c->nmethods; i++)
@@ -153,102 +204,210 @@ static void status_set(sigil_rpc_status *st, int code, const char *p, size_t n)
     st->detail[k] = '\0';
 }
 
+/* One unary call in flight: everything its single batch refers to. */
+typedef struct pending {
+    grpc_call *call;
+    grpc_byte_buffer *send, *recv;
+    grpc_metadata_array md_init, md_trail;
+    grpc_status_code status;
+    grpc_slice details;
+    grpc_op ops[6];
+    /* async calls only */
+    sigil_rpc_client *client;
+    sigil_rpc_done done;
+    void *arg;
+} pending;
+
+static int check_args(sigil_rpc_client *c, const char *method, const uint8_t *req,
+                      size_t req_len, unsigned timeout_ms, void **reg)
+{
+    if (!c || !method || method[0] != '/' || (!req && req_len) || !timeout_ms)
+        return SIGIL_E_INVALID;
+    if (req_len > c->max_message)
+        return SIGIL_E_TOO_LARGE;
+    if (!(*reg = method_handle(c, method)))
+        return SIGIL_E_NOMEM;
+    return SIGIL_OK;
+}
+
+/* Create the call on cq and start its one batch with tag. On failure
+ * everything is released and SIGIL_E_IO returned. */
+static int pending_start(sigil_rpc_client *c, pending *p, grpc_completion_queue *cq, void *reg,
+                         const uint8_t *req, size_t req_len, unsigned timeout_ms, void *tag)
+{
+    gpr_timespec deadline;
+    grpc_slice sl;
+
+    p->status = GRPC_STATUS_UNKNOWN;
+    p->details = grpc_empty_slice();
+    p->recv = NULL;
+    deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                            gpr_time_from_millis((int64_t)timeout_ms, GPR_TIMESPAN));
+    p->call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, reg,
+                                                  deadline, NULL);
+    sl = grpc_slice_from_copied_buffer((const char *)(req ? req : (const uint8_t *)""), req_len);
+    p->send = grpc_raw_byte_buffer_create(&sl, 1);
+    grpc_slice_unref(sl);
+    grpc_metadata_array_init(&p->md_init);
+    grpc_metadata_array_init(&p->md_trail);
+
+    memset(p->ops, 0, sizeof(p->ops));
+    p->ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    p->ops[1].op = GRPC_OP_SEND_MESSAGE;
+    p->ops[1].data.send_message.send_message = p->send;
+    p->ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    p->ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    p->ops[3].data.recv_initial_metadata.recv_initial_metadata = &p->md_init;
+    p->ops[4].op = GRPC_OP_RECV_MESSAGE;
+    p->ops[4].data.recv_message.recv_message = &p->recv;
+    p->ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    p->ops[5].data.recv_status_on_client.trailing_metadata = &p->md_trail;
+    p->ops[5].data.recv_status_on_client.status = &p->status;
+    p->ops[5].data.recv_status_on_client.status_details = &p->details;
+    if (grpc_call_start_batch(p->call, p->ops, 6, tag, NULL) != GRPC_CALL_OK) {
+        grpc_call_unref(p->call);
+        grpc_byte_buffer_destroy(p->send);
+        grpc_metadata_array_destroy(&p->md_init);
+        grpc_metadata_array_destroy(&p->md_trail);
+        return SIGIL_E_IO;
+    }
+    return SIGIL_OK;
+}
+
+/* The batch completed (success = the event's flag): the outcome, the
+ * response bytes in *resp (a slice the caller unrefs; empty unless
+ * SIGIL_OK), and everything else released. */
+static int pending_finish(pending *p, int success, grpc_slice *resp, sigil_rpc_status *st)
+{
+    int rc;
+
+    *resp = grpc_empty_slice();
+    if (!success) {
+        rc = SIGIL_E_IO;
+        status_set(st, GRPC_STATUS_INTERNAL, "call failed", 11);
+    } else {
+        status_set(st, p->status, (const char *)GRPC_SLICE_START_PTR(p->details),
+                   GRPC_SLICE_LENGTH(p->details));
+        if (p->status != GRPC_STATUS_OK) {
+            rc = sigil_rpc_err_from_status(p->status);
+        } else if (!p->recv) {
+            rc = SIGIL_E_ENCODING;
+            status_set(st, GRPC_STATUS_INTERNAL, "response message missing", 24);
+        } else {
+            grpc_byte_buffer_reader r;
+            if (grpc_byte_buffer_reader_init(&r, p->recv)) {
+                *resp = grpc_byte_buffer_reader_readall(&r);
+                grpc_byte_buffer_reader_destroy(&r);
+                rc = SIGIL_OK;
+            } else {
+                rc = SIGIL_E_ENCODING;
+            }
+        }
+    }
+    grpc_call_unref(p->call);
+    grpc_byte_buffer_destroy(p->send);
+    if (p->recv)
+        grpc_byte_buffer_destroy(p->recv);
+    grpc_slice_unref(p->details);
+    grpc_metadata_array_destroy(&p->md_init);
+    grpc_metadata_array_destroy(&p->md_trail);
+    return rc;
+}
+
 int sigil_rpc_call_unary(sigil_rpc_client *c, const char *method, const uint8_t *req,
                          size_t req_len, sigil_buf *resp, unsigned timeout_ms,
                          sigil_rpc_status *st)
 {
     grpc_completion_queue *cq;
-    grpc_call *call;
-    grpc_slice sl, details = grpc_empty_slice();
-    grpc_byte_buffer *send = NULL, *recv = NULL;
-    grpc_metadata_array md_init, md_trail;
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_op ops[6];
     grpc_event ev;
-    gpr_timespec deadline;
+    grpc_slice out;
+    pending p;
     void *reg;
     int rc;
 
     if (st)
         status_set(st, GRPC_STATUS_UNKNOWN, "", 0);
-    if (!c || !method || method[0] != '/' || (!req && req_len) || !resp || !timeout_ms)
+    if (!resp)
         return SIGIL_E_INVALID;
-    if (req_len > c->max_message)
-        return SIGIL_E_TOO_LARGE;
-    if (!(reg = method_handle(c, method)))
-        return SIGIL_E_NOMEM;
-
-    cq = grpc_completion_queue_create_for_next(NULL);
-    deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                            gpr_time_from_millis((int64_t)timeout_ms, GPR_TIMESPAN));
-    call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, reg,
-                                               deadline, NULL);
-    sl = grpc_slice_from_copied_buffer((const char *)(req ? req : (const uint8_t *)""), req_len);
-    send = grpc_raw_byte_buffer_create(&sl, 1);
-    grpc_slice_unref(sl);
-    grpc_metadata_array_init(&md_init);
-    grpc_metadata_array_init(&md_trail);
-
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_init;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &md_trail;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    if (grpc_call_start_batch(call, ops, 6, ops, NULL) != GRPC_CALL_OK) {
-        rc = SIGIL_E_IO;
+    if ((rc = check_args(c, method, req, req_len, timeout_ms, &reg)) != SIGIL_OK)
+        return rc;
+    cq = cq_get(c);
+    if ((rc = pending_start(c, &p, cq, reg, req, req_len, timeout_ms, &p)) != SIGIL_OK) {
         status_set(st, GRPC_STATUS_INTERNAL, "start_batch failed", 18);
-        goto out;
+        cq_put(c, cq);
+        return rc;
     }
     ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type != GRPC_OP_COMPLETE || !ev.success) {
-        rc = SIGIL_E_IO;
-        status_set(st, GRPC_STATUS_INTERNAL, "call failed", 11);
-        goto out;
-    }
-    status_set(st, status, (const char *)GRPC_SLICE_START_PTR(details), GRPC_SLICE_LENGTH(details));
-    if (status != GRPC_STATUS_OK) {
-        rc = sigil_rpc_err_from_status(status);
-        goto out;
-    }
-    if (!recv) {
-        rc = SIGIL_E_ENCODING;
-        status_set(st, GRPC_STATUS_INTERNAL, "response message missing", 24);
-        goto out;
-    }
-    {
-        grpc_byte_buffer_reader r;
-        grpc_slice all;
-        if (!grpc_byte_buffer_reader_init(&r, recv)) {
-            rc = SIGIL_E_ENCODING;
-            goto out;
-        }
-        all = grpc_byte_buffer_reader_readall(&r);
-        grpc_byte_buffer_reader_destroy(&r);
-        rc = sigil_buf_put(resp, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
-        grpc_slice_unref(all);
-    }
-out:
-    grpc_call_unref(call);
-    grpc_byte_buffer_destroy(send);
-    if (recv)
-        grpc_byte_buffer_destroy(recv);
-    grpc_slice_unref(details);
-    grpc_metadata_array_destroy(&md_init);
-    grpc_metadata_array_destroy(&md_trail);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN)
-        ;
-    grpc_completion_queue_destroy(cq);
+    rc = pending_finish(&p, ev.type == GRPC_OP_COMPLETE && ev.success, &out, st);
+    if (rc == SIGIL_OK)
+        rc = sigil_buf_put(resp, GRPC_SLICE_START_PTR(out), GRPC_SLICE_LENGTH(out));
+    grpc_slice_unref(out);
+    /* The batch has completed, so nothing is pending on the queue and it
+     * can serve another call. */
+    cq_put(c, cq);
     return rc;
+}
+
+/* The client's completion thread: runs the callbacks of async calls. */
+static void *async_loop(void *arg)
+{
+    sigil_rpc_client *c = arg;
+
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(c->async_cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                                   NULL);
+        pending *p;
+        sigil_rpc_status st;
+        grpc_slice out;
+        int rc;
+
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        p = ev.tag;
+        rc = pending_finish(p, ev.success, &out, &st);
+        p->done(p->arg, rc, &st, GRPC_SLICE_START_PTR(out), GRPC_SLICE_LENGTH(out));
+        grpc_slice_unref(out);
+        free(p);
+    }
+    return NULL;
+}
+
+int sigil_rpc_call_start(sigil_rpc_client *c, const char *method, const uint8_t *req,
+                         size_t req_len, unsigned timeout_ms, sigil_rpc_done done, void *arg)
+{
+    pending *p;
+    void *reg;
+    int rc;
+
+    if (!done)
+        return SIGIL_E_INVALID;
+    if ((rc = check_args(c, method, req, req_len, timeout_ms, &reg)) != SIGIL_OK)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    if (!c->async_cq) {
+        c->async_cq = grpc_completion_queue_create_for_next(NULL);
+        if (pthread_create(&c->async_thread, NULL, async_loop, c) != 0) {
+            grpc_completion_queue_shutdown(c->async_cq);
+            grpc_completion_queue_next(c->async_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            grpc_completion_queue_destroy(c->async_cq);
+            c->async_cq = NULL;
+            pthread_mutex_unlock(&c->mu);
+            return SIGIL_E_NOMEM;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!(p = calloc(1, sizeof(*p))))
+        return SIGIL_E_NOMEM;
+    p->client = c;
+    p->done = done;
+    p->arg = arg;
+    if ((rc = pending_start(c, p, c->async_cq, reg, req, req_len, timeout_ms, p)) != SIGIL_OK) {
+        free(p);
+        return rc;
+    }
+    return SIGIL_OK;
 }
 
 int sigil_rpc_call_msg(sigil_rpc_client *c, const char *method, const ProtobufCMessage *req,

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,75 @@ static void test_concurrent(void)
     sigil_rpc_client_free(shared_client);
 }
 
+/* Async calls: many in flight at once from one thread, each callback run
+ * exactly once with its own outcome (OK for k1, PERMISSION_DENIED for k2). */
+#define ASYNC_CALLS 64
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, ok, denied, bad;
+} async_state;
+
+static async_state as = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
+
+static void async_cb(void *arg, int rc, const sigil_rpc_status *st, const uint8_t *resp,
+                     size_t len)
+{
+    int want_ok = (int)(intptr_t)arg % 2 == 0;
+    ProtobufCMessage *m = NULL;
+
+    pthread_mutex_lock(&as.mu);
+    if (want_ok && rc == SIGIL_OK && st->code == GRPC_STATUS_OK &&
+        sigil_rpc_unpack(&sigil__v1__sign_response__descriptor, resp, len, 1 << 20, &m) == 0 &&
+        ((Sigil__V1__SignResponse *)m)->signature.len == strlen("sigil://wallet/alice"))
+        as.ok++;
+    else if (!want_ok && rc == SIGIL_E_PERMISSION && st->code == GRPC_STATUS_PERMISSION_DENIED &&
+             len == 0)
+        as.denied++;
+    else
+        as.bad++;
+    sigil_rpc_msg_free(m);
+    as.done++;
+    pthread_cond_signal(&as.cv);
+    pthread_mutex_unlock(&as.mu);
+}
+
+static void test_async(void)
+{
+    sigil_rpc_client *alice = client_for(pki, "wallet-alice", "sigil://coordinator");
+    Sigil__V1__SignRequest req = SIGIL__V1__SIGN_REQUEST__INIT;
+    Sigil__V1__SignItem item = SIGIL__V1__SIGN_ITEM__INIT;
+    uint8_t digest[32] = {1}, enc[2][128];
+    size_t n[2];
+    int before = runs();
+
+    item.payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+    item.digest.data = digest;
+    item.digest.len = sizeof(digest);
+    req.item = &item;
+    for (int k = 0; k < 2; k++) {
+        req.key_id = k == 0 ? "k1" : "k2";
+        n[k] = protobuf_c_message_pack(&req.base, enc[k]);
+    }
+    for (intptr_t i = 0; i < ASYNC_CALLS; i++)
+        CHECK_EQ(sigil_rpc_call_start(alice, SIGN, enc[i % 2], n[i % 2], 10000, async_cb,
+                                      (void *)i),
+                 SIGIL_OK);
+    CHECK_EQ(sigil_rpc_call_start(alice, SIGN, enc[0], n[0], 10000, NULL, NULL), SIGIL_E_INVALID);
+    CHECK_EQ(sigil_rpc_call_start(alice, "Sign", enc[0], n[0], 10000, async_cb, NULL),
+             SIGIL_E_INVALID);
+    pthread_mutex_lock(&as.mu);
+    while (as.done < ASYNC_CALLS)
+        pthread_cond_wait(&as.cv, &as.mu);
+    pthread_mutex_unlock(&as.mu);
+    CHECK_EQ(as.ok, ASYNC_CALLS / 2);
+    CHECK_EQ(as.denied, ASYNC_CALLS / 2);
+    CHECK_EQ(as.bad, 0);
+    CHECK_EQ(runs(), before + ASYNC_CALLS / 2);
+    sigil_rpc_client_free(alice);
+}
+
 static int make_pki(void)
 {
     const char *script = getenv("SIGIL_DEV_PKI") ? getenv("SIGIL_DEV_PKI") : SIGIL_DEV_PKI_DEFAULT;
@@ -448,6 +518,7 @@ int main(void)
     test_deadline();
     test_server_identity();
     test_concurrent();
+    test_async();
 
     close(stop_pipe[1]); /* the server shuts down cleanly */
     REQUIRE(waitpid(pid, &status, 0) == pid);

@@ -226,6 +226,21 @@ int sigil_rpc_call_unary(sigil_rpc_client *c, const char *method, const uint8_t 
                          size_t req_len, sigil_buf *resp, unsigned timeout_ms,
                          sigil_rpc_status *st);
 
+/* Completion of an asynchronous call: rc and st as for sigil_rpc_call_unary;
+ * on SIGIL_OK the response is the len bytes at resp, valid only during the
+ * callback. */
+typedef void (*sigil_rpc_done)(void *arg, int rc, const sigil_rpc_status *st,
+                               const uint8_t *resp, size_t len);
+
+/* Start one unary call and return at once; done(arg, ...) runs exactly once,
+ * on the client's completion thread (so it must not block for long; it may
+ * start further calls). Use it to fan one request out to several servers
+ * without a thread per call. On a non-OK return done never runs. Every
+ * pending call completes (or reaches its deadline) before
+ * sigil_rpc_client_free returns. Thread-safe. */
+int sigil_rpc_call_start(sigil_rpc_client *c, const char *method, const uint8_t *req,
+                         size_t req_len, unsigned timeout_ms, sigil_rpc_done done, void *arg);
+
 /* Pack req, call, unpack the response as resp_desc (size-checked against
  * the client's max_message). On SIGIL_OK free *resp with sigil_rpc_msg_free. */
 int sigil_rpc_call_msg(sigil_rpc_client *c, const char *method, const ProtobufCMessage *req,
