@@ -50,6 +50,21 @@
 #define SIGIL_RPC_MAX_MESSAGE_DEFAULT ((size_t)4 << 20)
 #define SIGIL_RPC_MAX_MESSAGE_LIMIT ((size_t)64 << 20)
 
+/* Method paths of package sigil.v1 (the .proto files in proto/sigil/v1). */
+#define SIGIL_RPC_WALLET_LIST_KEYS "/sigil.v1.Wallet/ListKeys"
+#define SIGIL_RPC_WALLET_GET_PUBLIC_KEY "/sigil.v1.Wallet/GetPublicKey"
+#define SIGIL_RPC_WALLET_SIGN "/sigil.v1.Wallet/Sign"
+#define SIGIL_RPC_WALLET_SIGN_BATCH "/sigil.v1.Wallet/SignBatch"
+#define SIGIL_RPC_NODE_START_SESSION "/sigil.v1.Node/StartSession"
+#define SIGIL_RPC_NODE_ROUND "/sigil.v1.Node/Round"
+#define SIGIL_RPC_NODE_ABORT_SESSION "/sigil.v1.Node/AbortSession"
+#define SIGIL_RPC_NODE_REFILL_POOL "/sigil.v1.Node/RefillPool"
+#define SIGIL_RPC_NODE_STATUS "/sigil.v1.Node/Status"
+#define SIGIL_RPC_ADMIN_HALT "/sigil.v1.Admin/Halt"
+#define SIGIL_RPC_ADMIN_RESUME "/sigil.v1.Admin/Resume"
+#define SIGIL_RPC_ADMIN_STATUS "/sigil.v1.Admin/Status"
+#define SIGIL_RPC_ADMIN_HEALTH "/sigil.v1.Admin/Health"
+
 /* ---- peer identities ---------------------------------------------------- */
 
 typedef enum {

@@ -1,5 +1,6 @@
 /* proto/ without sockets: identity parsing, the authorization table, the
  * SIGIL_E_* <-> gRPC status mapping and the size-checked protobuf decoder. */
+#include <stdio.h>
 #include <string.h>
 
 #include <grpc/status.h>
@@ -223,8 +224,42 @@ static void test_codec(void)
     CHECK_EQ(sigil_rpc_key_id_check(NULL), SIGIL_E_INVALID);
 }
 
+/* The method-path constants agree with the generated service descriptors. */
+static void test_methods(void)
+{
+    const struct {
+        const ProtobufCServiceDescriptor *svc;
+        const char *const *paths;
+        size_t n;
+    } svcs[] = {
+        {&sigil__v1__wallet__descriptor,
+         (const char *const[]){SIGIL_RPC_WALLET_LIST_KEYS, SIGIL_RPC_WALLET_GET_PUBLIC_KEY,
+                               SIGIL_RPC_WALLET_SIGN, SIGIL_RPC_WALLET_SIGN_BATCH},
+         4},
+        {&sigil__v1__node__descriptor,
+         (const char *const[]){SIGIL_RPC_NODE_START_SESSION, SIGIL_RPC_NODE_ROUND,
+                               SIGIL_RPC_NODE_ABORT_SESSION, SIGIL_RPC_NODE_REFILL_POOL,
+                               SIGIL_RPC_NODE_STATUS},
+         5},
+        {&sigil__v1__admin__descriptor,
+         (const char *const[]){SIGIL_RPC_ADMIN_HALT, SIGIL_RPC_ADMIN_RESUME,
+                               SIGIL_RPC_ADMIN_STATUS, SIGIL_RPC_ADMIN_HEALTH},
+         4},
+    };
+    for (size_t i = 0; i < sizeof(svcs) / sizeof(svcs[0]); i++) {
+        CHECK_EQ(svcs[i].svc->n_methods, svcs[i].n);
+        for (size_t k = 0; k < svcs[i].n && k < svcs[i].svc->n_methods; k++) {
+            char path[128];
+            /* descriptor methods are in declaration order */
+            snprintf(path, sizeof(path), "/%s/%s", svcs[i].svc->name, svcs[i].svc->methods[k].name);
+            CHECK(!strcmp(path, svcs[i].paths[k]));
+        }
+    }
+}
+
 int main(void)
 {
+    test_methods();
     test_identity();
     test_authz();
     test_status();
