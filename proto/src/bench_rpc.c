@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "sigil/rpc_bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -41,6 +42,7 @@ static double now_us(void)
 }
 
 /* CPU seconds used so far by this process and by the server process. */
+/* This process's CPU time, including threads that already exited. */
 static double cpu_self(void)
 {
     struct rusage ru;
@@ -49,25 +51,34 @@ static double cpu_self(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Sum of the on-CPU time (ns precision, /proc/PID/task/TID/schedstat) of
+ * every live thread of a process (the server's threads live throughout). */
 static double cpu_of(pid_t pid)
 {
-    char path[64], buf[1024], *p;
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-    size_t n;
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    double sum = 0;
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if (!(f = fopen(path, "r")))
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    if (!(d = opendir(path)))
         return 0;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    if (!(p = strrchr(buf, ')')))
-        return 0;
-    /* after ") ": state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    while ((e = readdir(d))) {
+        char f[384];
+        unsigned long long ns = 0;
+        FILE *fp;
+        if (e->d_name[0] == '.')
+            continue;
+        if ((size_t)snprintf(f, sizeof(f), "%s/%s/schedstat", path, e->d_name) >= sizeof(f))
+            continue;
+        if ((fp = fopen(f, "r"))) {
+            if (fscanf(fp, "%llu", &ns) == 1)
+                sum += (double)ns / 1e9;
+            fclose(fp);
+        }
+    }
+    closedir(d);
+    return sum;
 }
 
 static pid_t server_pid;

@@ -128,7 +128,7 @@ int sigil_rpc_client_new(const sigil_rpc_client_config *cfg, sigil_rpc_client **
         rc = SIGIL_E_CRYPTO;
         goto fail;
     }
-    rpc_args_init(&args, c->max_message, cfg->server_name);
+    rpc_args_init(&args, c->max_message, cfg->server_name, 0);
     c->ch = grpc_channel_create(cfg->target, creds, &args.args);
     grpc_channel_credentials_release(creds); /* the channel holds its own ref (and expect) */
     if (!c->ch) {

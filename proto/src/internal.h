@@ -21,13 +21,15 @@ int peer_from_call(grpc_call *call, sigil_rpc_peer *out);
 /* The sigil:// identity in a PEM leaf certificate's URI SANs (same rule). */
 int peer_from_pem(const char *pem, sigil_rpc_peer *out);
 
-/* Channel / server args with the message size limits (and, if name is
- * non-NULL, the TLS target name override). */
+/* Channel / server args with the message size limits, for a server the
+ * per-connection stream limit, for a client (if name is non-NULL) the TLS
+ * target name override. */
 typedef struct {
     grpc_arg arg[4];
     grpc_channel_args args;
 } rpc_args;
-void rpc_args_init(rpc_args *a, size_t max_message, const char *name);
+#define RPC_MAX_STREAMS_PER_CONNECTION 1024
+void rpc_args_init(rpc_args *a, size_t max_message, const char *name, int server);
 
 /* grpc_init() once per live server/client, grpc_shutdown() on release. */
 void rpc_lib_ref(void);

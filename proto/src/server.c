@@ -384,7 +384,7 @@ int sigil_rpc_server_start(sigil_rpc_server *s, int *port)
         return SIGIL_E_INVALID;
     if (s->started || s->server)
         return SIGIL_E_STATE;
-    rpc_args_init(&args, s->max_message, NULL);
+    rpc_args_init(&args, s->max_message, NULL, 1);
     if (!(s->server = grpc_server_create(&args.args, NULL)))
         return SIGIL_E_NOMEM;
     s->cq = grpc_completion_queue_create_for_next(NULL);

@@ -131,7 +131,7 @@ int peer_from_pem(const char *pem, sigil_rpc_peer *out)
     return SIGIL_OK;
 }
 
-void rpc_args_init(rpc_args *a, size_t max_message, const char *name)
+void rpc_args_init(rpc_args *a, size_t max_message, const char *name, int server)
 {
     size_t n = 0;
 
@@ -142,6 +142,11 @@ void rpc_args_init(rpc_args *a, size_t max_message, const char *name)
     a->arg[n].type = GRPC_ARG_INTEGER;
     a->arg[n].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     a->arg[n++].value.integer = (int)max_message;
+    if (server) {
+        a->arg[n].type = GRPC_ARG_INTEGER;
+        a->arg[n].key = (char *)GRPC_ARG_MAX_CONCURRENT_STREAMS;
+        a->arg[n++].value.integer = RPC_MAX_STREAMS_PER_CONNECTION;
+    }
     if (name) {
         a->arg[n].type = GRPC_ARG_STRING;
         a->arg[n].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
