@@ -311,7 +311,7 @@ int sigil_bench_rpc(int argc, char **argv)
     sigil_rpc_client_config ccfg;
     pid_t pid;
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
@@ -330,7 +330,6 @@ int sigil_bench_rpc(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        i++;
     }
     if (!o.seconds || !o.seq_calls || !o.server_threads || o.server_threads > 64 ||
         o.payload > (1u << 20)) {

@@ -76,7 +76,7 @@ static int verify_server(const char *target_name, const char *peer_pem, void *us
 {
     sigil_rpc_peer peer;
     (void)target_name;
-    if (peer_from_pem(peer_pem, &peer) != SIGIL_OK)
+    if (rpc_peer_from_pem(peer_pem, &peer) != SIGIL_OK)
         return 1;
     return strcmp(peer.uri, (const char *)userdata) != 0;
 }
@@ -106,9 +106,9 @@ int sigil_rpc_client_new(const sigil_rpc_client_config *cfg, sigil_rpc_client **
     c->max_message = cfg->max_message ? cfg->max_message : SIGIL_RPC_MAX_MESSAGE_DEFAULT;
     rpc_lib_ref();
 
-    if ((rc = pem_read(cfg->tls.ca_file, &ca)) != SIGIL_OK ||
-        (rc = pem_read(cfg->tls.cert_file, &cert)) != SIGIL_OK ||
-        (rc = pem_read(cfg->tls.key_file, &key)) != SIGIL_OK)
+    if ((rc = rpc_pem_read(cfg->tls.ca_file, &ca)) != SIGIL_OK ||
+        (rc = rpc_pem_read(cfg->tls.cert_file, &cert)) != SIGIL_OK ||
+        (rc = rpc_pem_read(cfg->tls.key_file, &key)) != SIGIL_OK)
         goto fail;
     memset(&vo, 0, sizeof(vo));
     if (cfg->expect_identity) {
@@ -135,15 +135,15 @@ int sigil_rpc_client_new(const sigil_rpc_client_config *cfg, sigil_rpc_client **
         rc = SIGIL_E_IO;
         goto fail;
     }
-    pem_free(ca);
-    pem_free(cert);
-    pem_free(key);
+    rpc_pem_free(ca);
+    rpc_pem_free(cert);
+    rpc_pem_free(key);
     *out = c;
     return SIGIL_OK;
 fail:
-    pem_free(ca);
-    pem_free(cert);
-    pem_free(key);
+    rpc_pem_free(ca);
+    rpc_pem_free(cert);
+    rpc_pem_free(key);
     sigil_rpc_client_free(c);
     return rc;
 }

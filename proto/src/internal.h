@@ -10,16 +10,16 @@
 #include "sigil/rpc.h"
 
 /* Read a whole PEM file (at most 1 MiB) into a NUL-terminated heap string.
- * Free with pem_free (zeroizes: the file may be a private key). */
-int pem_read(const char *path, char **out);
-void pem_free(char *p);
+ * Free with rpc_pem_free (zeroizes: the file may be a private key). */
+int rpc_pem_read(const char *path, char **out);
+void rpc_pem_free(char *p);
 
 /* The peer's sigil:// identity from the call's auth context: exactly one
  * well-formed sigil:// URI SAN. SIGIL_E_PERMISSION otherwise. */
-int peer_from_call(grpc_call *call, sigil_rpc_peer *out);
+int rpc_peer_from_call(grpc_call *call, sigil_rpc_peer *out);
 
 /* The sigil:// identity in a PEM leaf certificate's URI SANs (same rule). */
-int peer_from_pem(const char *pem, sigil_rpc_peer *out);
+int rpc_peer_from_pem(const char *pem, sigil_rpc_peer *out);
 
 /* Channel / server args with the message size limits, for a server the
  * per-connection stream limit, for a client (if name is non-NULL) the TLS

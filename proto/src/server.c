@@ -167,7 +167,7 @@ static int serve(call_ctx *c, sigil_buf *resp, char *detail, size_t detail_len)
         snprintf(detail, detail_len, "unknown method");
         return GRPC_STATUS_UNIMPLEMENTED;
     }
-    if (peer_from_call(c->call, &peer) != SIGIL_OK) {
+    if (rpc_peer_from_call(c->call, &peer) != SIGIL_OK) {
         snprintf(detail, detail_len,
                  "client certificate carries no valid sigil:// identity (exactly one URI SAN)");
         return GRPC_STATUS_UNAUTHENTICATED;
@@ -316,9 +316,9 @@ int sigil_rpc_server_new(const sigil_rpc_server_config *cfg, sigil_rpc_server **
     pthread_rwlock_init(&s->lock, NULL);
     rpc_lib_ref();
 
-    if ((rc = pem_read(cfg->tls.ca_file, &ca)) != SIGIL_OK ||
-        (rc = pem_read(cfg->tls.cert_file, &cert)) != SIGIL_OK ||
-        (rc = pem_read(cfg->tls.key_file, &key)) != SIGIL_OK)
+    if ((rc = rpc_pem_read(cfg->tls.ca_file, &ca)) != SIGIL_OK ||
+        (rc = rpc_pem_read(cfg->tls.cert_file, &cert)) != SIGIL_OK ||
+        (rc = rpc_pem_read(cfg->tls.key_file, &key)) != SIGIL_OK)
         goto fail;
     pair.private_key = key;
     pair.cert_chain = cert;
@@ -328,15 +328,15 @@ int sigil_rpc_server_new(const sigil_rpc_server_config *cfg, sigil_rpc_server **
         rc = SIGIL_E_CRYPTO;
         goto fail;
     }
-    pem_free(ca);
-    pem_free(cert);
-    pem_free(key);
+    rpc_pem_free(ca);
+    rpc_pem_free(cert);
+    rpc_pem_free(key);
     *out = s;
     return SIGIL_OK;
 fail:
-    pem_free(ca);
-    pem_free(cert);
-    pem_free(key);
+    rpc_pem_free(ca);
+    rpc_pem_free(cert);
+    rpc_pem_free(key);
     sigil_rpc_server_free(s);
     return rc;
 }

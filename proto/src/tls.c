@@ -14,7 +14,7 @@
 
 #define PEM_MAX ((long)1 << 20)
 
-int pem_read(const char *path, char **out)
+int rpc_pem_read(const char *path, char **out)
 {
     FILE *f;
     long n = 0;
@@ -51,7 +51,7 @@ int pem_read(const char *path, char **out)
     return SIGIL_OK;
 }
 
-void pem_free(char *p)
+void rpc_pem_free(char *p)
 {
     if (p) {
         sodium_memzero(p, strlen(p));
@@ -74,7 +74,7 @@ static int take_uri(const char *v, size_t n, sigil_rpc_peer *out, int *found)
     return 0;
 }
 
-int peer_from_call(grpc_call *call, sigil_rpc_peer *out)
+int rpc_peer_from_call(grpc_call *call, sigil_rpc_peer *out)
 {
     grpc_auth_context *ctx;
     grpc_auth_property_iterator it;
@@ -99,7 +99,7 @@ int peer_from_call(grpc_call *call, sigil_rpc_peer *out)
     return SIGIL_OK;
 }
 
-int peer_from_pem(const char *pem, sigil_rpc_peer *out)
+int rpc_peer_from_pem(const char *pem, sigil_rpc_peer *out)
 {
     BIO *bio;
     X509 *x;
