@@ -7,6 +7,7 @@
 
 #include "sigil/envelope.h"
 #include "sigil/err.h"
+#include "sigil/group.h"
 
 #define CERT_DOMAIN "sigil.v1.node-envelope-key"
 #define ENV_DOMAIN "sigil.v1.envelope"
@@ -538,9 +539,10 @@ int sigil_env_dkg_results_agree(const sigil_env_dkg_result *r, size_t count, sig
             memcmp(r[i].transcript_hash, r[0].transcript_hash, 32) != 0)
             return SIGIL_E_CONFIRM;
     }
-    if (r[0].scheme < SIGIL_ENV_SCHEME_ED25519 || r[0].scheme > SIGIL_ENV_SCHEME_BIP340)
+    if (r[0].scheme < SIGIL_ENV_SCHEME_ED25519 || r[0].scheme > SIGIL_ENV_SCHEME_ECDSA)
         return SIGIL_E_VERSION;
-    sigil_frost_suite s = (sigil_frost_suite)r[0].scheme;
+    int ecdsa = r[0].scheme == SIGIL_ENV_SCHEME_ECDSA;
+    sigil_frost_suite s = ecdsa ? SIGIL_FROST_SECP256K1 : (sigil_frost_suite)r[0].scheme;
     for (size_t i = 0; i < count; i++) {
         sigil_keyshare k;
         memset(&k, 0, sizeof k);
@@ -550,7 +552,14 @@ int sigil_env_dkg_results_agree(const sigil_env_dkg_result *r, size_t count, sig
         if (rc)
             return rc;
         uint8_t pk[SIGIL_FROST_PK_MAX];
-        rc = sigil_frost_public_key(s, &k, pk);
+        if (ecdsa) {
+            if (sigil_group_point_len(k.g) != 33 || k.g != sigil_frost_group(s))
+                rc = SIGIL_E_MISMATCH;
+            else
+                sigil_point_serialize(k.g, pk, &k.group_pk);
+        } else {
+            rc = sigil_frost_public_key(s, &k, pk);
+        }
         if (rc || k.secret || sigil_frost_pk_len(s) != r[0].public_key_len ||
             memcmp(pk, r[0].public_key, r[0].public_key_len) != 0 || k.n != count) {
             sigil_keyshare_free(&k);
@@ -576,4 +585,152 @@ int sigil_env_frost_aggregate(sigil_frost_suite suite, const sigil_keyshare *pub
     rc = sigil_frost_aggregate(suite, pub, pkg, shares, count, sig, culprit);
     sigil_frost_package_free(pkg);
     return rc;
+}
+
+/* ---- ECDSA ---- */
+
+int sigil_env_ecdsa_combiner_put(const sigil_ecdsa_combiner *c, sigil_buf *out)
+{
+    if (!c || !out || c->count < 1 || c->count > SIGIL_ECDSA_MAX_PARTIES)
+        return SIGIL_E_INVALID;
+    int rc = sigil_buf_put(out, c->sid, 32);
+    if (!rc) rc = sigil_buf_put_u16(out, (uint16_t)c->count);
+    for (size_t i = 0; i < c->count && !rc; i++)
+        rc = sigil_buf_put_u16(out, c->signers[i]);
+    if (!rc) rc = sigil_buf_put(out, c->pubkey, 33);
+    if (!rc) rc = sigil_buf_put(out, c->R, 33);
+    if (!rc) rc = sigil_buf_put(out, c->digest, 32);
+    return rc;
+}
+
+static int combiner_get(sigil_buf *b, sigil_ecdsa_combiner *c)
+{
+    memset(c, 0, sizeof *c);
+    uint16_t n;
+    int rc = sigil_buf_get(b, c->sid, 32);
+    if (!rc) rc = sigil_buf_get_u16(b, &n);
+    if (!rc && (n < 1 || n > SIGIL_ECDSA_MAX_PARTIES))
+        rc = SIGIL_E_TOO_LARGE;
+    for (uint16_t i = 0; i < n && !rc; i++)
+        rc = sigil_buf_get_u16(b, &c->signers[i]);
+    c->count = n;
+    if (!rc) rc = sigil_buf_get(b, c->pubkey, 33);
+    if (!rc) rc = sigil_buf_get(b, c->R, 33);
+    if (!rc) rc = sigil_buf_get(b, c->digest, 32);
+    return rc;
+}
+
+int sigil_env_ecdsa_result_decode(sigil_env_ecdsa_result *out, const uint8_t *body, size_t n)
+{
+    if (!out)
+        return SIGIL_E_INVALID;
+    memset(out, 0, sizeof *out);
+    sigil_buf b;
+    sigil_buf_view(&b, body, n);
+    int rc = sigil_buf_get_u16(&b, &out->scheme);
+    if (!rc) rc = get_key_id(&b, out->key_id);
+    if (!rc) rc = sigil_buf_get_u32(&b, &out->count);
+    if (!rc && (out->count == 0 || out->count > SIGIL_ENV_MAX_ITEMS))
+        rc = SIGIL_E_TOO_LARGE;
+    if (rc) {
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    out->entry_ids = calloc(out->count, sizeof *out->entry_ids);
+    out->sign_msgs = calloc(out->count, sizeof *out->sign_msgs);
+    out->combiners = calloc(out->count, sizeof *out->combiners);
+    if (!out->entry_ids || !out->sign_msgs || !out->combiners) {
+        sigil_env_ecdsa_result_free(out);
+        return SIGIL_E_NOMEM;
+    }
+    for (uint32_t i = 0; i < out->count && !rc; i++) {
+        const uint8_t *p;
+        size_t l;
+        rc = sigil_buf_get_u64(&b, &out->entry_ids[i]);
+        if (!rc) rc = sigil_buf_get_string(&b, 4096, &p, &l);
+        if (!rc) sigil_buf_view(&out->sign_msgs[i], p, l);
+        if (!rc) rc = combiner_get(&b, &out->combiners[i]);
+    }
+    if (!rc) rc = sigil_buf_end(&b);
+    if (rc)
+        sigil_env_ecdsa_result_free(out);
+    return rc;
+}
+
+void sigil_env_ecdsa_result_free(sigil_env_ecdsa_result *r)
+{
+    if (!r)
+        return;
+    free(r->entry_ids);
+    free(r->sign_msgs);
+    free(r->combiners);
+    memset(r, 0, sizeof *r);
+}
+
+int sigil_env_presign_result_decode(const uint8_t *body, size_t n, char key_id[SIGIL_ENV_KEY_ID_MAX + 1],
+                                    uint64_t **ids, uint32_t *count)
+{
+    if (!ids || !count || !key_id)
+        return SIGIL_E_INVALID;
+    *ids = NULL;
+    *count = 0;
+    sigil_buf b;
+    sigil_buf_view(&b, body, n);
+    uint16_t scheme;
+    uint32_t c;
+    int rc = sigil_buf_get_u16(&b, &scheme);
+    if (!rc && scheme != SIGIL_ENV_SCHEME_ECDSA)
+        rc = SIGIL_E_VERSION;
+    if (!rc) rc = get_key_id(&b, key_id);
+    if (!rc) rc = sigil_buf_get_u32(&b, &c);
+    if (!rc && (c == 0 || c > 1000000 || c > sigil_buf_len(&b) / 8))
+        rc = SIGIL_E_TOO_LARGE;
+    if (rc)
+        return rc;
+    uint64_t *v = calloc(c, sizeof *v);
+    if (!v)
+        return SIGIL_E_NOMEM;
+    for (uint32_t i = 0; i < c && !rc; i++)
+        rc = sigil_buf_get_u64(&b, &v[i]);
+    if (!rc) rc = sigil_buf_end(&b);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *ids = v;
+    *count = c;
+    return SIGIL_OK;
+}
+
+int sigil_env_ecdsa_combine(const sigil_ecdsa_combiner *const *combs, const sigil_buf *msgs,
+                            size_t count, const uint8_t pubkey[33], const uint8_t digest[32],
+                            uint8_t sig[64], int *recid, uint16_t *culprit)
+{
+    if (!combs || !msgs || !count || count > SIGIL_ECDSA_MAX_PARTIES || !pubkey || !digest || !sig ||
+        !recid)
+        return SIGIL_E_INVALID;
+    const sigil_ecdsa_combiner *c0 = combs[0];
+    if (c0->count != count || memcmp(c0->pubkey, pubkey, 33) || memcmp(c0->digest, digest, 32))
+        return SIGIL_E_MISMATCH;
+    for (size_t i = 1; i < count; i++)
+        if (combs[i]->count != c0->count || memcmp(combs[i]->sid, c0->sid, 32) ||
+            memcmp(combs[i]->signers, c0->signers, count * sizeof c0->signers[0]) ||
+            memcmp(combs[i]->pubkey, c0->pubkey, 33) || memcmp(combs[i]->R, c0->R, 33) ||
+            memcmp(combs[i]->digest, c0->digest, 32))
+            return SIGIL_E_MISMATCH;
+    /* in[k] must be the SIGN message of c0->signers[k] */
+    sigil_buf in[SIGIL_ECDSA_MAX_PARTIES];
+    for (size_t k = 0; k < count; k++) {
+        size_t j;
+        for (j = 0; j < count; j++) {
+            sigil_ecdsa_msg m;
+            if (sigil_ecdsa_msg_decode(&m, msgs[j].data, msgs[j].size) == SIGIL_OK &&
+                m.sender == c0->signers[k])
+                break;
+        }
+        if (j == count)
+            return SIGIL_E_PARTICIPANT;
+        sigil_buf_view(&in[k], msgs[j].data, msgs[j].size);
+    }
+    return sigil_ecdsa_combine(c0, in, sig, recid, culprit);
 }

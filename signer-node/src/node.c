@@ -18,6 +18,7 @@
 #include "node.h"
 #include "sigil/breaker.h"
 #include "sigil/dkg.h"
+#include "sigil/ecdsa.h"
 #include "sigil/envelope.h"
 #include "sigil/err.h"
 #include "sigil/file.h"
@@ -42,6 +43,13 @@ typedef struct {
     size_t clen;
 } pool_entry;
 
+typedef struct {
+    uint64_t id;
+    sigil_ecdsa_presig *ps;
+    uint32_t signers[NODE_MAX_PEERS];
+    size_t ns;
+} presig_entry;
+
 typedef struct keyrec {
     char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
     uint16_t scheme;
@@ -53,6 +61,8 @@ typedef struct keyrec {
     size_t bloblen;
     pool_entry *pool;
     size_t npool, cap;
+    presig_entry *ps;   /* ECDSA presignatures */
+    size_t nps, capps;
     struct keyrec *next;
 } keyrec;
 
@@ -68,7 +78,14 @@ typedef struct session {
     sigil_dkg *dkg;
     uint8_t box[NODE_MAX_PEERS][32];
     uint8_t echo[32];
-    sigil_buf own_bcast; /* own round-1 broadcast payload */
+    sigil_buf own_bcast; /* own round-1 broadcast payload / confirmation */
+    /* ECDSA */
+    sigil_ecdsa_setup *setup;
+    sigil_buf pubpkg;
+    uint32_t count;
+    sigil_ecdsa_share *share;   /* PRESIGN: unsealed for the session */
+    sigil_ecdsa_presign **ps;
+    sigil_ecdsa_presig **presigs;
     struct session *next;
 } session;
 
@@ -316,6 +333,9 @@ static void key_free(keyrec *k)
     for (size_t i = 0; i < k->npool; i++)
         sigil_frost_nonce_free(k->pool[i].nonce);
     free(k->pool);
+    for (size_t i = 0; i < k->nps; i++)
+        sigil_ecdsa_presig_free(k->ps[i].ps);
+    free(k->ps);
     sigil_keyshare_free(&k->pub);
     free(k->blob);
     free(k);
@@ -336,7 +356,7 @@ static int key_from_bytes(const uint8_t *p, size_t n, keyrec **out)
     if (!rc) rc = sigil_buf_get_u8(&b, &ver);
     if (!rc && ver != 1) rc = SIGIL_E_VERSION;
     if (!rc) rc = sigil_buf_get_u16(&b, &k->scheme);
-    if (!rc && (k->scheme < 1 || k->scheme > 3)) rc = SIGIL_E_VERSION;
+    if (!rc && (k->scheme < 1 || k->scheme > 4)) rc = SIGIL_E_VERSION;
     if (!rc) rc = sigil_buf_get_u32(&b, &k->party);
     if (!rc) rc = sigil_buf_get_u32(&b, &k->version);
     if (!rc) rc = get_cstr(&b, k->key_id, sizeof k->key_id);
@@ -350,9 +370,16 @@ static int key_from_bytes(const uint8_t *p, size_t n, keyrec **out)
         rc = sigil_keyshare_parse(&pb, &k->pub);
         if (!rc && k->pub.secret) rc = SIGIL_E_ENCODING;
     }
-    if (!rc) rc = sigil_frost_public_key((sigil_frost_suite)k->scheme, &k->pub, k->pk);
+    if (!rc && k->scheme == SIGIL_ENV_SCHEME_ECDSA) {
+        if (sigil_group_point_len(k->pub.g) != 33)
+            rc = SIGIL_E_MISMATCH;
+        else
+            sigil_point_serialize(k->pub.g, k->pk, &k->pub.group_pk);
+    } else if (!rc) {
+        rc = sigil_frost_public_key((sigil_frost_suite)k->scheme, &k->pub, k->pk);
+    }
     if (!rc) {
-        k->pklen = sigil_frost_pk_len((sigil_frost_suite)k->scheme);
+        k->pklen = k->scheme == SIGIL_ENV_SCHEME_ECDSA ? 33 : sigil_frost_pk_len((sigil_frost_suite)k->scheme);
         k->blob = malloc(bloblen);
         if (!k->blob)
             rc = SIGIL_E_NOMEM;
@@ -580,6 +607,15 @@ static void session_drop(node *nd, session *s)
         }
     sigil_dkg_free(s->dkg);
     sigil_buf_free(&s->own_bcast);
+    sigil_buf_free(&s->pubpkg);
+    sigil_ecdsa_setup_free(s->setup);
+    for (uint32_t j = 0; s->ps && j < s->count; j++)
+        sigil_ecdsa_presign_free(s->ps[j]);
+    for (uint32_t j = 0; s->presigs && j < s->count; j++)
+        sigil_ecdsa_presig_free(s->presigs[j]);
+    free(s->ps);
+    free(s->presigs);
+    sigil_ecdsa_share_free(s->share);
     sodium_memzero(s, sizeof *s);
     free(s);
 }
@@ -674,8 +710,8 @@ static int check_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size
 /* DKG start: round 1 broadcast. */
 static int dkg_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
 {
-    if (rq->scheme < 1 || rq->scheme > 3) {
-        DETAIL(call, "DKG for scheme %d is not supported by this node (FROST schemes 1..3)", rq->scheme);
+    if (rq->scheme < 1 || rq->scheme > 4) {
+        DETAIL(call, "DKG for scheme %d is not supported by this node", rq->scheme);
         return SIGIL_E_VERSION;
     }
     if (key_find(nd, rq->key_id)) {
@@ -715,10 +751,19 @@ static int dkg_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessi
     s->n = rq->num_parties;
     memcpy(s->parties, rq->parties, s->n * sizeof *s->parties);
     s->self = self;
-    sigil_frost_suite suite = (sigil_frost_suite)s->scheme;
+    int ecdsa = s->scheme == SIGIL_ENV_SCHEME_ECDSA;
+    sigil_frost_suite suite = ecdsa ? SIGIL_FROST_SECP256K1 : (sigil_frost_suite)s->scheme;
+    if (ecdsa)
+        for (uint32_t i = 0; i < s->n; i++)
+            if (s->parties[i] != i + 1 || s->n > SIGIL_ECDSA_MAX_PARTIES) {
+                DETAIL(call, "an ECDSA key needs parties 1..n (n <= %d)", SIGIL_ECDSA_MAX_PARTIES);
+                free(s);
+                return SIGIL_E_PARTICIPANT;
+            }
     sigil_scalar ids[NODE_MAX_PEERS];
     scalar_ids(sigil_frost_group(suite), s->parties, s->n, ids);
-    sigil_dkg_params prm = {sigil_frost_group(suite), sigil_frost_context(suite), s->t, s->n, ids, self};
+    sigil_dkg_params prm = {sigil_frost_group(suite), ecdsa ? SIGIL_ECDSA_DKG_CONTEXT : sigil_frost_context(suite),
+                            s->t, s->n, ids, self};
     rc = sigil_dkg_new(&prm, &s->dkg);
     sigil_buf r1;
     memset(&r1, 0, sizeof r1);
@@ -754,86 +799,123 @@ static int dkg_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessi
     return SIGIL_OK;
 }
 
-/* Store the finished key: seal the share, write the key file atomically. */
-static int dkg_store(node *nd, session *s, sigil_keyshare *ks, keyrec **out)
+/* Store a finished key: seal the secret encoding (the FROST keyshare or
+ * the DKLs23 share), write the key file atomically, load it back. */
+static int key_store(node *nd, const char *key_id, uint16_t scheme, const sigil_buf *secret,
+                     const sigil_buf *pubpkg, keyrec **out)
 {
-    sigil_frost_suite suite = (sigil_frost_suite)s->scheme;
-    keyrec *k = calloc(1, sizeof *k);
-    if (!k)
-        return SIGIL_E_NOMEM;
-    snprintf(k->key_id, sizeof k->key_id, "%s", s->key_id);
-    k->scheme = s->scheme;
-    k->party = nd->cfg.node_id;
-    k->version = SHARE_VERSION;
-    sigil_buf sec, pubb, blob, file;
-    memset(&sec, 0, sizeof sec);
-    memset(&pubb, 0, sizeof pubb);
+    keyrec tmp;
+    memset(&tmp, 0, sizeof tmp);
+    snprintf(tmp.key_id, sizeof tmp.key_id, "%s", key_id);
+    tmp.scheme = scheme;
+    tmp.party = nd->cfg.node_id;
+    tmp.version = SHARE_VERSION;
+    sigil_buf blob, file;
     memset(&blob, 0, sizeof blob);
     memset(&file, 0, sizeof file);
-    int rc = sigil_buf_init(&sec, SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
-    if (!rc) rc = sigil_keyshare_serialize(ks, &sec);
-    sigil_keyshare pubk = *ks;
-    pubk.secret = NULL;
-    if (!rc) rc = sigil_buf_init(&pubb, SIGIL_HSM_SHARE_MAX, 0);
-    if (!rc) rc = sigil_keyshare_serialize(&pubk, &pubb);
     sigil_hsm_ad ad;
-    ad_for(k, &ad);
-    if (!rc) rc = sigil_buf_init(&blob, SIGIL_HSM_SHARE_MAX + SIGIL_HSM_SEAL_OVERHEAD, 0);
-    if (!rc) rc = sigil_hsm_seal(nd->hsm, &ad, sec.data, sec.size, &blob);
-    sigil_buf_free(&sec);
-    if (!rc) rc = sigil_buf_init(&file, 4 * SIGIL_HSM_SHARE_MAX, 0);
+    ad_for(&tmp, &ad);
+    int rc = sigil_buf_init(&blob, 4 * SIGIL_HSM_SHARE_MAX, 0);
+    if (!rc) rc = sigil_hsm_seal(nd->hsm, &ad, secret->data, secret->size, &blob);
+    if (!rc) rc = sigil_buf_init(&file, 8 * SIGIL_HSM_SHARE_MAX, 0);
     if (!rc) rc = sigil_buf_put(&file, "SGNK", 4);
     if (!rc) rc = sigil_buf_put_u8(&file, 1);
-    if (!rc) rc = sigil_buf_put_u16(&file, k->scheme);
-    if (!rc) rc = sigil_buf_put_u32(&file, k->party);
-    if (!rc) rc = sigil_buf_put_u32(&file, k->version);
-    if (!rc) rc = sigil_buf_put_string(&file, k->key_id, strlen(k->key_id));
-    if (!rc) rc = sigil_buf_put_string(&file, pubb.data, pubb.size);
+    if (!rc) rc = sigil_buf_put_u16(&file, scheme);
+    if (!rc) rc = sigil_buf_put_u32(&file, tmp.party);
+    if (!rc) rc = sigil_buf_put_u32(&file, tmp.version);
+    if (!rc) rc = sigil_buf_put_string(&file, key_id, strlen(key_id));
+    if (!rc) rc = sigil_buf_put_string(&file, pubpkg->data, pubpkg->size);
     if (!rc) rc = sigil_buf_put_string(&file, blob.data, blob.size);
     char path[NODE_PATH_MAX + 128];
-    snprintf(path, sizeof path, "%s/%s.key", nd->path_keys, k->key_id);
+    snprintf(path, sizeof path, "%s/%s.key", nd->path_keys, key_id);
     if (!rc) rc = sigil_file_write_atomic(path, file.data, file.size, 0600);
     keyrec *parsed = NULL;
     if (!rc) rc = key_from_bytes(file.data, file.size, &parsed);
-    (void)suite;
-    sigil_buf_free(&pubb);
     sigil_buf_free(&blob);
     sigil_buf_free(&file);
-    free(k);
     if (rc)
         return rc;
     *out = parsed;
     return SIGIL_OK;
 }
 
-static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq)
+/* Add the DKG RESULT to res and the key to the node. */
+static int dkg_result(node *nd, session *s, keyrec *k, outbox *res)
+{
+    sigil_buf rb, pubb;
+    memset(&rb, 0, sizeof rb);
+    memset(&pubb, 0, sizeof pubb);
+    int rc = sigil_buf_init(&pubb, SIGIL_HSM_SHARE_MAX, 0);
+    if (!rc) rc = sigil_keyshare_serialize(&k->pub, &pubb);
+    if (!rc) rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
+    if (!rc) rc = sigil_env_dkg_result_encode(k->scheme, k->key_id, k->pk, k->pklen, pubb.data,
+                                              pubb.size, s->own_bcast.data, s->own_bcast.size, &rb);
+    if (!rc) rc = outbox_init(res, 1);
+    if (!rc) rc = outbox_add(nd, res, s->sid, s->round, 0, SIGIL_ENV_RESULT, rb.data, rb.size, NULL);
+    sigil_buf_free(&rb);
+    sigil_buf_free(&pubb);
+    return rc;
+}
+
+/* Per-recipient multi-message body: u32 count | count x string. */
+static int multi_put(sigil_buf *b, const sigil_buf *msgs, size_t count, size_t stride)
+{
+    int rc = sigil_buf_put_u32(b, (uint32_t)count);
+    for (size_t j = 0; j < count && !rc; j++)
+        rc = sigil_buf_put_string(b, msgs[j * stride].data, msgs[j * stride].size);
+    return rc;
+}
+
+static int multi_get(const sigil_buf *body, size_t count, sigil_buf *views, size_t stride)
+{
+    sigil_buf b;
+    sigil_buf_view(&b, body->data, body->size);
+    uint32_t c;
+    int rc = sigil_buf_get_u32(&b, &c);
+    if (!rc && c != count)
+        rc = SIGIL_E_MISMATCH;
+    for (size_t j = 0; j < count && !rc; j++) {
+        const uint8_t *p;
+        size_t l;
+        rc = sigil_buf_get_string(&b, SIGIL_ECDSA_MAX_PAYLOAD + 64, &p, &l);
+        if (!rc) sigil_buf_view(&views[j * stride], p, l);
+    }
+    if (!rc) rc = sigil_buf_end(&b);
+    return rc;
+}
+
+/* Open the inbound envelopes of one round into body[party index]: round
+ * 1 and 3 of a DKG and round 1 of a PRESIGN are broadcasts; DKG round 2
+ * also carries the echoes; every other round is addressed to this node.
+ * Nothing in the session changes on failure. */
+static int collect(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq,
+                   sigil_buf *body, uint8_t echo[][32])
 {
     uint32_t n = s->n, others = n - 1;
-    size_t want = s->round == 2 ? 2 * (size_t)others : others;
+    int dkg = s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+    int bcast = s->round == 1 || (dkg && s->round == 3);
+    int echoes = dkg && s->round == 2;
+    size_t want = echoes ? 2 * (size_t)others : others;
     if (rq->n_inbound != want) {
         DETAIL(call, "round %u needs %zu inbound envelopes, got %zu", s->round, want, rq->n_inbound);
         return SIGIL_E_INVALID;
     }
-    sigil_buf body[NODE_MAX_PEERS], raw[NODE_MAX_PEERS];
-    uint8_t box[NODE_MAX_PEERS][32];
-    uint8_t echo[NODE_MAX_PEERS][32];
     int got[NODE_MAX_PEERS] = {0}, gotecho[NODE_MAX_PEERS] = {0};
-    memset(body, 0, sizeof body);
-    memset(raw, 0, sizeof raw);
+    uint8_t box[NODE_MAX_PEERS][32];
     int rc = SIGIL_OK;
     for (uint32_t i = 0; i < n && !rc; i++)
         rc = sigil_buf_init(&body[i], SIGIL_ENV_MAX_BODY, SIGIL_BUF_SECRET);
-    /* 1. open and check every inbound envelope; nothing changes on failure */
     for (size_t i = 0; i < rq->n_inbound && !rc; i++) {
         const Sigil__V1__Envelope *e = rq->inbound[i];
-        int is_echo = s->round == 2 && e && e->kind == SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_ECHO;
+        int is_echo = echoes && e && e->kind == SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_ECHO;
         uint32_t kind = is_echo ? SIGIL_ENV_ECHO : SIGIL_ENV_DATA;
-        uint32_t to = (s->round == 2 && !is_echo) ? nd->cfg.node_id : 0;
+        uint32_t to = (bcast || is_echo) ? 0 : nd->cfg.node_id;
         int idx = -1;
         sigil_buf tmp;
+        uint8_t bx[32];
         rc = sigil_buf_init(&tmp, SIGIL_ENV_MAX_BODY, SIGIL_BUF_SECRET);
         if (!rc)
-            rc = inbound_open(nd, call, e, s->sid, s->round, kind, to, s->parties, n, &tmp, box[0], &idx);
+            rc = inbound_open(nd, call, e, s->sid, s->round, kind, to, s->parties, n, &tmp, bx, &idx);
         if (!rc && (is_echo ? gotecho[idx] : got[idx])) {
             DETAIL(call, "two envelopes from node %u in one round (replay)", e->from);
             rc = SIGIL_E_REPLAY;
@@ -849,100 +931,206 @@ static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1
         } else if (!rc) {
             rc = sigil_buf_put(&body[idx], tmp.data, tmp.size);
             got[idx] = 1;
-            if (!rc && s->round == 1) {
-                memcpy(s->box[idx], box[0], 32); /* only used after success */
-                sigil_buf_view(&raw[idx], e->payload.data, e->payload.len);
-            }
+            memcpy(box[idx], bx, 32);
         }
         sigil_buf_free(&tmp);
     }
-    if (!rc && s->round == 2)
-        for (uint32_t i = 0; i < n && !rc; i++)
-            if (i != s->self && !sodium_memcmp(echo[i], s->echo, 32) == 0) {
-                DETAIL(call, "echo check failed: node %u saw other round-1 broadcasts (equivocation)",
-                       s->parties[i]);
-                rc = SIGIL_E_MISMATCH;
-                /* authenticated evidence of equivocation: the session is over */
-                for (uint32_t j = 0; j < n; j++)
-                    sigil_buf_free(&body[j]);
-                session_drop(nd, s);
-                return rc;
-            }
-    if (rc) {
+    if (!rc && s->round == 1)
+        for (uint32_t i = 0; i < n; i++)
+            if (i != s->self)
+                memcpy(s->box[i], box[i], 32);
+    if (rc)
         for (uint32_t i = 0; i < n; i++)
             sigil_buf_free(&body[i]);
+    return rc;
+}
+
+/* Outbound to every other party: out[i] indexed by party (self ignored). */
+static int send_each(node *nd, session *s, outbox *o, uint32_t round, const sigil_buf *out)
+{
+    int rc = SIGIL_OK;
+    for (uint32_t i = 0; i < s->n && !rc; i++)
+        if (i != s->self)
+            rc = outbox_add(nd, o, s->sid, round, s->parties[i], SIGIL_ENV_DATA, out[i].data,
+                            out[i].size, s->box[i]);
+    return rc;
+}
+
+/* DKLs23 messages: in[k] / out[k] = the k-th other party. Map to/from the
+ * party-indexed arrays. */
+static void others_of(const session *s, const sigil_buf *by_party, sigil_buf *by_other)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (i != s->self)
+            sigil_buf_view(&by_other[k++], by_party[i].data, by_party[i].size);
+}
+
+static int ecdsa_out_init(sigil_buf *out, size_t count)
+{
+    int rc = SIGIL_OK;
+    for (size_t i = 0; i < count && !rc; i++)
+        rc = sigil_buf_init(&out[i], SIGIL_ECDSA_MAX_PAYLOAD + 64, 0);
+    return rc;
+}
+
+static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq)
+{
+    uint32_t n = s->n;
+    sigil_buf body[NODE_MAX_PEERS], raw[NODE_MAX_PEERS];
+    uint8_t echo[NODE_MAX_PEERS][32];
+    memset(body, 0, sizeof body);
+    memset(raw, 0, sizeof raw);
+    int rc = collect(nd, call, s, rq, body, echo);
+    if (rc)
         return rc;
-    }
-    /* 2. run the protocol step */
+    if (s->round == 1)
+        for (size_t i = 0; i < rq->n_inbound; i++) {
+            int idx = party_index(s->parties, n, rq->inbound[i]->from);
+            sigil_buf_view(&raw[idx], rq->inbound[i]->payload.data, rq->inbound[i]->payload.len);
+        }
+    if (s->round == 2)
+        for (uint32_t i = 0; i < n; i++)
+            if (i != s->self && sodium_memcmp(echo[i], s->echo, 32) != 0) {
+                DETAIL(call, "echo check failed: node %u saw other round-1 broadcasts (equivocation)",
+                       s->parties[i]);
+                for (uint32_t j = 0; j < n; j++)
+                    sigil_buf_free(&body[j]);
+                /* authenticated evidence of equivocation: the session is over */
+                session_drop(nd, s);
+                return SIGIL_E_MISMATCH;
+            }
     uint32_t culprit = SIGIL_DKG_NOBODY;
-    outbox o;
+    uint16_t eculprit = 0;
+    outbox o, res;
     memset(&o, 0, sizeof o);
+    memset(&res, 0, sizeof res);
     rc = outbox_init(&o, n + 1);
     uint32_t next = s->round + 1;
     int done = 0;
-    outbox res;
-    memset(&res, 0, sizeof res);
+    sigil_buf out[NODE_MAX_PEERS], in[NODE_MAX_PEERS];
+    memset(out, 0, sizeof out);
     if (!rc && s->round == 1) {
-        sigil_buf out[NODE_MAX_PEERS];
-        memset(out, 0, sizeof out);
         for (uint32_t i = 0; i < n && !rc; i++)
             rc = sigil_buf_init(&out[i], 1 << 16, SIGIL_BUF_SECRET);
         if (!rc) rc = sigil_dkg_round2(s->dkg, body, out, &culprit);
-        for (uint32_t i = 0; i < n && !rc; i++)
-            if (i != s->self)
-                rc = outbox_add(nd, &o, s->sid, 2, s->parties[i], SIGIL_ENV_DATA, out[i].data,
-                                out[i].size, s->box[i]);
+        if (!rc) rc = send_each(nd, s, &o, 2, out);
         if (!rc) {
             raw[s->self] = s->own_bcast;
             echo_hash(s, 1, raw, s->echo);
             rc = outbox_add(nd, &o, s->sid, 2, 0, SIGIL_ENV_ECHO, s->echo, 32, NULL);
         }
-        for (uint32_t i = 0; i < n; i++)
-            sigil_buf_free(&out[i]);
     } else if (!rc && s->round == 2) {
-        sigil_buf out;
-        rc = sigil_buf_init(&out, 1 << 16, 0);
-        if (!rc) rc = sigil_dkg_round3(s->dkg, body, &out, &culprit);
-        if (!rc) rc = outbox_add(nd, &o, s->sid, 3, 0, SIGIL_ENV_DATA, out.data, out.size, NULL);
-        /* keep own confirmation for the result */
+        rc = sigil_buf_init(&out[0], 1 << 16, 0);
+        if (!rc) rc = sigil_dkg_round3(s->dkg, body, &out[0], &culprit);
+        if (!rc) rc = outbox_add(nd, &o, s->sid, 3, 0, SIGIL_ENV_DATA, out[0].data, out[0].size, NULL);
         if (!rc) {
             sigil_buf_reset(&s->own_bcast);
-            rc = sigil_buf_put(&s->own_bcast, out.data, out.size);
+            rc = sigil_buf_put(&s->own_bcast, out[0].data, out[0].size);
         }
-        sigil_buf_free(&out);
     } else if (!rc && s->round == 3) {
         sigil_keyshare ks;
         memset(&ks, 0, sizeof ks);
         rc = sigil_dkg_finish(s->dkg, body, &ks, &culprit);
-        if (!rc) rc = sigil_frost_prepare_key((sigil_frost_suite)s->scheme, &ks);
-        keyrec *k = NULL;
-        if (!rc) rc = dkg_store(nd, s, &ks, &k);
-        sigil_keyshare_free(&ks);
-        sigil_buf rb, pubb;
-        memset(&rb, 0, sizeof rb);
+        sigil_buf sec, pubb;
+        memset(&sec, 0, sizeof sec);
         memset(&pubb, 0, sizeof pubb);
-        if (!rc) rc = sigil_buf_init(&pubb, SIGIL_HSM_SHARE_MAX, 0);
-        if (!rc) rc = sigil_keyshare_serialize(&k->pub, &pubb);
-        if (!rc) rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
-        if (!rc) rc = sigil_env_dkg_result_encode(k->scheme, k->key_id, k->pk, k->pklen, pubb.data,
-                                                  pubb.size, s->own_bcast.data, s->own_bcast.size, &rb);
-        if (!rc) rc = outbox_init(&res, 1);
-        if (!rc) rc = outbox_add(nd, &res, s->sid, 3, 0, SIGIL_ENV_RESULT, rb.data, rb.size, NULL);
+        sigil_keyshare pubk;
+        if (!rc && s->scheme != SIGIL_ENV_SCHEME_ECDSA)
+            rc = sigil_frost_prepare_key((sigil_frost_suite)s->scheme, &ks);
         if (!rc) {
-            k->next = nd->keys;
-            nd->keys = k;
-            fprintf(stderr, "sigil-node %u: key '%s' generated (scheme %u)\n", nd->cfg.node_id,
-                    k->key_id, k->scheme);
-        } else {
-            key_free(k);
+            pubk = ks;
+            pubk.secret = NULL;
+            rc = sigil_buf_init(&pubb, SIGIL_HSM_SHARE_MAX, 0);
         }
-        sigil_buf_free(&rb);
+        if (!rc) rc = sigil_keyshare_serialize(&pubk, &pubb);
+        if (!rc && s->scheme != SIGIL_ENV_SCHEME_ECDSA) {
+            keyrec *k = NULL;
+            rc = sigil_buf_init(&sec, SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
+            if (!rc) rc = sigil_keyshare_serialize(&ks, &sec);
+            if (!rc) rc = key_store(nd, s->key_id, s->scheme, &sec, &pubb, &k);
+            if (!rc) rc = dkg_result(nd, s, k, &res);
+            if (!rc) {
+                k->next = nd->keys;
+                nd->keys = k;
+                fprintf(stderr, "sigil-node %u: key '%s' generated (scheme %u)\n", nd->cfg.node_id,
+                        k->key_id, k->scheme);
+            } else {
+                key_free(k);
+            }
+            done = 1;
+            next = 3;
+        } else if (!rc) {
+            /* DKLs23: the pairwise OT setup follows (rounds 4..6) */
+            sigil_ecdsa_keyshare *eks = NULL;
+            rc = sigil_ecdsa_keyshare_from_dkg_share(&eks, &ks);
+            if (!rc) rc = sigil_ecdsa_setup_new(&s->setup, eks, s->sid);
+            sigil_ecdsa_keyshare_free(eks);
+            if (!rc) rc = sigil_buf_init(&s->pubpkg, SIGIL_HSM_SHARE_MAX, 0);
+            if (!rc) rc = sigil_buf_put(&s->pubpkg, pubb.data, pubb.size);
+            sigil_buf eo[NODE_MAX_PEERS];
+            memset(eo, 0, sizeof eo);
+            if (!rc) rc = ecdsa_out_init(eo, n - 1);
+            if (!rc) rc = sigil_ecdsa_setup_round1(s->setup, eo);
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < n && !rc; i++)
+                if (i != s->self)
+                    sigil_buf_view(&out[i], eo[k].data, eo[k].size), k++;
+            if (!rc) rc = send_each(nd, s, &o, 4, out);
+            memset(out, 0, sizeof out);
+            for (uint32_t i = 0; i < n; i++)
+                sigil_buf_free(&eo[i]);
+        }
+        sigil_keyshare_free(&ks);
+        sigil_buf_free(&sec);
         sigil_buf_free(&pubb);
-        done = 1;
-        next = 3;
+    } else if (!rc && s->round >= 4 && s->round <= 6 && s->setup) {
+        others_of(s, body, in);
+        sigil_buf eo[NODE_MAX_PEERS];
+        memset(eo, 0, sizeof eo);
+        rc = ecdsa_out_init(eo, n - 1);
+        if (!rc && s->round == 4)
+            rc = sigil_ecdsa_setup_round2(s->setup, in, eo, &eculprit);
+        else if (!rc && s->round == 5)
+            rc = sigil_ecdsa_setup_round3(s->setup, in, eo, &eculprit);
+        if (!rc && s->round < 6) {
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < n; i++)
+                if (i != s->self)
+                    sigil_buf_view(&out[i], eo[k].data, eo[k].size), k++;
+            rc = send_each(nd, s, &o, next, out);
+            memset(out, 0, sizeof out);
+        } else if (!rc) {
+            sigil_ecdsa_share *sh = NULL;
+            sigil_buf sec;
+            memset(&sec, 0, sizeof sec);
+            keyrec *k = NULL;
+            rc = sigil_ecdsa_setup_finish(s->setup, in, &sh, &eculprit);
+            if (!rc) rc = sigil_buf_init(&sec, 4 * SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
+            if (!rc) rc = sigil_ecdsa_share_encode(sh, &sec);
+            if (!rc) rc = key_store(nd, s->key_id, s->scheme, &sec, &s->pubpkg, &k);
+            if (!rc) rc = dkg_result(nd, s, k, &res);
+            if (!rc) {
+                k->next = nd->keys;
+                nd->keys = k;
+                fprintf(stderr, "sigil-node %u: ECDSA key '%s' generated\n", nd->cfg.node_id, k->key_id);
+            } else {
+                key_free(k);
+            }
+            sigil_ecdsa_share_free(sh);
+            sigil_buf_free(&sec);
+            done = 1;
+            next = 6;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            sigil_buf_free(&eo[i]);
+    } else if (!rc) {
+        rc = SIGIL_E_STATE;
     }
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         sigil_buf_free(&body[i]);
+        sigil_buf_free(&out[i]);
+    }
     if (!rc) rc = pack_response(call, s->sid, next, done ? NULL : &o, done, done ? &res : NULL);
     outbox_free(&o);
     outbox_free(&res);
@@ -950,6 +1138,9 @@ static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1
         if (culprit != SIGIL_DKG_NOBODY && culprit < n)
             DETAIL(call, "DKG round %u failed: %s (culprit node %u)", s->round, sigil_strerror(rc),
                    s->parties[culprit]);
+        else if (eculprit)
+            DETAIL(call, "DKG round %u failed: %s (culprit node %u)", s->round, sigil_strerror(rc),
+                   eculprit);
         else
             DETAIL(call, "DKG round %u failed: %s", s->round, sigil_strerror(rc));
         session_drop(nd, s);
@@ -962,6 +1153,314 @@ static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1
     return SIGIL_OK;
 }
 
+/* ---- ECDSA presigning: round 1 hello (certificates, so every later
+ * message can be encrypted), round 2 PRESIGN1, round 3 PRESIGN2, finish.
+ * `count` independent presignatures, instance j with the DKLs23 session id
+ * SHA-256("sigil.v1.presign" || session id || u32 j). ---- */
+
+static int unseal_ecdsa(node *nd, const keyrec *k, sigil_ecdsa_share **out)
+{
+    sigil_hsm_ad ad;
+    ad_for(k, &ad);
+    sigil_buf sb;
+    int rc = sigil_buf_init(&sb, 4 * SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
+    if (!rc) rc = sigil_hsm_unseal(nd->hsm, &ad, k->blob, k->bloblen, &sb);
+    if (!rc) rc = sigil_ecdsa_share_decode(out, sb.data, sb.size);
+    sigil_buf_free(&sb);
+    return rc;
+}
+
+static int presign_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
+{
+    int rc = check_not_halted(nd, call);
+    if (rc)
+        return rc;
+    keyrec *k = key_find(nd, rq->key_id);
+    if (!k || k->scheme != SIGIL_ENV_SCHEME_ECDSA || (int)rq->scheme != SIGIL_ENV_SCHEME_ECDSA) {
+        DETAIL(call, "no ECDSA key '%s' on this node", rq->key_id);
+        return k ? SIGIL_E_MISMATCH : SIGIL_E_NOT_FOUND;
+    }
+    uint32_t self;
+    rc = check_parties(nd, call, rq->parties, rq->n_parties, &self);
+    if (rc)
+        return rc;
+    if (rq->n_parties < k->pub.t || rq->n_parties > k->pub.n || rq->parties[rq->n_parties - 1] > k->pub.n) {
+        DETAIL(call, "%zu signers for a %u-of-%u key", rq->n_parties, k->pub.t, k->pub.n);
+        return SIGIL_E_THRESHOLD;
+    }
+    if (rq->count < 1 || rq->count > nd->cfg.refill_max || rq->n_inbound || rq->n_items) {
+        DETAIL(call, "PRESIGN count must be 1..%u, without inbound or items", nd->cfg.refill_max);
+        return SIGIL_E_INVALID;
+    }
+    if (nd->nsessions >= MAX_SESSIONS)
+        return SIGIL_E_TOO_LARGE;
+    session *s = calloc(1, sizeof *s);
+    if (!s)
+        return SIGIL_E_NOMEM;
+    memcpy(s->sid, rq->session_id.data, 32);
+    s->kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN;
+    snprintf(s->key_id, sizeof s->key_id, "%s", k->key_id);
+    s->scheme = SIGIL_ENV_SCHEME_ECDSA;
+    s->t = k->pub.t;
+    s->n = (uint32_t)rq->n_parties;
+    memcpy(s->parties, rq->parties, s->n * sizeof *s->parties);
+    s->self = self;
+    s->count = rq->count;
+    rc = seen_record(nd, s->sid, 1);
+    if (rc == SIGIL_E_REPLAY)
+        DETAIL(call, "session id already seen by this node");
+    outbox o;
+    memset(&o, 0, sizeof o);
+    if (!rc) rc = outbox_init(&o, 1);
+    if (!rc) rc = outbox_add(nd, &o, s->sid, 1, 0, SIGIL_ENV_DATA, NULL, 0, NULL);
+    if (!rc) rc = pack_response(call, s->sid, 1, &o, 0, NULL);
+    outbox_free(&o);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    s->round = 1;
+    s->next = nd->sessions;
+    nd->sessions = s;
+    nd->nsessions++;
+    return SIGIL_OK;
+}
+
+static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq)
+{
+    uint32_t n = s->n, c = s->count;
+    sigil_buf body[NODE_MAX_PEERS];
+    memset(body, 0, sizeof body);
+    int rc = collect(nd, call, s, rq, body, NULL);
+    if (rc)
+        return rc;
+    keyrec *k = key_find(nd, s->key_id);
+    uint16_t culprit = 0;
+    outbox o, res;
+    memset(&o, 0, sizeof o);
+    memset(&res, 0, sizeof res);
+    rc = outbox_init(&o, n);
+    size_t o1 = n - 1;
+    /* out[j * o1 + q]: instance j, q-th other signer */
+    sigil_buf *eo = calloc((size_t)c * o1, sizeof *eo), *ei = calloc((size_t)c * o1, sizeof *ei);
+    if (!eo || !ei)
+        rc = SIGIL_E_NOMEM;
+    if (!rc && !k)
+        rc = SIGIL_E_NOT_FOUND;
+    if (!rc && s->round == 1) {
+        rc = check_not_halted(nd, call);
+        if (!rc) rc = unseal_ecdsa(nd, k, &s->share);
+        if (!rc && !(s->ps = calloc(c, sizeof *s->ps)))
+            rc = SIGIL_E_NOMEM;
+        uint16_t signers[SIGIL_ECDSA_MAX_PARTIES];
+        for (uint32_t i = 0; i < n; i++)
+            signers[i] = (uint16_t)s->parties[i];
+        for (uint32_t j = 0; j < c && !rc; j++) {
+            uint8_t isid[32];
+            crypto_hash_sha256_state st;
+            static const char dom[] = "sigil.v1.presign";
+            uint8_t jb[4] = {(uint8_t)(j >> 24), (uint8_t)(j >> 16), (uint8_t)(j >> 8), (uint8_t)j};
+            crypto_hash_sha256_init(&st);
+            crypto_hash_sha256_update(&st, (const uint8_t *)dom, sizeof dom);
+            crypto_hash_sha256_update(&st, s->sid, 32);
+            crypto_hash_sha256_update(&st, jb, 4);
+            crypto_hash_sha256_final(&st, isid);
+            rc = sigil_ecdsa_presign_new(&s->ps[j], s->share, isid, signers, n);
+            if (!rc) rc = ecdsa_out_init(&eo[j * o1], o1);
+            if (!rc) rc = sigil_ecdsa_presign_round1(s->ps[j], &eo[j * o1]);
+        }
+    } else if (!rc && (s->round == 2 || s->round == 3)) {
+        uint32_t q = 0;
+        for (uint32_t i = 0; i < n && !rc; i++)
+            if (i != s->self) {
+                rc = multi_get(&body[i], c, &ei[q], o1);
+                if (rc)
+                    DETAIL(call, "presign message from node %u malformed", s->parties[i]);
+                q++;
+            }
+        for (uint32_t j = 0; j < c && !rc; j++) {
+            if (s->round == 2) {
+                rc = ecdsa_out_init(&eo[j * o1], o1);
+                if (!rc) rc = sigil_ecdsa_presign_round2(s->ps[j], &ei[j * o1], &eo[j * o1], &culprit);
+            } else {
+                if (!s->presigs && !(s->presigs = calloc(c, sizeof *s->presigs)))
+                    rc = SIGIL_E_NOMEM;
+                if (!rc) rc = sigil_ecdsa_presign_finish(s->ps[j], &ei[j * o1], &s->presigs[j], &culprit);
+            }
+        }
+    } else if (!rc) {
+        rc = SIGIL_E_STATE;
+    }
+    /* outbound: per other signer, the count messages of round+1 */
+    if (!rc && s->round < 3) {
+        uint32_t q = 0;
+        for (uint32_t i = 0; i < n && !rc; i++)
+            if (i != s->self) {
+                sigil_buf b;
+                rc = sigil_buf_init(&b, SIGIL_ENV_MAX_BODY, 0);
+                if (!rc) rc = multi_put(&b, &eo[q], c, o1);
+                if (!rc) rc = outbox_add(nd, &o, s->sid, s->round + 1, s->parties[i], SIGIL_ENV_DATA,
+                                         b.data, b.size, s->box[i]);
+                sigil_buf_free(&b);
+                q++;
+            }
+    }
+    int done = 0;
+    if (!rc && s->round == 3) {
+        /* everything verified: the presignatures enter the pool */
+        sigil_buf rb;
+        rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
+        if (!rc && k->nps + c > k->capps) {
+            presig_entry *np = realloc(k->ps, (k->nps + c) * sizeof *np);
+            if (!np)
+                rc = SIGIL_E_NOMEM;
+            else {
+                k->ps = np;
+                k->capps = k->nps + c;
+            }
+        }
+        if (!rc) rc = sigil_buf_put_u16(&rb, k->scheme);
+        if (!rc) rc = sigil_buf_put_string(&rb, k->key_id, strlen(k->key_id));
+        if (!rc) rc = sigil_buf_put_u32(&rb, c);
+        for (uint32_t j = 0; j < c && !rc; j++) {
+            presig_entry *e = &k->ps[k->nps];
+            memset(e, 0, sizeof *e);
+            e->id = ((uint64_t)nd->boot << 32) | ++nd->seq;
+            e->ps = s->presigs[j];
+            s->presigs[j] = NULL;
+            e->ns = n;
+            memcpy(e->signers, s->parties, n * sizeof *s->parties);
+            k->nps++;
+            rc = sigil_buf_put_u64(&rb, e->id);
+        }
+        if (!rc) rc = outbox_init(&res, 1);
+        if (!rc) rc = outbox_add(nd, &res, s->sid, 3, 0, SIGIL_ENV_RESULT, rb.data, rb.size, NULL);
+        sigil_buf_free(&rb);
+        done = 1;
+    }
+    for (size_t i = 0; eo && i < (size_t)c * o1; i++)
+        sigil_buf_free(&eo[i]);
+    free(eo);
+    free(ei);
+    for (uint32_t i = 0; i < n; i++)
+        sigil_buf_free(&body[i]);
+    if (!rc) rc = pack_response(call, s->sid, done ? 3 : s->round + 1, done ? NULL : &o, done, done ? &res : NULL);
+    outbox_free(&o);
+    outbox_free(&res);
+    if (rc) {
+        if (culprit)
+            DETAIL(call, "presign round %u failed: %s (culprit node %u)", s->round, sigil_strerror(rc), culprit);
+        else if (!call->detail[0])
+            DETAIL(call, "presign round %u failed: %s", s->round, sigil_strerror(rc));
+        session_drop(nd, s);
+        return rc;
+    }
+    if (done)
+        session_drop(nd, s);
+    else
+        s->round++;
+    return SIGIL_OK;
+}
+
+/* ECDSA SIGN: one online share per item from the named presignatures. */
+static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
+{
+    int rc = check_not_halted(nd, call);
+    if (rc)
+        return rc;
+    keyrec *k = key_find(nd, rq->key_id);
+    if (!k || k->scheme != SIGIL_ENV_SCHEME_ECDSA) {
+        DETAIL(call, "no ECDSA key '%s' on this node", rq->key_id);
+        return k ? SIGIL_E_MISMATCH : SIGIL_E_NOT_FOUND;
+    }
+    size_t ni = rq->n_items;
+    if (ni == 0 || ni > SIGIL_ENV_MAX_ITEMS || rq->n_pool_entries != ni || rq->n_inbound) {
+        DETAIL(call, "ECDSA SIGN needs 1..%d items, one presignature id per item, no inbound", SIGIL_ENV_MAX_ITEMS);
+        return SIGIL_E_INVALID;
+    }
+    size_t *pos = calloc(ni, sizeof *pos);
+    if (!pos)
+        return SIGIL_E_NOMEM;
+    for (size_t i = 0; i < ni && !rc; i++) {
+        const Sigil__V1__SignItem *it = rq->items[i];
+        if (!it || it->payload_case != SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST || it->digest.len != 32) {
+            DETAIL(call, "item %zu: ECDSA signs a 32-byte digest", i);
+            rc = SIGIL_E_INVALID;
+            break;
+        }
+        size_t j;
+        for (j = 0; j < k->nps; j++)
+            if (k->ps[j].id == rq->pool_entries[i])
+                break;
+        if (j == k->nps) {
+            DETAIL(call, "presignature %llu of key '%s' unknown or used (pools do not survive a restart)",
+                   (unsigned long long)rq->pool_entries[i], k->key_id);
+            rc = SIGIL_E_NOT_FOUND;
+        } else if (k->ps[j].ns != rq->n_parties ||
+                   memcmp(k->ps[j].signers, rq->parties, rq->n_parties * sizeof *rq->parties)) {
+            DETAIL(call, "presignature %llu was made by another signer set", (unsigned long long)rq->pool_entries[i]);
+            rc = SIGIL_E_MISMATCH;
+        }
+        for (size_t l = 0; l < i && !rc; l++)
+            if (rq->pool_entries[l] == rq->pool_entries[i]) {
+                DETAIL(call, "presignature %llu named twice", (unsigned long long)rq->pool_entries[i]);
+                rc = SIGIL_E_USED;
+            }
+        pos[i] = j;
+    }
+    if (!rc) {
+        rc = seen_record(nd, rq->session_id.data, 0);
+        if (rc == SIGIL_E_REPLAY)
+            DETAIL(call, "session id already seen by this node");
+    }
+    if (rc) {
+        free(pos);
+        return rc;
+    }
+    /* take them out of the pool (consumed whatever happens next) */
+    sigil_ecdsa_presig **ps = calloc(ni, sizeof *ps);
+    if (!ps) {
+        free(pos);
+        return SIGIL_E_NOMEM;
+    }
+    for (size_t i = 0; i < ni; i++) {
+        size_t j;
+        for (j = 0; j < k->nps; j++)
+            if (k->ps[j].id == rq->pool_entries[i])
+                break;
+        ps[i] = k->ps[j].ps;
+        k->ps[j] = k->ps[--k->nps];
+    }
+    sigil_buf rb;
+    rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
+    if (!rc) rc = sigil_buf_put_u16(&rb, k->scheme);
+    if (!rc) rc = sigil_buf_put_string(&rb, k->key_id, strlen(k->key_id));
+    if (!rc) rc = sigil_buf_put_u32(&rb, (uint32_t)ni);
+    for (size_t i = 0; i < ni && !rc; i++) {
+        sigil_buf sb;
+        sigil_ecdsa_combiner comb;
+        rc = sigil_buf_init(&sb, 4096, 0);
+        if (!rc) rc = sigil_ecdsa_sign_share(ps[i], rq->items[i]->digest.data, &sb, &comb);
+        if (!rc && memcmp(comb.pubkey, k->pk, 33) != 0)
+            rc = SIGIL_E_MISMATCH;
+        if (!rc) rc = sigil_buf_put_u64(&rb, rq->pool_entries[i]);
+        if (!rc) rc = sigil_buf_put_string(&rb, sb.data, sb.size);
+        if (!rc) rc = sigil_env_ecdsa_combiner_put(&comb, &rb);
+        sigil_buf_free(&sb);
+    }
+    for (size_t i = 0; i < ni; i++)
+        sigil_ecdsa_presig_free(ps[i]);
+    free(ps);
+    free(pos);
+    outbox res;
+    memset(&res, 0, sizeof res);
+    if (!rc) rc = outbox_init(&res, 1);
+    if (!rc) rc = outbox_add(nd, &res, rq->session_id.data, 1, 0, SIGIL_ENV_RESULT, rb.data, rb.size, NULL);
+    if (!rc) rc = pack_response(call, rq->session_id.data, 1, NULL, 1, &res);
+    outbox_free(&res);
+    sigil_buf_free(&rb);
+    return rc;
+}
 /* FROST SIGN from the pool: one call. */
 static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
 {
@@ -1178,10 +1677,14 @@ static int h_start(void *ctx, sigil_rpc_call *call)
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN) {
         if (rq->scheme >= 1 && rq->scheme <= 3) {
             rc = frost_sign(nd, call, rq);
+        } else if ((int)rq->scheme == SIGIL_ENV_SCHEME_ECDSA) {
+            rc = ecdsa_sign(nd, call, rq);
         } else {
             DETAIL(call, "SIGN for scheme %d is not supported by this node", rq->scheme);
             rc = SIGIL_E_VERSION;
         }
+    } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN) {
+        rc = presign_start(nd, call, rq);
     } else {
         DETAIL(call, "session kind %d is not supported by this node", rq->kind);
         rc = SIGIL_E_VERSION;
@@ -1203,6 +1706,8 @@ static int h_round(void *ctx, sigil_rpc_call *call)
     } else if (rq->round != s->round) {
         DETAIL(call, "session expects round %u, request is for round %u", s->round, rq->round);
         rc = rq->round < s->round ? SIGIL_E_REPLAY : SIGIL_E_STATE;
+    } else if (s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN) {
+        rc = presign_round(nd, call, s, rq);
     } else {
         rc = dkg_round(nd, call, s, rq);
     }
@@ -1238,6 +1743,10 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
     if (!rc && (uint16_t)rq->scheme != k->scheme) {
         DETAIL(call, "key '%s' is scheme %u", k->key_id, k->scheme);
         rc = SIGIL_E_MISMATCH;
+    }
+    if (!rc && k->scheme == SIGIL_ENV_SCHEME_ECDSA) {
+        DETAIL(call, "ECDSA presignatures are made by PRESIGN sessions, not RefillPool");
+        rc = SIGIL_E_INVALID;
     }
     size_t count = 0;
     if (!rc) {
@@ -1332,7 +1841,7 @@ static int h_status(void *ctx, sigil_rpc_call *call)
         ks[i].scheme = (Sigil__V1__Scheme)k->scheme;
         ks[i].party_id = k->party;
         ks[i].share_version = k->version;
-        ks[i].pool_available = k->npool;
+        ks[i].pool_available = k->scheme == SIGIL_ENV_SCHEME_ECDSA ? k->nps : k->npool;
         ks[i].state = SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE;
         kp[i] = &ks[i];
         i++;

@@ -277,7 +277,8 @@ static void dkg(key_t_ *key, const char *key_id, int scheme, int adversary)
         CHECK_EQ(st.code, GRPC_STATUS_ALREADY_EXISTS);
     }
     Sigil__V1__Envelope *in[4 * N];
-    for (uint32_t r = 1; r <= 3; r++) {
+    for (uint32_t r = 1; !resp[1]->done; r++) {
+        REQUIRE(r <= 6);
         for (int i = 1; i <= N; i++) {
             size_t k = route(resp, (uint32_t)i, in, 4 * N);
             if (adversary && r == 2 && i == 2) {
@@ -342,9 +343,8 @@ static void dkg(key_t_ *key, const char *key_id, int scheme, int adversary)
             resp[i] = next[i];
             next[i] = NULL;
         }
-        if (r < 3)
-            for (int i = 1; i <= N; i++)
-                CHECK(!resp[i]->done);
+        for (int i = 2; i <= N; i++)
+            CHECK_EQ(resp[i]->done, resp[1]->done);
     }
     sigil_env_dkg_result res[N];
     sigil_buf bodies[N];
@@ -571,6 +571,151 @@ static void sign_ok(const key_t_ *k, const uint32_t *signers, size_t ns)
     CHECK_EQ(rc, SIGIL_OK);
 }
 
+/* --------------------------------------------------------------- ECDSA */
+
+/* Drive a generic multi-round session (start request per node) to done. */
+static void drive(Sigil__V1__StartSessionRequest *rq, const uint32_t *nodes, size_t nn,
+                  Sigil__V1__SessionResponse **resp)
+{
+    Sigil__V1__SessionResponse *all[N + 1] = {0}, *next[N + 1] = {0};
+    for (size_t i = 0; i < nn; i++)
+        REQUIRE(start((int)nodes[i], rq, &all[nodes[i]], NULL) == SIGIL_OK);
+    Sigil__V1__Envelope *in[4 * N];
+    for (int guard = 0; !all[nodes[0]]->done; guard++) {
+        REQUIRE(guard < 8);
+        for (size_t i = 0; i < nn; i++) {
+            size_t k = route(all, nodes[i], in, 4 * N);
+            sigil_rpc_status st;
+            int rc = round_call((int)nodes[i], rq->session_id.data, all[nodes[i]]->round, in, k,
+                                &next[nodes[i]], &st);
+            if (rc)
+                fprintf(stderr, "session round %u node %u: %s %s\n", all[nodes[i]]->round,
+                        nodes[i], sigil_errname(rc), st.detail);
+            REQUIRE(rc == SIGIL_OK);
+        }
+        for (size_t i = 0; i < nn; i++) {
+            sigil_rpc_msg_free(&all[nodes[i]]->base);
+            all[nodes[i]] = next[nodes[i]];
+            next[nodes[i]] = NULL;
+        }
+    }
+    for (size_t i = 0; i < nn; i++) {
+        CHECK(all[nodes[i]]->done);
+        resp[i] = all[nodes[i]];
+    }
+}
+
+static int open_result(const Sigil__V1__SessionResponse *r, uint32_t from, const uint8_t *sid,
+                       sigil_buf *body)
+{
+    if (!r->done || r->n_results != 1)
+        return SIGIL_E_STATE;
+    const Sigil__V1__Envelope *e = r->results[0];
+    if (e->from != from || e->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_RESULT ||
+        e->session_id.len != 32 || memcmp(e->session_id.data, sid, 32))
+        return SIGIL_E_MISMATCH;
+    sigil_env_header h = {e->session_id.data, e->session_id.len, e->round, e->from, e->to, e->kind};
+    int rc = sigil_buf_init(body, 1 << 20, 0);
+    if (!rc)
+        rc = sigil_env_open(peers, NULL, &h, e->payload.data, e->payload.len, body, NULL);
+    return rc;
+}
+
+/* PRESIGN `count` among signers (2), then sign `count` digests one by one. */
+static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count)
+{
+    uint8_t sid[32];
+    randombytes_buf(sid, 32);
+    Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+    rq.session_id.data = sid;
+    rq.session_id.len = 32;
+    rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN;
+    rq.key_id = (char *)k->key_id;
+    rq.scheme = SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1;
+    rq.parties = (uint32_t *)signers;
+    rq.n_parties = 2;
+    rq.count = count;
+    Sigil__V1__SessionResponse *resp[2];
+    drive(&rq, signers, 2, resp);
+    uint64_t *ids[2] = {0};
+    for (int i = 0; i < 2; i++) {
+        sigil_buf b;
+        REQUIRE(open_result(resp[i], signers[i], sid, &b) == SIGIL_OK);
+        char kid[65];
+        uint32_t c = 0;
+        REQUIRE(sigil_env_presign_result_decode(b.data, b.size, kid, &ids[i], &c) == SIGIL_OK);
+        CHECK_EQ(c, count);
+        CHECK(!strcmp(kid, k->key_id));
+        sigil_buf_free(&b);
+        sigil_rpc_msg_free(&resp[i]->base);
+    }
+    for (uint32_t j = 0; j < count; j++) {
+        uint8_t ssid[32], digest[32];
+        randombytes_buf(ssid, 32);
+        randombytes_buf(digest, 32);
+        Sigil__V1__SignItem it = SIGIL__V1__SIGN_ITEM__INIT, *items[1] = {&it};
+        it.payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+        it.digest.data = digest;
+        it.digest.len = 32;
+        sigil_env_ecdsa_result res[2];
+        sigil_buf bodies[2];
+        const sigil_ecdsa_combiner *combs[2];
+        sigil_buf msgs[2];
+        for (int i = 0; i < 2; i++) {
+            Sigil__V1__StartSessionRequest sr = SIGIL__V1__START_SESSION_REQUEST__INIT;
+            sr.session_id.data = ssid;
+            sr.session_id.len = 32;
+            sr.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+            sr.key_id = (char *)k->key_id;
+            sr.scheme = SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1;
+            sr.parties = (uint32_t *)signers;
+            sr.n_parties = 2;
+            sr.items = items;
+            sr.n_items = 1;
+            sr.pool_entries = &ids[i][j];
+            sr.n_pool_entries = 1;
+            Sigil__V1__SessionResponse *r = NULL;
+            sigil_rpc_status st;
+            int rc = start((int)signers[i], &sr, &r, &st);
+            if (rc)
+                fprintf(stderr, "ecdsa sign node %u: %s\n", signers[i], st.detail);
+            REQUIRE(rc == SIGIL_OK);
+            REQUIRE(open_result(r, signers[i], ssid, &bodies[i]) == SIGIL_OK);
+            REQUIRE(sigil_env_ecdsa_result_decode(&res[i], bodies[i].data, bodies[i].size) == SIGIL_OK);
+            CHECK(res[i].count == 1 && res[i].entry_ids[0] == ids[i][j]);
+            combs[i] = &res[i].combiners[0];
+            msgs[i] = res[i].sign_msgs[0];
+            /* the presignature is gone */
+            randombytes_buf(ssid, 32);
+            CHECK_REFUSED(start((int)signers[i], &sr, &r, &st), SIGIL_E_NOT_FOUND);
+            memcpy(ssid, sr.session_id.data, 32);
+            sigil_rpc_msg_free(&r->base);
+        }
+        uint8_t sig[64];
+        int recid = -1;
+        uint16_t culprit = 0;
+        CHECK_EQ(sigil_env_ecdsa_combine(combs, msgs, 2, k->pk, digest, sig, &recid, &culprit), SIGIL_OK);
+        /* independent check: libsecp256k1, low-s */
+        secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+        secp256k1_pubkey pk;
+        secp256k1_ecdsa_signature es, norm;
+        CHECK(secp256k1_ec_pubkey_parse(ctx, &pk, k->pk, 33) == 1);
+        CHECK(secp256k1_ecdsa_signature_parse_compact(ctx, &es, sig) == 1);
+        CHECK(secp256k1_ecdsa_signature_normalize(ctx, &norm, &es) == 0);
+        CHECK(secp256k1_ecdsa_verify(ctx, &es, digest, &pk) == 1);
+        secp256k1_context_destroy(ctx);
+        /* a wrong digest is refused by the combiner */
+        digest[0] ^= 1;
+        CHECK_EQ(sigil_env_ecdsa_combine(combs, msgs, 2, k->pk, digest, sig, &recid, &culprit), SIGIL_E_MISMATCH);
+        for (int i = 0; i < 2; i++) {
+            sigil_env_ecdsa_result_free(&res[i]);
+            sigil_buf_free(&bodies[i]);
+        }
+    }
+    free(ids[0]);
+    free(ids[1]);
+}
+
 /* ------------------------------------------------------------- breaker */
 
 static void make_statement(sigil_buf *out, const char *action, const char *cluster, uint64_t expires,
@@ -707,6 +852,18 @@ int main(void)
         sign_ok(keys[kk], q12, 2);
         sign_ok(keys[kk], q23, 2);
         sign_ok(keys[kk], q13, 2);
+    }
+
+    /* ---- ECDSA (DKLs23): DKG + OT setup, PRESIGN, one-call SIGN ---- */
+    key_t_ kec;
+    dkg(&kec, "k-ecdsa", 4, 0);
+    CHECK_EQ(kec.pklen, 33);
+    ecdsa_round(&kec, q12, 3);
+    ecdsa_round(&kec, q23, 2);
+    {
+        /* RefillPool is FROST only */
+        sigil_rpc_status st;
+        CHECK_REFUSED(refill(1, &kec, 3, &st), SIGIL_E_INVALID);
     }
 
     /* ---- signing adversaries (Ed25519 key) ---- */
@@ -896,6 +1053,7 @@ int main(void)
             REQUIRE(refill(i, keys[kk], 4, NULL) == SIGIL_OK);
         sign_ok(keys[kk], q23, 2);
     }
+    ecdsa_round(&kec, q13, 1);
     /* no key material in the clear on disk: the share file holds a sealed blob */
     {
         char path[600];
@@ -912,6 +1070,7 @@ int main(void)
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);
+    sigil_keyshare_free(&kec.pub);
     sigil_env_peers_free(peers);
     if (!check_fail_) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

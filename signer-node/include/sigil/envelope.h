@@ -37,6 +37,7 @@
 
 #include "sigil/buf.h"
 #include "sigil/dkg.h"
+#include "sigil/ecdsa.h"
 #include "sigil/frost.h"
 
 #define SIGIL_ENV_VERSION 1
@@ -211,5 +212,50 @@ int sigil_env_frost_aggregate(sigil_frost_suite suite, const sigil_keyshare *pub
                               const uint8_t *msg, size_t msglen, const sigil_buf *commitments,
                               const sigil_buf *shares, size_t count, uint8_t *sig,
                               uint32_t *culprit);
+
+/* ---- ECDSA (DKLs23) ----
+ *
+ * DKG RESULT for scheme ECDSA: as above; public_key = 33-byte compressed
+ * group key; public_package = the generic DKG's public keyshare over
+ * secp256k1 (sigil_env_dkg_results_agree accepts it too).
+ *
+ * PRESIGN RESULT (header: session id, round 3, from = node, to 0):
+ *   u16 scheme | string key_id | u32 count | count x u64 presignature id
+ * Presignature j of every signer belongs together (same order on every
+ * node).
+ *
+ * ECDSA SIGN RESULT (header: session id, round 1, from = node, to 0):
+ *   u16 scheme | string key_id | u32 count | count x (u64 presignature id |
+ *   string sign_msg | combiner)
+ *   sign_msg = the node's DKLs23 SIGN envelope (sigil/ecdsa.h framing);
+ *   combiner = 32 sid | u16 count | count x u16 signer | 33 pubkey | 33 R |
+ *              32 digest   (sigil_ecdsa_combiner, public data only). */
+
+int sigil_env_ecdsa_combiner_put(const sigil_ecdsa_combiner *c, sigil_buf *out);
+
+typedef struct {
+    uint16_t scheme;
+    char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
+    uint32_t count;
+    uint64_t *entry_ids;            /* count */
+    sigil_buf *sign_msgs;           /* count views into the body */
+    sigil_ecdsa_combiner *combiners; /* count */
+} sigil_env_ecdsa_result;
+
+int sigil_env_ecdsa_result_decode(sigil_env_ecdsa_result *out, const uint8_t *body, size_t n);
+void sigil_env_ecdsa_result_free(sigil_env_ecdsa_result *r);
+
+/* PRESIGN RESULT: *ids (malloc'ed, *count entries; caller frees). */
+int sigil_env_presign_result_decode(const uint8_t *body, size_t n, char key_id[SIGIL_ENV_KEY_ID_MAX + 1],
+                                    uint64_t **ids, uint32_t *count);
+
+/* The coordinator's combination of one item: combs[k] / msgs[k] from each
+ * of the count signers (any order). Every combiner must be identical, name
+ * exactly the count signers, carry the key's pubkey (33 bytes) and the
+ * requested digest (SIGIL_E_MISMATCH otherwise); then sigil_ecdsa_combine
+ * (low-s, recovery id, verified against the key before returning). */
+int sigil_env_ecdsa_combine(const sigil_ecdsa_combiner *const *combs, const sigil_buf *msgs,
+                            size_t count, const uint8_t pubkey[33], const uint8_t digest[32],
+                            uint8_t sig[64], int *recid, uint16_t *culprit);
 
 #endif
