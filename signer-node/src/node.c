@@ -1347,6 +1347,29 @@ static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil
     if (!rc) rc = pack_response(call, s->sid, done ? 3 : s->round + 1, done ? NULL : &o, done, done ? &res : NULL);
     outbox_free(&o);
     outbox_free(&res);
+    if (rc == SIGIL_E_CHECK && k && s->share) {
+        /* a peer cheated in the OT extension: our OT sender state toward it
+         * is burned (sigil/ot.h); persist that so a restart cannot revive it */
+        keyrec *nk = NULL;
+        sigil_buf sec, pubb;
+        memset(&pubb, 0, sizeof pubb);
+        int r2 = sigil_buf_init(&sec, 4 * SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
+        if (!r2) r2 = sigil_ecdsa_share_encode(s->share, &sec);
+        if (!r2) r2 = sigil_buf_init(&pubb, SIGIL_HSM_SHARE_MAX, 0);
+        if (!r2) r2 = sigil_keyshare_serialize(&k->pub, &pubb);
+        if (!r2) r2 = key_store(nd, k->key_id, k->scheme, &sec, &pubb, &nk);
+        if (!r2) {
+            free(k->blob);
+            k->blob = nk->blob;
+            k->bloblen = nk->bloblen;
+            nk->blob = NULL;
+        }
+        key_free(nk);
+        sigil_buf_free(&sec);
+        sigil_buf_free(&pubb);
+        fprintf(stderr, "sigil-node %u: OT cheat detected in presign (culprit %u); share re-sealed: %s\n",
+                nd->cfg.node_id, culprit, sigil_errname(r2));
+    }
     if (rc) {
         if (culprit)
             DETAIL(call, "presign round %u failed: %s (culprit node %u)", s->round, sigil_strerror(rc), culprit);
