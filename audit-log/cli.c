@@ -395,15 +395,27 @@ static int get_hash(json_t *j, const char *field, uint8_t *out, size_t max, size
     return 0;
 }
 
+/* jansson stores integers as int64; a file with a larger one (e.g. leafIdx
+ * 2^64-1) is re-read with integers as doubles, which are accepted only when
+ * integral and exact (<= 2^53), so no value is ever silently rounded. */
 static int get_u64(json_t *j, const char *field, uint64_t *v)
 {
     json_t *x = json_object_get(j, field);
-    if (!json_is_integer(x) || json_integer_value(x) < 0) {
-        fprintf(stderr, "%s: field \"%s\" missing or not a non-negative integer\n", prog, field);
+    if (json_is_integer(x) && json_integer_value(x) >= 0) {
+        *v = (uint64_t)json_integer_value(x);
+        return 0;
+    }
+    if (json_is_real(x)) {
+        double d = json_real_value(x);
+        if (d >= 0 && d <= 9007199254740992.0 && d == (double)(uint64_t)d) {
+            *v = (uint64_t)d;
+            return 0;
+        }
+        fprintf(stderr, "%s: field \"%s\" is out of range (%.17g)\n", prog, field, d);
         return -1;
     }
-    *v = (uint64_t)json_integer_value(x);
-    return 0;
+    fprintf(stderr, "%s: field \"%s\" missing or not a non-negative integer\n", prog, field);
+    return -1;
 }
 
 static int cmd_verify_proof(int argc, char **argv)
@@ -423,6 +435,8 @@ static int cmd_verify_proof(int argc, char **argv)
     }
     json_error_t je;
     json_t *j = json_load_file(argv[2], JSON_REJECT_DUPLICATES, &je);
+    if (!j)
+        j = json_load_file(argv[2], JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &je);
     if (!j || !json_is_object(j)) {
         fprintf(stderr, "%s: %s: line %d: %s\n", prog, argv[2], je.line, j ? "not an object" : je.text);
         json_decref(j);
