@@ -39,6 +39,7 @@ static const struct {
     {"SIGIL_E_UNAVAILABLE", "dependency unavailable"},
     {"SIGIL_E_REPLAY", "replay detected"},
     {"SIGIL_E_EXPIRED", "expired"},
+    {"SIGIL_E_UNSEAL", "unseal failed: wrong context or tampered blob"},
 };
 
 _Static_assert(sizeof(errs) / sizeof(errs[0]) == -SIGIL_E__LAST, "error table");

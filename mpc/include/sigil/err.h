@@ -44,7 +44,8 @@ enum {
     SIGIL_E_UNAVAILABLE = -32,   /* dependency (HSM, log, peer) unavailable */
     SIGIL_E_REPLAY = -33,        /* message, nonce or session id seen before */
     SIGIL_E_EXPIRED = -34,       /* statement past its expiry */
-    SIGIL_E__LAST = -35
+    SIGIL_E_UNSEAL = -35,        /* authenticated decryption failed (context or bytes) */
+    SIGIL_E__LAST = -36
 };
 
 /* A short, static, human-readable description of an error code. Never NULL. */
