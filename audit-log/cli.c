@@ -123,6 +123,44 @@ static int cmd_keygen(int argc, char **argv)
     return EX_OK;
 }
 
+/* ------------------------------------------------------------------ vkey */
+
+static int cmd_vkey(int argc, char **argv)
+{
+    const char *name = NULL, *pk = NULL;
+    static const struct option opts[] = {{"name", 1, 0, 'n'}, {"pubkey", 1, 0, 'p'}, {"help", 0, 0, 'h'}, {0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'n')
+            name = optarg;
+        else if (c == 'p')
+            pk = optarg;
+        else if (c == 'h') {
+            printf("usage: %s vkey --name NAME --pubkey HEX\n\n"
+                   "Print the verifier key (NAME+KEYID+base64) for an Ed25519 checkpoint key\n"
+                   "held in a PKCS#11 token, from its public key in hex.\n\n"
+                   "example:\n  %s vkey --name sigil.example/audit --pubkey \"$(sigil-hsm pubkey --token coord \\\n"
+                   "      --pin-file coord.pin --label sigil-audit)\" > audit.pub\n",
+                   prog, prog);
+            return EX_OK;
+        } else
+            return EX_USAGE;
+    }
+    uint8_t pub[32];
+    size_t n;
+    char out[512];
+    if (!name || !pk || sodium_hex2bin(pub, 32, pk, strlen(pk), "\n ", &n, NULL) != 0 || n != 32) {
+        die_usage("vkey", "--name and --pubkey (64 hex digits) are required");
+        return EX_USAGE;
+    }
+    if (sigil_audit_vkey_format(name, pub, out, sizeof(out)) != SIGIL_OK) {
+        die_usage("vkey", "invalid key name (no spaces or '+')");
+        return EX_USAGE;
+    }
+    printf("%s\n", out);
+    return EX_OK;
+}
+
 /* ------------------------------------------------------------------ pg-init */
 
 static int cmd_pg_init(int argc, char **argv)
@@ -890,6 +928,7 @@ static const struct {
     {"cross-check", cmd_cross_check, "match node share logs against the central log"},
     {"show", cmd_show, "print entries, filtered by key, time, type, actor"},
     {"keygen", cmd_keygen, "make a libsodium checkpoint key pair (tests, development)"},
+    {"vkey", cmd_vkey, "verifier key for a checkpoint key held in a PKCS#11 token"},
     {"pg-init", cmd_pg_init, "create/migrate the PostgreSQL schema and writer role"},
 };
 

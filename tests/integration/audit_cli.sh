@@ -55,7 +55,7 @@ expect 4 "verify, truncated mid-record" $A verify --log "$T/t2" --key "$T/k.pub"
 $A keygen --name sigil.test/audit --out "$T/other" >/dev/null
 expect 7 "verify, wrong trusted key" $A verify --log "$T/c" --key "$T/other.pub"
 expect 2 "verify, no key" $A verify --log "$T/c"
-for c in verify prove verify-proof cross-check show keygen pg-init; do expect 0 "$c --help" $A $c --help; done
+for c in verify prove verify-proof cross-check show keygen vkey pg-init; do expect 0 "$c --help" $A $c --help; done
 expect 0 "--help" $A --help
 expect 2 "unknown command" $A frobnicate
 exit $fail

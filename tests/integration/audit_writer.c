@@ -10,7 +10,9 @@
  *       {2,3} and node logs with one share entry per signer. MODE
  *       "drop-share" leaves out node 2's share of signature 3; "extra-share"
  *       adds to node 1 a share with no central signature.
- * LOG is a directory or a PostgreSQL conninfo (contains '='). */
+ * LOG is a directory or a PostgreSQL conninfo (contains '=').
+ * SKEYFILE is a private key file, or "pkcs11:TOKEN:KEYLABEL:PINFILE" for the
+ * token's Ed25519 key (SOFTHSM2_CONF from the environment). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,9 @@
 
 #include "sigil/audit.h"
 #include "sigil/err.h"
+#ifdef SIGIL_AUDIT_HAVE_HSM
+#include "sigil/audit_hsm.h"
+#endif
 
 static sigil_audit_signer signer;
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -89,6 +94,32 @@ static void *writer(void *arg)
 static void load_key(const char *file)
 {
     char buf[512];
+    if (!strncmp(file, "pkcs11:", 7)) {
+#ifdef SIGIL_AUDIT_HAVE_HSM
+        static char spec[512];
+        snprintf(spec, sizeof(spec), "%s", file + 7);
+        char *tok = spec, *lab = strchr(tok, ':'), *pin = lab ? strchr(lab + 1, ':') : NULL;
+        if (!pin) {
+            fprintf(stderr, "audit_writer: pkcs11:TOKEN:KEYLABEL:PINFILE\n");
+            exit(2);
+        }
+        *lab++ = 0;
+        *pin++ = 0;
+        sigil_hsm_config hc = {.token_label = tok, .pin_file = pin};
+        sigil_hsm *h;
+        int r = sigil_hsm_open(&h, &hc);
+        if (r == SIGIL_OK)
+            r = sigil_audit_signer_hsm(&signer, h, lab, "sigil.test/audit");
+        if (r) {
+            fprintf(stderr, "audit_writer: pkcs11 signer: %s\n", sigil_strerror(r));
+            exit(2);
+        }
+        return; /* the handle stays open for the process's life */
+#else
+        fprintf(stderr, "audit_writer: built without hsm/\n");
+        exit(2);
+#endif
+    }
     FILE *f = fopen(file, "r");
     if (!f || !fgets(buf, sizeof(buf), f)) {
         fprintf(stderr, "audit_writer: cannot read %s\n", file);
