@@ -345,7 +345,9 @@ typedef struct {
 /* Verify a whole stored log against a trusted checkpoint key: every entry
  * decodes, seq == index, time non-decreasing, every checkpoint's signature,
  * the tree root at every checkpoint size, no fork, no checkpoint beyond the
- * log, every entry covered by a checkpoint (unless allow_uncovered). Returns
+ * log, every entry covered by a checkpoint. allow_uncovered is for a copy
+ * of a live log: entries after the last checkpoint, and an incomplete last
+ * record (being written), are then accepted and said so in msg. Returns
  * SIGIL_AUDIT_V_* and a message naming the entry index / sequence number /
  * checkpoint in msg. */
 int sigil_audit_verify_log(const char *path, const char *name, const uint8_t pub[32],
