@@ -202,20 +202,29 @@ static int cmd_pg_init(int argc, char **argv)
 
 static int cmd_verify(int argc, char **argv)
 {
-    const char *logp = NULL, *key = NULL;
+    const char *logp = NULL, *key = NULL, *saved_files[64];
+    size_t n_saved = 0;
     int allow = 0;
     static const struct option opts[] = {{"log", 1, 0, 'l'}, {"key", 1, 0, 'k'},
-                                         {"allow-uncovered", 0, 0, 'u'}, {"help", 0, 0, 'h'}, {0}};
+                                         {"allow-uncovered", 0, 0, 'u'}, {"checkpoint", 1, 0, 'c'},
+                                         {"help", 0, 0, 'h'}, {0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'l')
+        if (c == 'c') {
+            if (n_saved == 64) {
+                die_usage("verify", "at most 64 --checkpoint files");
+                return EX_USAGE;
+            }
+            saved_files[n_saved++] = optarg;
+        } else if (c == 'l')
             logp = optarg;
         else if (c == 'k')
             key = optarg;
         else if (c == 'u')
             allow = 1;
         else if (c == 'h') {
-            printf("usage: %s verify --log DIR|CONNINFO --key VKEY [--allow-uncovered]\n\n"
+            printf("usage: %s verify --log DIR|CONNINFO --key VKEY [--allow-uncovered]\n"
+                   "                   [--checkpoint SAVED_NOTE ...]\n\n"
                    "Verify a whole log offline: every record's framing, every entry decodes,\n"
                    "sequence numbers are 0,1,2,... (strictly increasing, no gap), time never\n"
                    "goes back, every checkpoint is signed by the trusted key VKEY (a file or the\n"
@@ -223,13 +232,17 @@ static int cmd_verify(int argc, char **argv)
                    "checkpoints of one size disagree (fork), no checkpoint covers missing\n"
                    "entries, and every entry is covered by a checkpoint. --allow-uncovered is\n"
                    "for a log read while its writer runs: entries after the last checkpoint\n"
-                   "and an incomplete last record are then accepted (and reported).\n\n"
+                   "and an incomplete last record are then accepted (and reported).\n"
+                   "--checkpoint: a signed checkpoint saved earlier (by 'sigil-audit checkpoint',\n"
+                   "a witness or a previous audit); the log must still agree with it, which\n"
+                   "catches a log cut back together with its last stored checkpoints.\n\n"
                    "exit codes: 0 ok, 2 usage, 3 cannot read, 4 record framing/checksum,\n"
                    "5 entry does not decode, 6 sequence/time order, 7 checkpoint signature or\n"
                    "format, 8 root mismatch, 9 fork, 10 truncated, 11 uncovered entries.\n\n"
                    "examples:\n  %s verify --log /var/lib/sigil/audit --key audit.pub\n"
+                   "  %s verify --log /var/lib/sigil/audit --key audit.pub --checkpoint last-audit.note\n"
                    "  %s verify --log 'host=db dbname=sigil user=auditor' --key audit.pub\n",
-                   prog, prog, prog);
+                   prog, prog, prog, prog);
             return EX_OK;
         } else
             return EX_USAGE;
@@ -242,8 +255,27 @@ static int cmd_verify(int argc, char **argv)
     uint8_t pub[32];
     if (load_vkey(key, name, pub))
         return EX_USAGE;
+    uint8_t *saved[64];
+    size_t saved_len[64];
+    for (size_t i = 0; i < n_saved; i++) {
+        FILE *f = fopen(saved_files[i], "rb");
+        saved[i] = malloc(SIGIL_AUDIT_NOTE_MAX + 1);
+        saved_len[i] = f && saved[i] ? fread(saved[i], 1, SIGIL_AUDIT_NOTE_MAX + 1, f) : 0;
+        if (!f || !saved[i] || ferror(f)) {
+            fprintf(stderr, "%s verify: --checkpoint %s: %s\n", prog, saved_files[i], strerror(errno));
+            if (f)
+                fclose(f);
+            for (size_t k = 0; k <= i; k++)
+                free(saved[k]);
+            return SIGIL_AUDIT_V_IO;
+        }
+        fclose(f);
+    }
     sigil_audit_verify_result res;
-    int rc = sigil_audit_verify_log(logp, name, pub, allow, &res, msg, sizeof(msg));
+    int rc = sigil_audit_verify_log_saved(logp, name, pub, allow, (const uint8_t *const *)saved,
+                                          saved_len, n_saved, &res, msg, sizeof(msg));
+    for (size_t i = 0; i < n_saved; i++)
+        free(saved[i]);
     if (rc == SIGIL_AUDIT_V_OK) {
         char rb[64];
         b64(res.root, 32, rb, sizeof(rb));
@@ -253,6 +285,64 @@ static int cmd_verify(int argc, char **argv)
         fprintf(stderr, "%s: FAILED: %s\n", logp, msg);
     }
     return rc;
+}
+
+/* ------------------------------------------------------------ checkpoint */
+
+static int cmd_checkpoint(int argc, char **argv)
+{
+    const char *logp = NULL, *out = NULL;
+    static const struct option opts[] = {{"log", 1, 0, 'l'}, {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'l')
+            logp = optarg;
+        else if (c == 'o')
+            out = optarg;
+        else if (c == 'h') {
+            printf("usage: %s checkpoint --log LOG [--out FILE]\n\n"
+                   "Write the latest stored signed checkpoint (a C2SP signed note) verbatim.\n"
+                   "Keep it: a later 'verify --checkpoint FILE' proves the log still extends it.\n\n"
+                   "example: %s checkpoint --log /var/lib/sigil/audit --out audit-2026-11-23.note\n",
+                   prog, prog);
+            return EX_OK;
+        } else
+            return EX_USAGE;
+    }
+    if (!logp) {
+        die_usage("checkpoint", "--log is required");
+        return EX_USAGE;
+    }
+    sigil_audit_reader *rd;
+    char err[1024];
+    const uint8_t *p, *last = NULL;
+    size_t n, last_n = 0;
+    uint8_t keep[SIGIL_AUDIT_NOTE_MAX];
+    int r;
+    if (sigil_audit_reader_open(logp, &rd, err, sizeof(err))) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return SIGIL_AUDIT_V_IO;
+    }
+    while ((r = sigil_audit_reader_next_checkpoint(rd, &p, &n, err, sizeof(err))) == 1) {
+        memcpy(keep, p, n);
+        last = keep;
+        last_n = n;
+    }
+    sigil_audit_reader_close(rd);
+    if (r < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return SIGIL_AUDIT_V_FRAME;
+    }
+    if (!last) {
+        fprintf(stderr, "%s: %s: no checkpoint stored\n", prog, logp);
+        return SIGIL_AUDIT_V_UNCOVERED;
+    }
+    FILE *f = out ? fopen(out, "wb") : stdout;
+    if (!f || fwrite(last, 1, last_n, f) != last_n || (out && fclose(f) != 0)) {
+        fprintf(stderr, "%s: cannot write %s\n", prog, out ? out : "stdout");
+        return SIGIL_AUDIT_V_IO;
+    }
+    return EX_OK;
 }
 
 /* Load every entry's leaf hash (after checking the framing). */
@@ -924,6 +1014,7 @@ static const struct {
     const char *summary;
 } cmds[] = {
     {"verify", cmd_verify, "verify a whole log: entries, order, tree, signed checkpoints"},
+    {"checkpoint", cmd_checkpoint, "print the latest signed checkpoint (to keep for later audits)"},
     {"prove", cmd_prove, "write an inclusion or consistency proof as JSON"},
     {"verify-proof", cmd_verify_proof, "check an inclusion or consistency proof (JSON)"},
     {"cross-check", cmd_cross_check, "match node share logs against the central log"},

@@ -245,11 +245,74 @@ int sigil_audit_verify_log(const char *path, const char *name, const uint8_t pub
                            int allow_uncovered, sigil_audit_verify_result *res, char *msg,
                            size_t msg_len)
 {
+    return sigil_audit_verify_log_saved(path, name, pub, allow_uncovered, NULL, NULL, 0, res, msg,
+                                        msg_len);
+}
+
+typedef struct {
+    cpinfo *c;
+    size_t n, cap;
+    char origin[SIGIL_AUDIT_NAME_MAX + 1];
+} cplist;
+
+/* Verify one checkpoint note and add it to the list. */
+static int add_cp(cplist *L, const uint8_t *p, size_t n, const char *name, const uint8_t pub[32],
+                  const char *what, size_t num, char *msg, size_t msg_len)
+{
+    sigil_audit_checkpoint cp;
+    int v = sigil_audit_checkpoint_verify(p, n, name, pub, &cp);
+    if (v) {
+        snprintf(msg, msg_len, "%s #%zu: %s", what, num,
+                 v == SIGIL_E_SIGNATURE   ? "signature does not verify with the trusted key"
+                 : v == SIGIL_E_NOT_FOUND ? "not signed by the trusted key"
+                                          : "malformed signed note or checkpoint");
+        return SIGIL_AUDIT_V_CHECKPOINT;
+    }
+    if (L->n == 0) {
+        memcpy(L->origin, cp.origin, sizeof(L->origin));
+    } else if (strcmp(L->origin, cp.origin)) {
+        snprintf(msg, msg_len, "%s #%zu: origin \"%s\" differs from \"%s\"", what, num, cp.origin,
+                 L->origin);
+        return SIGIL_AUDIT_V_CHECKPOINT;
+    }
+    if (L->n == L->cap) {
+        size_t cap = L->cap ? L->cap * 2 : 64;
+        cpinfo *t = realloc(L->c, cap * sizeof(*t));
+        if (t == NULL) {
+            snprintf(msg, msg_len, "out of memory");
+            return SIGIL_AUDIT_V_IO;
+        }
+        L->c = t;
+        L->cap = cap;
+    }
+    L->c[L->n].size = cp.size;
+    L->c[L->n].num = L->n;
+    memcpy(L->c[L->n].root, cp.root, 32);
+    L->n++;
+    return SIGIL_AUDIT_V_OK;
+}
+
+/* "checkpoint #3" or, for the auditor's saved ones, "saved checkpoint #0". */
+static const char *cpname(const cpinfo *c, size_t nstored, char *buf, size_t n)
+{
+    if (c->num < nstored)
+        snprintf(buf, n, "checkpoint #%" PRIu64, c->num);
+    else
+        snprintf(buf, n, "saved checkpoint #%" PRIu64, c->num - nstored);
+    return buf;
+}
+
+int sigil_audit_verify_log_saved(const char *path, const char *name, const uint8_t pub[32],
+                                 int allow_uncovered, const uint8_t *const *saved,
+                                 const size_t *saved_len, size_t n_saved,
+                                 sigil_audit_verify_result *res, char *msg, size_t msg_len)
+{
+    char cn1[48], cn2[48];
+    size_t nstored = 0;
     sigil_audit_reader *rd = NULL;
     cpinfo *cps = NULL;
-    size_t ncp = 0, capcp = 0;
+    size_t ncp = 0;
     int rc = SIGIL_AUDIT_V_OK, r;
-    char origin[SIGIL_AUDIT_NAME_MAX + 1] = "";
     const uint8_t *p;
     size_t n;
     sigil_audit_verify_result out;
@@ -257,57 +320,39 @@ int sigil_audit_verify_log(const char *path, const char *name, const uint8_t pub
     msg[0] = 0;
     if ((r = sigil_audit_reader_open(path, &rd, msg, msg_len)))
         return SIGIL_AUDIT_V_IO;
-    /* 1. Every checkpoint: well-formed, signed by the trusted key, one origin. */
-    while ((r = sigil_audit_reader_next_checkpoint(rd, &p, &n, msg, msg_len)) == 1) {
-        sigil_audit_checkpoint cp;
-        int v = sigil_audit_checkpoint_verify(p, n, name, pub, &cp);
-        if (v) {
-            snprintf(msg, msg_len, "checkpoint #%zu: %s", ncp,
-                     v == SIGIL_E_SIGNATURE   ? "signature does not verify with the trusted key"
-                     : v == SIGIL_E_NOT_FOUND ? "not signed by the trusted key"
-                                              : "malformed signed note or checkpoint");
-            rc = SIGIL_AUDIT_V_CHECKPOINT;
-            goto done;
-        }
-        if (ncp == 0)
-            memcpy(origin, cp.origin, sizeof(origin));
-        else if (strcmp(origin, cp.origin)) {
-            snprintf(msg, msg_len, "checkpoint #%zu: origin \"%s\" differs from \"%s\"", ncp, cp.origin,
-                     origin);
-            rc = SIGIL_AUDIT_V_CHECKPOINT;
-            goto done;
-        }
-        if (ncp == capcp) {
-            capcp = capcp ? capcp * 2 : 64;
-            cpinfo *t = realloc(cps, capcp * sizeof(*cps));
-            if (t == NULL) {
-                snprintf(msg, msg_len, "out of memory");
-                rc = SIGIL_AUDIT_V_IO;
-                goto done;
-            }
-            cps = t;
-        }
-        cps[ncp].size = cp.size;
-        cps[ncp].num = ncp;
-        memcpy(cps[ncp].root, cp.root, 32);
-        ncp++;
-    }
+    /* 1. Every checkpoint, stored then saved: well-formed, signed by the
+     * trusted key, one origin. */
     int torn = 0;
-    if (r == SIGIL_E_TRUNCATED && allow_uncovered) {
-        torn = 1; /* a live log: the last checkpoint is being written */
-    } else if (r < 0) {
-        rc = SIGIL_AUDIT_V_FRAME;
-        goto done;
+    cplist L = {NULL, 0, 0, ""};
+    for (;;) {
+        r = sigil_audit_reader_next_checkpoint(rd, &p, &n, msg, msg_len);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            if (r == SIGIL_E_TRUNCATED && allow_uncovered) {
+                torn = 1; /* a live log: the last checkpoint is being written */
+                break;
+            }
+            rc = SIGIL_AUDIT_V_FRAME;
+            goto done;
+        }
+        if ((rc = add_cp(&L, p, n, name, pub, "checkpoint", L.n, msg, msg_len)))
+            goto done;
     }
+    nstored = L.n;
+    for (size_t i = 0; i < n_saved; i++)
+        if ((rc = add_cp(&L, saved[i], saved_len[i], name, pub, "saved checkpoint", i, msg, msg_len)))
+            goto done;
+    cps = L.c;
+    ncp = L.n;
     /* 2. No fork: one root per size. */
     if (ncp)
         qsort(cps, ncp, sizeof(*cps), cmp_cp);
     for (size_t i = 1; i < ncp; i++)
         if (cps[i].size == cps[i - 1].size && !sigil_memeq(cps[i].root, cps[i - 1].root, 32)) {
-            snprintf(msg, msg_len,
-                     "fork: checkpoints #%" PRIu64 " and #%" PRIu64 " both sign size %" PRIu64
-                     " with different roots",
-                     cps[i - 1].num, cps[i].num, cps[i].size);
+            snprintf(msg, msg_len, "fork: %s and %s both sign size %" PRIu64 " with different roots",
+                     cpname(&cps[i - 1], nstored, cn1, sizeof(cn1)),
+                     cpname(&cps[i], nstored, cn2, sizeof(cn2)), cps[i].size);
             rc = SIGIL_AUDIT_V_FORK;
             goto done;
         }
@@ -322,9 +367,10 @@ int sigil_audit_verify_log(const char *path, const char *name, const uint8_t pub
             sigil_audit_compact_root(&tree, root);
             if (!sigil_memeq(root, cps[next].root, 32)) {
                 snprintf(msg, msg_len,
-                         "checkpoint #%" PRIu64 " (size %" PRIu64 "): root mismatch: entries 0..%" PRIu64
+                         "%s (size %" PRIu64 "): root mismatch: entries 0..%" PRIu64
                          " are not the ones that were signed",
-                         cps[next].num, cps[next].size, cps[next].size ? cps[next].size - 1 : 0);
+                         cpname(&cps[next], nstored, cn1, sizeof(cn1)), cps[next].size,
+                         cps[next].size ? cps[next].size - 1 : 0);
                 rc = SIGIL_AUDIT_V_ROOT;
                 goto done;
             }
@@ -370,9 +416,10 @@ int sigil_audit_verify_log(const char *path, const char *name, const uint8_t pub
     sigil_audit_compact_root(&tree, out.root);
     if (next < ncp) {
         snprintf(msg, msg_len,
-                 "checkpoint #%" PRIu64 " signs size %" PRIu64 " but the log holds only %" PRIu64
+                 "%s signs size %" PRIu64 " but the log holds only %" PRIu64
                  " entries: entries %" PRIu64 "..%" PRIu64 " are missing (log truncated)",
-                 cps[ncp - 1].num, cps[ncp - 1].size, tree.size, tree.size, cps[ncp - 1].size - 1);
+                 cpname(&cps[ncp - 1], nstored, cn1, sizeof(cn1)), cps[ncp - 1].size, tree.size,
+                 tree.size, cps[ncp - 1].size - 1);
         rc = SIGIL_AUDIT_V_TRUNCATED;
         goto done;
     }
@@ -391,7 +438,7 @@ int sigil_audit_verify_log(const char *path, const char *name, const uint8_t pub
 done:
     if (res)
         *res = out;
-    free(cps);
+    free(L.c);
     sigil_audit_reader_close(rd);
     return rc;
 }

@@ -52,10 +52,29 @@ python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[100]^
 expect 4 "verify, flipped byte" $A verify --log "$T/t1" --key "$T/k.pub"
 cp -r "$T/c" "$T/t2"; truncate -s 2000 "$T/t2/entries.log"
 expect 4 "verify, truncated mid-record" $A verify --log "$T/t2" --key "$T/k.pub"
+# A checkpoint kept by the auditor catches a log cut back together with its
+# last stored checkpoints.
+expect 0 "checkpoint (save the latest)" $A checkpoint --log "$T/c" --out "$T/saved.note"
+grep -q '^sigil.test/audit$' "$T/saved.note" && grep -q '^40$' "$T/saved.note" || { echo "FAIL saved note"; fail=1; }
+expect 0 "verify with the saved checkpoint" $A verify --log "$T/c" --key "$T/k.pub" --checkpoint "$T/saved.note"
+mkdir "$T/cut"; python3 - "$T/c" "$T/cut" 20 <<'PY'
+import sys, struct
+src, dst, keep = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def frames(b):
+    o = 0
+    while o < len(b):
+        n = struct.unpack(">I", b[o:o+4])[0]; yield b[o:o+4+n+8]; o += 4 + n + 8
+e = list(frames(open(src + "/entries.log", "rb").read()))
+open(dst + "/entries.log", "wb").write(b"".join(e[:keep]))
+open(dst + "/checkpoints.log", "wb").write(b"")  # drop every stored checkpoint
+PY
+expect 11 "verify a cut-back log without saved checkpoint (uncovered)" $A verify --log "$T/cut" --key "$T/k.pub"
+expect 10 "verify a cut-back log with the saved checkpoint" $A verify --log "$T/cut" --key "$T/k.pub" --checkpoint "$T/saved.note"
+grep -q "saved checkpoint #0 signs size 40 but the log holds only 20" "$T/err" || { echo "FAIL message"; fail=1; }
 $A keygen --name sigil.test/audit --out "$T/other" >/dev/null
 expect 7 "verify, wrong trusted key" $A verify --log "$T/c" --key "$T/other.pub"
 expect 2 "verify, no key" $A verify --log "$T/c"
-for c in verify prove verify-proof cross-check show keygen vkey pg-init; do expect 0 "$c --help" $A $c --help; done
+for c in verify checkpoint prove verify-proof cross-check show keygen vkey pg-init; do expect 0 "$c --help" $A $c --help; done
 expect 0 "--help" $A --help
 expect 2 "unknown command" $A frobnicate
 exit $fail

@@ -354,4 +354,16 @@ int sigil_audit_verify_log(const char *path, const char *name, const uint8_t pub
                            int allow_uncovered, sigil_audit_verify_result *res,
                            char *msg, size_t msg_len);
 
+/* The same, also checking n_saved checkpoint notes the auditor (or a
+ * witness) kept from earlier (saved[i], saved_len[i]): each must be signed
+ * by the trusted key and agree with the log like a stored one. This is what
+ * catches a log cut back together with its last stored checkpoints
+ * (SIGIL_AUDIT_V_TRUNCATED) or rewritten after a saved checkpoint
+ * (SIGIL_AUDIT_V_ROOT or _FORK). Saved checkpoints are numbered after the
+ * stored ones in messages ("saved checkpoint #k"). */
+int sigil_audit_verify_log_saved(const char *path, const char *name, const uint8_t pub[32],
+                                 int allow_uncovered, const uint8_t *const *saved,
+                                 const size_t *saved_len, size_t n_saved,
+                                 sigil_audit_verify_result *res, char *msg, size_t msg_len);
+
 #endif

@@ -574,7 +574,7 @@ static void test_tampering(void)
     m = 1;
     CHECK(tamper_case("substituted checkpoint", src_dir, SIGIL_AUDIT_V_ROOT, "checkpoint #1 (size 10): root mismatch", t_cp, &m));
     m = 2;
-    CHECK(tamper_case("fork", src_dir, SIGIL_AUDIT_V_FORK, "fork: checkpoints #1 and #2 both sign size 10", t_cp, &m));
+    CHECK(tamper_case("fork", src_dir, SIGIL_AUDIT_V_FORK, "fork: checkpoint #1 and checkpoint #2 both sign size 10", t_cp, &m));
     m = 3;
     CHECK(tamper_case("edited checkpoint text", src_dir, SIGIL_AUDIT_V_CHECKPOINT, "checkpoint #1: signature does not verify", t_cp, &m));
 
@@ -597,6 +597,43 @@ static void test_tampering(void)
             missed++;
     }
     CHECK_EQ(missed, 0);
+    /* Checkpoints the auditor saved: one that agrees passes; one of the
+     * same size with another root is a fork; one by another key is refused;
+     * one beyond the log means the log was cut back. */
+    {
+        sigil_audit_checkpoint cp;
+        sigil_buf nb;
+        REQUIRE(sigil_audit_checkpoint_verify(C.p + coff[1] + 4, clen[1] - 12, vname, vpub, &cp) == SIGIL_OK);
+        REQUIRE(sigil_buf_init(&nb, SIGIL_AUDIT_NOTE_MAX, 0) == SIGIL_OK);
+        const uint8_t *sv[1];
+        size_t sl[1];
+        sigil_audit_verify_result vr;
+        sv[0] = C.p + coff[1] + 4;
+        sl[0] = clen[1] - 12;
+        CHECK_EQ(sigil_audit_verify_log_saved(src_dir, vname, vpub, 0, sv, sl, 1, &vr, msg, sizeof(msg)),
+                 SIGIL_AUDIT_V_OK);
+        cp.root[0] ^= 1;
+        REQUIRE(sigil_audit_checkpoint_sign(&cp, &signer, &nb) == SIGIL_OK);
+        sv[0] = nb.data;
+        sl[0] = nb.size;
+        CHECK_EQ(sigil_audit_verify_log_saved(src_dir, vname, vpub, 0, sv, sl, 1, &vr, msg, sizeof(msg)),
+                 SIGIL_AUDIT_V_FORK);
+        CHECK(strstr(msg, "checkpoint #1 and saved checkpoint #0 both sign size 10") != NULL);
+        sigil_buf_reset(&nb);
+        cp.root[0] ^= 1;
+        REQUIRE(sigil_audit_checkpoint_sign(&cp, &other, &nb) == SIGIL_OK);
+        CHECK_EQ(sigil_audit_verify_log_saved(src_dir, vname, vpub, 0, sv, sl, 1, &vr, msg, sizeof(msg)),
+                 SIGIL_AUDIT_V_CHECKPOINT);
+        CHECK(strstr(msg, "saved checkpoint #0: not signed") != NULL);
+        sigil_buf_reset(&nb);
+        cp.size = 21;
+        REQUIRE(sigil_audit_checkpoint_sign(&cp, &signer, &nb) == SIGIL_OK);
+        sv[0] = nb.data;
+        sl[0] = nb.size;
+        CHECK_EQ(sigil_audit_verify_log_saved(src_dir, vname, vpub, 0, sv, sl, 1, &vr, msg, sizeof(msg)),
+                 SIGIL_AUDIT_V_TRUNCATED);
+        sigil_buf_free(&nb);
+    }
     /* Wrong trusted key: every checkpoint is rejected. */
     sigil_audit_verify_result res;
     CHECK_EQ(sigil_audit_verify_log(src_dir, vname, other.pub, 0, &res, msg, sizeof(msg)),
