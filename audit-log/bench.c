@@ -152,7 +152,7 @@ static int verify_speed(const sigil_audit_config *cfg, const char *name, const u
 
 int sigil_bench_audit(int argc, char **argv)
 {
-    unsigned entries = 100000, writers = 64, vent = 1000000, base_n = 2000;
+    unsigned entries = 100000, writers = 256, vent = 1000000, base_n = 2000;
     const char *dir = NULL, *pg = NULL;
     static const struct option opts[] = {{"entries", 1, 0, 'n'}, {"writers", 1, 0, 'w'},
                                          {"verify-entries", 1, 0, 'v'}, {"baseline", 1, 0, 'b'},
@@ -172,7 +172,7 @@ int sigil_bench_audit(int argc, char **argv)
             printf("usage: sigil-bench audit [--entries N] [--writers W] [--verify-entries N]\n"
                    "                         [--baseline N] [--dir DIR] [--pg CONNINFO]\n\n"
                    "Durable appends/s with group commit from W concurrent writers (default\n"
-                   "64, N=100000 entries), syncs per entry, latency each append adds, and the\n"
+                   "256, N=100000 entries), syncs per entry, latency each append adds, and the\n"
                    "time to verify a log of --verify-entries (default 1000000) entries. The\n"
                    "baseline is 1 writer, one entry per fsync (--baseline N entries). The\n"
                    "file log goes in a new directory under DIR (default: the current\n"

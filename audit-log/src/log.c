@@ -145,7 +145,7 @@ static void *writer(void *arg)
             uint64_t t = now(log);
             int due = log->tree.size > log->cp_size &&
                       (log->force_cp || log->tree.size - log->cp_size >= log->cfg.checkpoint_every ||
-                       t - log->uncovered_since >= log->cfg.checkpoint_ms);
+                       (t >= log->uncovered_since && t - log->uncovered_since >= log->cfg.checkpoint_ms));
             if (due || log->force_cp)
                 break;
             struct timespec ts;
@@ -194,7 +194,7 @@ static void *writer(void *arg)
         uint64_t t = now(log);
         if (log->tree.size > log->cp_size &&
             (force || stopping || log->tree.size - log->cp_size >= log->cfg.checkpoint_every ||
-             t - log->uncovered_since >= log->cfg.checkpoint_ms)) {
+             (t >= log->uncovered_since && t - log->uncovered_since >= log->cfg.checkpoint_ms))) {
             int r = write_checkpoint(log);
             if (r) {
                 fail(log, r);

@@ -21,6 +21,7 @@ typedef struct {
     uint8_t (*seqs)[8];
     const char **vals;
     int *lens, *fmts;
+    int locked;
 } pg_be;
 
 static void reportf(audit_report_fn report, void *ctx, const char *fmt, ...)
@@ -122,6 +123,10 @@ static void pg_close(void *be)
     pg_be *p = be;
     if (p == NULL)
         return;
+    /* Release the writer lock now: the server drops it only when the
+     * backend exits, which can be after PQfinish returns. */
+    if (p->locked)
+        exec_ok(p->c, "SELECT pg_advisory_unlock(5340111)");
     PQfinish(p->c);
     free(p->sql);
     free(p->seqs);
@@ -236,6 +241,7 @@ int audit_pg_open(const char *conninfo, const sigil_audit_signer *signer, audit_
         r = SIGIL_E_UNAVAILABLE;
         goto fail;
     }
+    p->locked = 1;
     if (!exec_ok(p->c, "SET synchronous_commit = on")) {
         r = SIGIL_E_IO;
         goto fail;
