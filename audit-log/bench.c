@@ -15,9 +15,8 @@
 #include <unistd.h>
 
 #include "sigil/audit.h"
+#include "sigil/audit_bench.h"
 #include "sigil/err.h"
-
-int sigil_bench_audit(int argc, char **argv);
 
 static double now_s(void)
 {

@@ -1,6 +1,7 @@
 /* Stand-alone driver for `sigil-bench audit` until tools/sigil-bench.c
  * (branch frost) registers sigil_bench_audit. Not a test. */
-int sigil_bench_audit(int argc, char **argv);
+#include "sigil/audit_bench.h"
+
 int main(int argc, char **argv)
 {
     return sigil_bench_audit(argc, argv);

@@ -180,7 +180,7 @@ typedef struct {
 static void *worker(void *p)
 {
     worker_arg *a = p;
-    for (unsigned i = 0; i < 250; i++) {
+    for (unsigned i = 0; i < 100; i++) {
         sigil_audit_entry e[4];
         size_t n = (i % 5 == 0) ? 4 : 1;
         for (size_t k = 0; k < n; k++)
@@ -211,7 +211,7 @@ static void test_concurrent(void)
     }
     sigil_audit_stats st;
     sigil_audit_log_stats(log, &st);
-    CHECK_EQ(st.size, 4 * (200 + 50 * 4));
+    CHECK_EQ(st.size, 4 * (80 + 20 * 4));
     CHECK(st.syncs <= st.size);
     CHECK_EQ(sigil_audit_log_close(log), SIGIL_OK);
     CHECK_EQ(verify(dir, 0, msg), SIGIL_AUDIT_V_OK);
@@ -470,22 +470,6 @@ static void t_forge(const char *dir, void *ctx)
     spit(dir, "entries.log", o, w);
     free(o);
 }
-static void t_flip_entry_byte(const char *dir, void *ctx)
-{
-    size_t i = *(size_t *)ctx;
-    blob b = slurp(dir, "entries.log");
-    b.p[i] ^= 0x20;
-    spit(dir, "entries.log", b.p, b.n);
-    free(b.p);
-}
-static void t_flip_cp_byte(const char *dir, void *ctx)
-{
-    size_t i = *(size_t *)ctx;
-    blob b = slurp(dir, "checkpoints.log");
-    b.p[i] ^= 0x20;
-    spit(dir, "checkpoints.log", b.p, b.n);
-    free(b.p);
-}
 /* Checkpoint changes: 0 = replace #1 with one by another key, 1 = replace
  * #1 by a validly signed one of the same size over other entries (needs
  * the key: an insider), 2 = add such a one (fork), 3 = re-framed note with
@@ -580,23 +564,26 @@ static void test_tampering(void)
 
     /* Flip any byte: every single one of both files is detected. */
     int missed = 0;
+    char fdir[300];
+    snprintf(fdir, sizeof(fdir), "%s/flip", base);
+    copy_log(src_dir, fdir);
     for (size_t i = 0; i < E.n; i++) {
-        char dir[300];
-        snprintf(dir, sizeof(dir), "%s/flip", base);
-        copy_log(src_dir, dir);
-        t_flip_entry_byte(dir, &i);
-        if (verify(dir, 0, msg) != SIGIL_AUDIT_V_FRAME)
+        E.p[i] ^= 0x20;
+        spit(fdir, "entries.log", E.p, E.n);
+        E.p[i] ^= 0x20;
+        if (verify(fdir, 0, msg) != SIGIL_AUDIT_V_FRAME)
             missed++;
     }
+    spit(fdir, "entries.log", E.p, E.n);
     for (size_t i = 0; i < C.n; i++) {
-        char dir[300];
-        snprintf(dir, sizeof(dir), "%s/flip", base);
-        copy_log(src_dir, dir);
-        t_flip_cp_byte(dir, &i);
-        if (verify(dir, 0, msg) == SIGIL_AUDIT_V_OK)
+        C.p[i] ^= 0x20;
+        spit(fdir, "checkpoints.log", C.p, C.n);
+        C.p[i] ^= 0x20;
+        if (verify(fdir, 0, msg) == SIGIL_AUDIT_V_OK)
             missed++;
     }
     CHECK_EQ(missed, 0);
+    CHECK(E.n > 3000 && C.n > 500);
     /* Checkpoints the auditor saved: one that agrees passes; one of the
      * same size with another root is a fork; one by another key is refused;
      * one beyond the log means the log was cut back. */
