@@ -393,6 +393,7 @@ void sigil_audit_log_stats(sigil_audit_log *log, sigil_audit_stats *st)
     *st = log->st;
     st->size = log->durable;
     st->checkpoint_size = log->cp_size;
+    st->error = log->failed;
     pthread_mutex_unlock(&log->mu);
 }
 

@@ -290,6 +290,8 @@ typedef struct {
     uint64_t syncs;           /* group commits (fsyncs / transactions) so far */
     uint64_t checkpoints;     /* checkpoints written by this handle */
     uint64_t recovered_cut;   /* bytes cut from a torn tail at open */
+    int error;                /* SIGIL_OK, or the failure that stopped the log
+                                 (appends fail until it is closed and reopened) */
 } sigil_audit_stats;
 void sigil_audit_log_stats(sigil_audit_log *log, sigil_audit_stats *st);
 

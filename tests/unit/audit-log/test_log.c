@@ -213,6 +213,7 @@ static void test_concurrent(void)
     sigil_audit_log_stats(log, &st);
     CHECK_EQ(st.size, 4 * (80 + 20 * 4));
     CHECK(st.syncs <= st.size);
+    CHECK_EQ(st.error, SIGIL_OK);
     CHECK_EQ(sigil_audit_log_close(log), SIGIL_OK);
     CHECK_EQ(verify(dir, 0, msg), SIGIL_AUDIT_V_OK);
     /* A second writer on the same log is refused. */
@@ -354,6 +355,10 @@ static void test_write_failure(void)
         mk_entry(&e, 0);
         if (sigil_audit_append(log, &e, 1, NULL) != SIGIL_E_UNAVAILABLE)
             _exit(12);
+        sigil_audit_stats st;
+        sigil_audit_log_stats(log, &st);
+        if (st.error != SIGIL_E_IO)
+            _exit(14);
         if (sigil_audit_log_close(log) != SIGIL_E_IO)
             _exit(13);
         _exit(0);
