@@ -165,10 +165,8 @@ static void *writer(void *arg)
         int force = log->force_cp;
         log->force_cp = 0;
         batch tmp = log->pending;
-        log->pending = log->work;
+        log->pending = log->work; /* emptied after its last write, outside the lock */
         log->work = tmp;
-        log->pending.n = 0;
-        sigil_buf_reset(&log->pending.frames);
         pthread_cond_broadcast(&log->done_cv); /* space in pending again */
         pthread_mutex_unlock(&log->mu);
 
@@ -190,6 +188,7 @@ static void *writer(void *arg)
             pthread_cond_broadcast(&log->done_cv);
             pthread_mutex_unlock(&log->mu);
             w->n = 0;
+            sigil_buf_reset(&w->frames);
         }
         uint64_t t = now(log);
         if (log->tree.size > log->cp_size &&
