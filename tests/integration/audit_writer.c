@@ -29,6 +29,18 @@
 static sigil_audit_signer signer;
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static long count;
+#ifdef SIGIL_AUDIT_HAVE_HSM
+static sigil_hsm *hsm;
+#endif
+
+static void release_key(void)
+{
+    sigil_audit_signer_free(&signer);
+#ifdef SIGIL_AUDIT_HAVE_HSM
+    sigil_hsm_close(hsm);
+    hsm = NULL;
+#endif
+}
 
 static sigil_audit_log *open_log(const char *path)
 {
@@ -106,15 +118,14 @@ static void load_key(const char *file)
         *lab++ = 0;
         *pin++ = 0;
         sigil_hsm_config hc = {.token_label = tok, .pin_file = pin};
-        sigil_hsm *h;
-        int r = sigil_hsm_open(&h, &hc);
+        int r = sigil_hsm_open(&hsm, &hc);
         if (r == SIGIL_OK)
-            r = sigil_audit_signer_hsm(&signer, h, lab, "sigil.test/audit");
+            r = sigil_audit_signer_hsm(&signer, hsm, lab, "sigil.test/audit");
         if (r) {
             fprintf(stderr, "audit_writer: pkcs11 signer: %s\n", sigil_strerror(r));
             exit(2);
         }
-        return; /* the handle stays open for the process's life */
+        return; /* closed by release_key */
 #else
         fprintf(stderr, "audit_writer: built without hsm/\n");
         exit(2);
@@ -148,11 +159,15 @@ int main(int argc, char **argv)
             pthread_create(&t[i], NULL, writer, log);
         for (int i = 0; i < threads && i < 64; i++)
             pthread_join(t[i], NULL);
-        return sigil_audit_log_close(log) == SIGIL_OK ? 0 : 5;
+        int rc = sigil_audit_log_close(log) == SIGIL_OK ? 0 : 5;
+        release_key();
+        return rc;
     }
     if (argc == 4 && !strcmp(argv[1], "open")) {
         load_key(argv[3]);
-        return sigil_audit_log_close(open_log(argv[2])) == SIGIL_OK ? 0 : 5;
+        int rc = sigil_audit_log_close(open_log(argv[2])) == SIGIL_OK ? 0 : 5;
+        release_key();
+        return rc;
     }
     if ((argc == 8 || argc == 9) && !strcmp(argv[1], "cluster")) {
         load_key(argv[2]);
@@ -184,6 +199,7 @@ int main(int argc, char **argv)
         int bad = sigil_audit_log_close(c);
         for (int k = 0; k < 3; k++)
             bad |= sigil_audit_log_close(n[k]);
+        release_key();
         return bad ? 5 : 0;
     }
     fprintf(stderr, "usage: see the comment at the top of audit_writer.c\n");
