@@ -53,6 +53,11 @@ typedef struct sigil_group sigil_group;
  * for side-channel blinding). SIGIL_OK, or SIGIL_E_CRYPTO/SIGIL_E_RANDOM. */
 int sigil_mpc_init(void);
 
+/* The library's randomised libsecp256k1 context (after sigil_mpc_init), for
+ * other mpc/ modules that call libsecp256k1 directly. */
+struct secp256k1_context_struct;
+const struct secp256k1_context_struct *sigil_secp256k1_ctx(void);
+
 /* The group with this id, or NULL. */
 const sigil_group *sigil_group_get(sigil_group_id id);
 sigil_group_id sigil_group_id_of(const sigil_group *g);
@@ -78,6 +83,10 @@ void sigil_scalar_mul(const sigil_group *g, sigil_scalar *r, const sigil_scalar 
 void sigil_scalar_neg(const sigil_group *g, sigil_scalar *r, const sigil_scalar *a);
 /* r = 1/a; SIGIL_E_ZERO (and r = 0) if a is zero. */
 int sigil_scalar_inv(const sigil_group *g, sigil_scalar *r, const sigil_scalar *a);
+/* r = 1/a for a PUBLIC scalar (variable time, GMP mpz_invert): Lagrange
+ * coefficients and other values derived from public data only.
+ * SIGIL_E_ZERO (and r = 0) if a is zero. */
+int sigil_scalar_inv_public(const sigil_group *g, sigil_scalar *r, const sigil_scalar *a);
 /* 1 if zero / equal, else 0; constant-time. */
 int sigil_scalar_is_zero(const sigil_scalar *a);
 int sigil_scalar_eq(const sigil_scalar *a, const sigil_scalar *b);
@@ -92,8 +101,27 @@ int sigil_point_parse(const sigil_group *g, sigil_point *p, const uint8_t *in, s
 void sigil_point_serialize(const sigil_group *g, uint8_t *out, const sigil_point *p);
 /* r = s*G; SIGIL_E_ZERO if s is zero. */
 int sigil_point_base_mul(const sigil_group *g, sigil_point *r, const sigil_scalar *s);
-/* r = s*p; SIGIL_E_ZERO if s is zero. */
+/* r = s*p, constant-time in s (secp256k1 via secp256k1_ecdh's constant-time
+ * ladder); SIGIL_E_ZERO if s is zero. */
 int sigil_point_mul(const sigil_group *g, sigil_point *r, const sigil_point *p, const sigil_scalar *s);
+/* r = s*p for a PUBLIC scalar s (variable time on secp256k1, where it uses
+ * libsecp256k1's pubkey_tweak_mul; same as sigil_point_mul on Ed25519). Use
+ * only when s is public (binding factors, challenges, Lagrange coefficients,
+ * identifiers). SIGIL_E_ZERO if s is zero. */
+int sigil_point_mul_public(const sigil_group *g, sigil_point *r, const sigil_point *p, const sigil_scalar *s);
+/* r = a*p + b*G for PUBLIC a, b (variable time): verification equations.
+ * SIGIL_E_ZERO if a is zero, SIGIL_E_IDENTITY if the result is the identity
+ * (b may be zero). */
+int sigil_point_mul_add_base_public(const sigil_group *g, sigil_point *r, const sigil_point *p,
+                                    const sigil_scalar *a, const sigil_scalar *b);
+/* Decode p from n bytes (exactly the checks and errors of sigil_point_parse)
+ * and compute r = s*p for a PUBLIC non-zero s. On Ed25519 the encoding is
+ * validated once, by the multiplication, instead of twice. */
+int sigil_point_parse_mul_public(const sigil_group *g, sigil_point *p, sigil_point *r, const uint8_t *in,
+                                 size_t n, const sigil_scalar *s);
+/* r = pts[0] + ... + pts[n-1] (n >= 1); only the final sum is checked:
+ * SIGIL_E_IDENTITY if it is the identity. SIGIL_E_NOMEM possible. */
+int sigil_point_sum(const sigil_group *g, sigil_point *r, const sigil_point *pts, size_t n);
 /* r = a + b, r = a - b; SIGIL_E_IDENTITY if the result is the identity. */
 int sigil_point_add(const sigil_group *g, sigil_point *r, const sigil_point *a, const sigil_point *b);
 int sigil_point_sub(const sigil_group *g, sigil_point *r, const sigil_point *a, const sigil_point *b);

@@ -1,0 +1,135 @@
+#include "sigil/hash.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "sigil/err.h"
+
+static void sha256_parts(crypto_hash_sha256_state *st, const sigil_iov *parts, size_t nparts)
+{
+    for (size_t i = 0; i < nparts; i++)
+        if (parts[i].n)
+            crypto_hash_sha256_update(st, parts[i].p, parts[i].n);
+}
+
+static void sha512_parts(crypto_hash_sha512_state *st, const sigil_iov *parts, size_t nparts)
+{
+    for (size_t i = 0; i < nparts; i++)
+        if (parts[i].n)
+            crypto_hash_sha512_update(st, parts[i].p, parts[i].n);
+}
+
+int sigil_hash_xmd_sha256(uint8_t *out, size_t len, const uint8_t *dst, size_t dstlen,
+                          const sigil_iov *parts, size_t nparts)
+{
+    enum { B = 32, R = 64 };
+    size_t ell = (len + B - 1) / B;
+    if (len == 0 || ell > 255 || dstlen == 0 || dstlen > 255)
+        return SIGIL_E_INVALID;
+    static const uint8_t zpad[R];
+    uint8_t lib[2] = {(uint8_t)(len >> 8), (uint8_t)len}, zero = 0, dl = (uint8_t)dstlen;
+    uint8_t b0[B], bi[B], tmp[B];
+    crypto_hash_sha256_state st;
+
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, zpad, R);
+    sha256_parts(&st, parts, nparts);
+    crypto_hash_sha256_update(&st, lib, 2);
+    crypto_hash_sha256_update(&st, &zero, 1);
+    crypto_hash_sha256_update(&st, dst, dstlen);
+    crypto_hash_sha256_update(&st, &dl, 1);
+    crypto_hash_sha256_final(&st, b0);
+
+    for (size_t i = 1; i <= ell; i++) {
+        uint8_t idx = (uint8_t)i;
+        if (i == 1) {
+            memcpy(tmp, b0, B);
+        } else {
+            for (size_t k = 0; k < B; k++)
+                tmp[k] = (uint8_t)(b0[k] ^ bi[k]);
+        }
+        crypto_hash_sha256_init(&st);
+        crypto_hash_sha256_update(&st, tmp, B);
+        crypto_hash_sha256_update(&st, &idx, 1);
+        crypto_hash_sha256_update(&st, dst, dstlen);
+        crypto_hash_sha256_update(&st, &dl, 1);
+        crypto_hash_sha256_final(&st, bi);
+        size_t take = len - (i - 1) * B < B ? len - (i - 1) * B : B;
+        memcpy(out + (i - 1) * B, bi, take);
+    }
+    sodium_memzero(b0, sizeof(b0));
+    sodium_memzero(bi, sizeof(bi));
+    sodium_memzero(tmp, sizeof(tmp));
+    sodium_memzero(&st, sizeof(st));
+    return SIGIL_OK;
+}
+
+int sigil_hash_to_scalar(const sigil_group *g, const char *ctx, const char *tag,
+                         const sigil_iov *parts, size_t nparts, sigil_scalar *out)
+{
+    if (sigil_group_id_of(g) == SIGIL_GROUP_ED25519) {
+        crypto_hash_sha512_state st;
+        uint8_t h[64];
+        crypto_hash_sha512_init(&st);
+        if (ctx)
+            crypto_hash_sha512_update(&st, (const uint8_t *)ctx, strlen(ctx));
+        if (tag)
+            crypto_hash_sha512_update(&st, (const uint8_t *)tag, strlen(tag));
+        sha512_parts(&st, parts, nparts);
+        crypto_hash_sha512_final(&st, h);
+        int rc = sigil_scalar_reduce(g, out, h, 64);
+        sodium_memzero(h, sizeof(h));
+        sodium_memzero(&st, sizeof(st));
+        return rc;
+    }
+    uint8_t dst[255], u[48];
+    size_t cl = ctx ? strlen(ctx) : 0, tl = tag ? strlen(tag) : 0;
+    if (cl + tl == 0 || cl + tl > sizeof(dst))
+        return SIGIL_E_INVALID;
+    if (cl)
+        memcpy(dst, ctx, cl);
+    if (tl)
+        memcpy(dst + cl, tag, tl);
+    int rc = sigil_hash_xmd_sha256(u, sizeof(u), dst, cl + tl, parts, nparts);
+    if (rc == SIGIL_OK)
+        rc = sigil_scalar_reduce(g, out, u, sizeof(u));
+    sodium_memzero(u, sizeof(u));
+    return rc;
+}
+
+size_t sigil_hash_digest(const sigil_group *g, const char *ctx, const char *tag,
+                         const sigil_iov *parts, size_t nparts, uint8_t out[64])
+{
+    if (sigil_group_id_of(g) == SIGIL_GROUP_ED25519) {
+        crypto_hash_sha512_state st;
+        crypto_hash_sha512_init(&st);
+        if (ctx)
+            crypto_hash_sha512_update(&st, (const uint8_t *)ctx, strlen(ctx));
+        if (tag)
+            crypto_hash_sha512_update(&st, (const uint8_t *)tag, strlen(tag));
+        sha512_parts(&st, parts, nparts);
+        crypto_hash_sha512_final(&st, out);
+        return 64;
+    }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    if (ctx)
+        crypto_hash_sha256_update(&st, (const uint8_t *)ctx, strlen(ctx));
+    if (tag)
+        crypto_hash_sha256_update(&st, (const uint8_t *)tag, strlen(tag));
+    sha256_parts(&st, parts, nparts);
+    crypto_hash_sha256_final(&st, out);
+    return 32;
+}
+
+void sigil_hash_tagged(uint8_t out[32], const char *tag, const sigil_iov *parts, size_t nparts)
+{
+    uint8_t th[32];
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256((unsigned char *)th, (const uint8_t *)tag, strlen(tag));
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, th, 32);
+    crypto_hash_sha256_update(&st, th, 32);
+    sha256_parts(&st, parts, nparts);
+    crypto_hash_sha256_final(&st, out);
+}
