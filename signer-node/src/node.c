@@ -16,6 +16,8 @@
 #include <sodium.h>
 
 #include "node.h"
+#include "sigil/audit.h"
+#include "sigil/audit_hsm.h"
 #include "sigil/breaker.h"
 #include "sigil/dkg.h"
 #include "sigil/ecdsa.h"
@@ -89,9 +91,19 @@ typedef struct session {
     struct session *next;
 } session;
 
+/* Node audit records of the shares one call produced, appended (durably)
+ * after the node lock is released and before the response leaves. */
+typedef struct {
+    sigil_audit_entry *e;
+    size_t n;
+} audit_batch;
+
 typedef struct {
     node_config cfg;
     pthread_mutex_t mu;
+    sigil_audit_log *audit;
+    sigil_audit_signer audit_signer;
+    int audit_signer_set;
     sigil_hsm *hsm;
     uint8_t identity_pk[32];
     sigil_env_key *ek;
@@ -458,6 +470,54 @@ static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
         sigil_keyshare_free(out);
     sigil_buf_free(&s);
     return rc;
+}
+
+/* ---------------------------------------------------------------- audit */
+
+static int audit_add(audit_batch *ab, size_t cap, const node *nd, sigil_rpc_call *call, const keyrec *k,
+                     const uint8_t *sid, const uint32_t *parties, size_t np, const uint8_t *msg,
+                     size_t mlen, const uint8_t *share, size_t slen)
+{
+    if (!ab->e) {
+        ab->e = calloc(cap, sizeof *ab->e);
+        if (!ab->e)
+            return SIGIL_E_NOMEM;
+    }
+    if (ab->n >= cap || np > SIGIL_AUDIT_SIGNERS_MAX)
+        return SIGIL_E_INVALID;
+    sigil_audit_entry *e = &ab->e[ab->n];
+    memset(e, 0, sizeof *e);
+    e->version = SIGIL_AUDIT_ENTRY_VERSION;
+    e->type = SIGIL_AUDIT_SHARE;
+    e->party = (uint16_t)nd->cfg.node_id;
+    size_t al = strlen(call->peer->uri);
+    e->actor_len = (uint8_t)(al > SIGIL_AUDIT_ACTOR_MAX ? SIGIL_AUDIT_ACTOR_MAX : al);
+    memcpy(e->actor, call->peer->uri, e->actor_len);
+    e->key_id_len = (uint8_t)strlen(k->key_id);
+    memcpy(e->key_id, k->key_id, e->key_id_len);
+    e->scheme = (uint8_t)k->scheme;
+    /* digest: the 32-byte digest signed, or SHA-256 of the message */
+    e->digest_len = 32;
+    if (mlen == 32 && k->scheme >= SIGIL_ENV_SCHEME_BIP340)
+        memcpy(e->digest, msg, 32);
+    else
+        crypto_hash_sha256(e->digest, msg, mlen);
+    e->outcome = SIGIL_AUDIT_OUTCOME_SIGNATURE;
+    if (slen <= SIGIL_AUDIT_SIG_MAX) {
+        memcpy(e->sig, share, slen);
+        e->sig_len = (uint8_t)slen;
+    } else {
+        crypto_hash_sha256(e->sig, share, slen);
+        e->sig_len = 32;
+    }
+    e->n_signers = (uint8_t)np;
+    for (size_t i = 0; i < np; i++)
+        e->signers[i] = (uint16_t)parties[i];
+    /* request id: the session id in hex */
+    sodium_bin2hex(e->request_id, sizeof e->request_id, sid, 32);
+    e->request_id_len = 64;
+    ab->n++;
+    return SIGIL_OK;
 }
 
 /* ------------------------------------------------------------- envelopes */
@@ -1386,7 +1446,8 @@ static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil
 }
 
 /* ECDSA SIGN: one online share per item from the named presignatures. */
-static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
+static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
+                      audit_batch *ab)
 {
     int rc = check_not_halted(nd, call);
     if (rc)
@@ -1466,6 +1527,8 @@ static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         if (!rc) rc = sigil_ecdsa_sign_share(ps[i], rq->items[i]->digest.data, &sb, &comb);
         if (!rc && memcmp(comb.pubkey, k->pk, 33) != 0)
             rc = SIGIL_E_MISMATCH;
+        if (!rc) rc = audit_add(ab, ni, nd, call, k, rq->session_id.data, rq->parties, rq->n_parties,
+                                rq->items[i]->digest.data, 32, sb.data, sb.size);
         if (!rc) rc = sigil_buf_put_u64(&rb, rq->pool_entries[i]);
         if (!rc) rc = sigil_buf_put_string(&rb, sb.data, sb.size);
         if (!rc) rc = sigil_env_ecdsa_combiner_put(&comb, &rb);
@@ -1485,7 +1548,8 @@ static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     return rc;
 }
 /* FROST SIGN from the pool: one call. */
-static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
+static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
+                      audit_batch *ab)
 {
     int rc = check_not_halted(nd, call);
     if (rc)
@@ -1653,6 +1717,8 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         sigil_buf_init(&sb, sizeof share, 0);
         if (!rc) rc = sigil_frost_sign(suite, &ks, nonces[i], pkg, &sb);
         sigil_frost_package_free(pkg);
+        if (!rc) rc = audit_add(ab, ni, nd, call, k, rq->session_id.data, rq->parties, np, msg, mlen,
+                                sb.data, sb.size);
         if (!rc) rc = sigil_buf_put_u64(&rb, rq->pool_entries[i]);
         if (!rc) rc = sigil_buf_put_string(&rb, sb.data, sb.size);
         sigil_buf_free(&sb);
@@ -1690,6 +1756,7 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         DETAIL(call, "session_id must be %d bytes", SIGIL_ENV_SID_LEN);
         return SIGIL_E_ENCODING;
     }
+    audit_batch ab = {NULL, 0};
     pthread_mutex_lock(&nd->mu);
     int rc;
     if (seen_has(nd, rq->session_id.data)) {
@@ -1699,9 +1766,9 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         rc = dkg_start(nd, call, rq);
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN) {
         if (rq->scheme >= 1 && rq->scheme <= 3) {
-            rc = frost_sign(nd, call, rq);
+            rc = frost_sign(nd, call, rq, &ab);
         } else if ((int)rq->scheme == SIGIL_ENV_SCHEME_ECDSA) {
-            rc = ecdsa_sign(nd, call, rq);
+            rc = ecdsa_sign(nd, call, rq, &ab);
         } else {
             DETAIL(call, "SIGN for scheme %d is not supported by this node", rq->scheme);
             rc = SIGIL_E_VERSION;
@@ -1713,6 +1780,19 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         rc = SIGIL_E_VERSION;
     }
     pthread_mutex_unlock(&nd->mu);
+    /* invariant 5: no share leaves before its node audit record is durable */
+    if (!rc && ab.n) {
+        int ar = sigil_audit_append(nd->audit, ab.e, ab.n, NULL);
+        if (ar) {
+            sigil_buf_reset(call->resp);
+            DETAIL(call, "node audit log unavailable (%s): shares withheld", sigil_strerror(ar));
+            rc = SIGIL_E_UNAVAILABLE;
+        }
+    }
+    if (ab.e) {
+        sodium_memzero(ab.e, ab.n * sizeof *ab.e);
+        free(ab.e);
+    }
     return rc;
 }
 
@@ -2091,6 +2171,24 @@ static int node_init(node *nd, char *err, size_t cap)
         snprintf(err, cap, "certifying the envelope key: %s", sigil_strerror(rc));
         return rc;
     }
+    char apath[NODE_PATH_MAX + 32], origin[128];
+    snprintf(apath, sizeof apath, "%s/audit", c->state_dir);
+    snprintf(origin, sizeof origin, "sigil-node/%u/%s", c->node_id, c->cluster_id);
+    if ((rc = sigil_audit_signer_hsm(&nd->audit_signer, nd->hsm, SIGIL_HSM_IDENTITY_LABEL, origin))) {
+        snprintf(err, cap, "audit checkpoint signer: %s", sigil_strerror(rc));
+        return rc;
+    }
+    nd->audit_signer_set = 1;
+    sigil_audit_config ac;
+    memset(&ac, 0, sizeof ac);
+    ac.backend = SIGIL_AUDIT_BACKEND_FILE;
+    ac.path = apath;
+    ac.origin = origin;
+    ac.signer = &nd->audit_signer;
+    if ((rc = sigil_audit_log_open(&ac, &nd->audit))) {
+        snprintf(err, cap, "node audit log in %.300s: %s", apath, sigil_strerror(rc));
+        return rc;
+    }
     if ((rc = keys_load(nd))) {
         snprintf(err, cap, "loading keys from %.300s: %s", nd->path_keys, sigil_strerror(rc));
         return rc;
@@ -2107,6 +2205,9 @@ static void node_free(node *nd)
         nd->keys = k->next;
         key_free(k);
     }
+    sigil_audit_log_close(nd->audit);
+    if (nd->audit_signer_set)
+        sigil_audit_signer_free(&nd->audit_signer);
     sigil_env_key_free(nd->ek);
     sigil_env_peers_free(nd->peers);
     sigil_breaker_nonces_free(nd->nonces);

@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "sigil/audit.h"
 #include "sigil/breaker.h"
 #include "sigil/envelope.h"
 #include "sigil/err.h"
@@ -1067,6 +1068,19 @@ int main(void)
         sigil_rpc_client_free(cl[i]);
         if (pools[i].resp)
             sigil_rpc_msg_free(&pools[i].resp->base);
+    }
+    /* every share node 2 produced is in its audit log, which verifies
+     * against its identity key (checkpoints signed in the HSM) */
+    {
+        char apath[600], msg[512];
+        snprintf(apath, sizeof apath, "%s/state2/audit", dir);
+        sigil_audit_verify_result vr;
+        memset(&vr, 0, sizeof vr);
+        int v = sigil_audit_verify_log(apath, "sigil-node/2/test-cluster", idpk[2], 0, &vr, msg, sizeof msg);
+        if (v != SIGIL_AUDIT_V_OK)
+            fprintf(stderr, "audit verify: %s\n", msg);
+        CHECK_EQ(v, SIGIL_AUDIT_V_OK);
+        CHECK_EQ(vr.entries, 17);
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);
