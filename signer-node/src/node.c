@@ -57,6 +57,7 @@ typedef struct keyrec {
     uint16_t scheme;
     uint32_t party, version;
     sigil_keyshare pub; /* secret NULL */
+    uint8_t pkg_hash[32]; /* SHA-256 of the public package encoding */
     uint8_t pk[SIGIL_FROST_PK_MAX];
     size_t pklen;
     uint8_t *blob;
@@ -103,6 +104,8 @@ typedef struct {
     pthread_mutex_t mu;
     sigil_audit_log *audit;
     sigil_audit_signer audit_signer;
+    sigil_buf unseal;       /* SIGIL_BUF_SECRET, reused under mu */
+    sigil_scalar *secret;   /* sodium_malloc'ed, reused under mu */
     int audit_signer_set;
     sigil_hsm *hsm;
     uint8_t identity_pk[32];
@@ -381,6 +384,7 @@ static int key_from_bytes(const uint8_t *p, size_t n, keyrec **out)
         sigil_buf_view(&pb, pkg, pkglen);
         rc = sigil_keyshare_parse(&pb, &k->pub);
         if (!rc && k->pub.secret) rc = SIGIL_E_ENCODING;
+        crypto_hash_sha256(k->pkg_hash, pkg, pkglen);
     }
     if (!rc && k->scheme == SIGIL_ENV_SCHEME_ECDSA) {
         if (sigil_group_point_len(k->pub.g) != 33)
@@ -453,23 +457,38 @@ static void ad_for(const keyrec *k, sigil_hsm_ad *ad)
     ad->share_version = k->version;
 }
 
-/* Unseal the key's share into *out (secret memory). */
+/* FROST sealed plaintext: u8 1 | 32 signing share | 32 SHA-256(public
+ * package), so the clear public package in the key file cannot be swapped.
+ * Unsealed per use into memory allocated once with sodium_malloc (the node
+ * lock serializes users); the public part stays parsed in k->pub.
+ * Release with key_release. */
+#define FROST_SEALED_LEN (1 + 32 + 32)
+
 static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
 {
     sigil_hsm_ad ad;
     ad_for(k, &ad);
-    sigil_buf s;
-    int rc = sigil_buf_init(&s, SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
-    if (rc)
-        return rc;
-    rc = sigil_hsm_unseal(nd->hsm, &ad, k->blob, k->bloblen, &s);
     memset(out, 0, sizeof *out);
-    if (!rc) rc = sigil_keyshare_parse(&s, out);
-    if (!rc && !out->secret) rc = SIGIL_E_ENCODING;
-    if (rc)
-        sigil_keyshare_free(out);
-    sigil_buf_free(&s);
-    return rc;
+    sigil_buf_reset(&nd->unseal);
+    int rc = sigil_hsm_unseal(nd->hsm, &ad, k->blob, k->bloblen, &nd->unseal);
+    if (!rc && (nd->unseal.size != FROST_SEALED_LEN || nd->unseal.data[0] != 1 ||
+                memcmp(nd->unseal.data + 33, k->pkg_hash, 32) != 0))
+        rc = SIGIL_E_MISMATCH;
+    if (!rc) rc = sigil_scalar_parse(k->pub.g, nd->secret, nd->unseal.data + 1);
+    sigil_buf_reset(&nd->unseal);
+    if (rc) {
+        sodium_memzero(nd->secret, sizeof *nd->secret);
+        return rc;
+    }
+    *out = k->pub; /* shallow: the arrays stay k->pub's */
+    out->secret = nd->secret;
+    return SIGIL_OK;
+}
+
+static void key_release(node *nd, sigil_keyshare *ks)
+{
+    sodium_memzero(nd->secret, sizeof *nd->secret);
+    memset(ks, 0, sizeof *ks);
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -1106,8 +1125,13 @@ static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1
         if (!rc) rc = sigil_keyshare_serialize(&pubk, &pubb);
         if (!rc && s->scheme != SIGIL_ENV_SCHEME_ECDSA) {
             keyrec *k = NULL;
-            rc = sigil_buf_init(&sec, SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
-            if (!rc) rc = sigil_keyshare_serialize(&ks, &sec);
+            uint8_t *sp = NULL, h[32];
+            rc = sigil_buf_init(&sec, FROST_SEALED_LEN, SIGIL_BUF_SECRET);
+            if (!rc) rc = sigil_buf_put_u8(&sec, 1);
+            if (!rc) rc = sigil_buf_reserve(&sec, 32, &sp);
+            if (!rc) sigil_scalar_serialize(ks.g, sp, ks.secret);
+            crypto_hash_sha256(h, pubb.data, pubb.size);
+            if (!rc) rc = sigil_buf_put(&sec, h, 32);
             if (!rc) rc = key_store(nd, s->key_id, s->scheme, &sec, &pubb, &k);
             if (!rc) rc = dkg_result(nd, s, k, &res);
             if (!rc) {
@@ -1725,7 +1749,7 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         if (rc)
             DETAIL(call, "item %zu: %s", i, sigil_strerror(rc));
     }
-    sigil_keyshare_free(&ks);
+    key_release(nd, &ks);
     for (size_t i = 0; i < ni; i++)
         sigil_frost_nonce_free(nonces[i]);
     outbox res;
@@ -1907,7 +1931,7 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
             pe[i].commitment = o.ptr[i];
             pp[i] = &pe[i];
         }
-        sigil_keyshare_free(&ks);
+        key_release(nd, &ks);
     }
     if (!rc) {
         Sigil__V1__RefillPoolResponse r = SIGIL__V1__REFILL_POOL_RESPONSE__INIT;
@@ -2108,6 +2132,9 @@ static int node_init(node *nd, char *err, size_t cap)
     pthread_mutex_init(&nd->mu, NULL);
     nd->seen_fd = -1;
     nd->started = time(NULL);
+    nd->secret = sodium_malloc(sizeof *nd->secret);
+    if (!nd->secret || sigil_buf_init(&nd->unseal, 4096, SIGIL_BUF_SECRET) != SIGIL_OK)
+        return SIGIL_E_NOMEM;
     snprintf(nd->path_halt, sizeof nd->path_halt, "%s/breaker.state", c->state_dir);
     snprintf(nd->path_seen, sizeof nd->path_seen, "%s/sessions.seen", c->state_dir);
     snprintf(nd->path_keys, sizeof nd->path_keys, "%s/keys", c->state_dir);
@@ -2206,6 +2233,9 @@ static void node_free(node *nd)
         key_free(k);
     }
     sigil_audit_log_close(nd->audit);
+    sigil_buf_free(&nd->unseal);
+    if (nd->secret)
+        sodium_free(nd->secret);
     if (nd->audit_signer_set)
         sigil_audit_signer_free(&nd->audit_signer);
     sigil_env_key_free(nd->ek);
