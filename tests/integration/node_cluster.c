@@ -251,10 +251,14 @@ typedef struct {
 
 /* Full DKG among nodes 1..N, with the adversarial checks done on the way
  * when `adversary` is set. */
+static uint8_t first_dkg_sid[32];
+
 static void dkg(key_t_ *key, const char *key_id, int scheme, int adversary)
 {
     uint8_t sid[32];
     randombytes_buf(sid, 32);
+    if (adversary)
+        memcpy(first_dkg_sid, sid, 32);
     uint32_t parties[N] = {1, 2, 3};
     Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
     rq.session_id.data = sid;
@@ -277,11 +281,55 @@ static void dkg(key_t_ *key, const char *key_id, int scheme, int adversary)
         CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_REPLAY);
         CHECK_EQ(st.code, GRPC_STATUS_ALREADY_EXISTS);
     }
+    Sigil__V1__SessionResponse *other = NULL;
+    uint8_t osid[32];
+    if (adversary) {
+        /* a second session on node 1, to take a genuine envelope from */
+        Sigil__V1__StartSessionRequest orq = rq;
+        randombytes_buf(osid, 32);
+        orq.session_id.data = osid;
+        orq.key_id = (char *)"k-cross";
+        REQUIRE(start(1, &orq, &other, NULL) == SIGIL_OK);
+    }
     Sigil__V1__Envelope *in[4 * N];
     for (uint32_t r = 1; !resp[1]->done; r++) {
         REQUIRE(r <= 6);
         for (int i = 1; i <= N; i++) {
             size_t k = route(resp, (uint32_t)i, in, 4 * N);
+            if (adversary && r == 1 && i == 2) {
+                sigil_rpc_status st;
+                Sigil__V1__SessionResponse *x = NULL;
+                Sigil__V1__Envelope *bad[4 * N];
+                memcpy(bad, in, k * sizeof *in);
+                size_t j1 = 0;
+                while (bad[j1]->from != 1)
+                    j1++;
+                /* node 1's genuine round-1 broadcast of another session */
+                bad[j1] = other->outbound[0];
+                CHECK_REFUSED(round_call(2, sid, 1, bad, k, &x, &st), SIGIL_E_SESSION);
+                CHECK(strstr(st.detail, "another session") != NULL);
+                /* ... relabelled with this session's id: the signature binds it */
+                Sigil__V1__Envelope t = *other->outbound[0];
+                t.session_id.data = sid;
+                bad[j1] = &t;
+                CHECK_REFUSED(round_call(2, sid, 1, bad, k, &x, &st), SIGIL_E_SIGNATURE);
+                /* AbortSession forgets it; the id stays burned */
+                Sigil__V1__AbortSessionRequest ab = SIGIL__V1__ABORT_SESSION_REQUEST__INIT;
+                ab.session_id.data = osid;
+                ab.session_id.len = 32;
+                Sigil__V1__AbortSessionResponse *ar = NULL;
+                CHECK_EQ(call(cl[1], SIGIL_RPC_NODE_ABORT_SESSION, &ab.base,
+                              &sigil__v1__abort_session_response__descriptor, (ProtobufCMessage **)&ar, &st),
+                         SIGIL_OK);
+                CHECK(ar && ar->existed);
+                if (ar)
+                    sigil_rpc_msg_free(&ar->base);
+                Sigil__V1__StartSessionRequest orq = rq;
+                orq.session_id.data = osid;
+                orq.key_id = (char *)"k-cross";
+                CHECK_REFUSED(start(1, &orq, &x, &st), SIGIL_E_REPLAY);
+                sigil_rpc_msg_free(&other->base);
+            }
             if (adversary && r == 2 && i == 2) {
                 sigil_rpc_status st;
                 Sigil__V1__SessionResponse *x = NULL;
@@ -686,11 +734,13 @@ static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count
             CHECK(res[i].count == 1 && res[i].entry_ids[0] == ids[i][j]);
             combs[i] = &res[i].combiners[0];
             msgs[i] = res[i].sign_msgs[0];
-            /* the presignature is gone */
-            randombytes_buf(ssid, 32);
-            CHECK_REFUSED(start((int)signers[i], &sr, &r, &st), SIGIL_E_NOT_FOUND);
-            memcpy(ssid, sr.session_id.data, 32);
             sigil_rpc_msg_free(&r->base);
+            /* the presignature is gone (fresh session id, same entry) */
+            uint8_t sid2[32];
+            randombytes_buf(sid2, 32);
+            sr.session_id.data = sid2;
+            Sigil__V1__SessionResponse *r2 = NULL;
+            CHECK_REFUSED(start((int)signers[i], &sr, &r2, &st), SIGIL_E_NOT_FOUND);
         }
         uint8_t sig[64];
         int recid = -1;
@@ -927,8 +977,23 @@ int main(void)
         for (size_t e = 0; e < pools[1].resp->n_entries; e++)
             CHECK(pools[1].resp->entries[e]->entry_id != old_entry &&
                   (pools[1].resp->entries[e]->entry_id >> 32) > (old_entry >> 32));
-        /* the session id used before the restart is still refused */
-        memcpy(s.sid, s.rq[0].session_id.data, 32);
+        /* session ids seen before the restart are still refused */
+        {
+            uint32_t parties[N] = {1, 2, 3};
+            Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+            rq.session_id.data = first_dkg_sid;
+            rq.session_id.len = 32;
+            rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+            rq.key_id = (char *)"k-new";
+            rq.scheme = 1;
+            rq.threshold = T;
+            rq.num_parties = N;
+            rq.parties = parties;
+            rq.n_parties = N;
+            CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_REPLAY);
+            CHECK(strstr(st.detail, "already seen") != NULL);
+            CHECK_REFUSED(start(1, &pending.rq[0], &x, &st), SIGIL_E_NOT_FOUND);
+        }
         sign_ok(&ked, q12, 2);
     }
 
