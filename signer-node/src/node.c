@@ -1787,7 +1787,9 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         DETAIL(call, "session id already seen by this node");
         rc = SIGIL_E_REPLAY;
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG) {
-        rc = dkg_start(nd, call, rq);
+        rc = check_not_halted(nd, call);
+        if (!rc)
+            rc = dkg_start(nd, call, rq);
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN) {
         if (rq->scheme >= 1 && rq->scheme <= 3) {
             rc = frost_sign(nd, call, rq, &ab);
@@ -1830,6 +1832,8 @@ static int h_round(void *ctx, sigil_rpc_call *call)
     if (!s) {
         DETAIL(call, "no open session with this id");
         rc = SIGIL_E_NOT_FOUND;
+    } else if ((rc = check_not_halted(nd, call)) != SIGIL_OK) {
+        /* a halted node takes no protocol step (the session stays as it is) */
     } else if (rq->round != s->round) {
         DETAIL(call, "session expects round %u, request is for round %u", s->round, rq->round);
         rc = rq->round < s->round ? SIGIL_E_REPLAY : SIGIL_E_STATE;

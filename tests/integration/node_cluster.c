@@ -1028,6 +1028,23 @@ int main(void)
         CHECK_EQ(st.code, GRPC_STATUS_FAILED_PRECONDITION);
         CHECK(strstr(st.detail, "halted") != NULL);
         CHECK_REFUSED(refill(1, &ked, 5, &st), SIGIL_E_HALTED);
+        {
+            /* no key generation either */
+            uint8_t dsid[32];
+            randombytes_buf(dsid, 32);
+            uint32_t parties[N] = {1, 2, 3};
+            Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+            rq.session_id.data = dsid;
+            rq.session_id.len = 32;
+            rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+            rq.key_id = (char *)"k-halted";
+            rq.scheme = 1;
+            rq.threshold = T;
+            rq.num_parties = N;
+            rq.parties = parties;
+            rq.n_parties = N;
+            CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_HALTED);
+        }
         /* survives a restart */
         stop_node(1);
         start_node(1);
