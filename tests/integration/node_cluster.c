@@ -997,6 +997,43 @@ int main(void)
         sign_ok(&ked, q12, 2);
     }
 
+    /* ---- pool limits and status ---- */
+    {
+        sigil_rpc_status st;
+        REQUIRE(refill(3, &ked, 100000, &st) == SIGIL_OK);
+        CHECK_EQ(pools[3].resp->n_entries, 200); /* refill_max */
+        Sigil__V1__NodeStatusRequest rq = SIGIL__V1__NODE_STATUS_REQUEST__INIT;
+        rq.key_id = (char *)"k-ed25519";
+        Sigil__V1__NodeStatusResponse *r = NULL;
+        CHECK_EQ(call(cl[3], SIGIL_RPC_NODE_STATUS, &rq.base, &sigil__v1__node_status_response__descriptor,
+                      (ProtobufCMessage **)&r, &st), SIGIL_OK);
+        if (r) {
+            CHECK(r->node_id == 3 && !r->halted && r->n_keys == 1);
+            CHECK(r->identity_public_key.len == 32 && !memcmp(r->identity_public_key.data, idpk[3], 32));
+            if (r->n_keys == 1)
+                CHECK(r->keys[0]->pool_available >= 200 && r->keys[0]->party_id == 3);
+            sigil_rpc_msg_free(&r->base);
+        }
+        for (int i = 0; i < 3; i++) /* up to pool_max = 500 */
+            REQUIRE(refill(3, &ked, 100000, &st) == SIGIL_OK);
+        CHECK(pools[3].resp->pool_available == 500);
+        CHECK(pools[3].resp->n_entries < 200);
+        REQUIRE(refill(3, &ked, 1, &st) == SIGIL_OK);
+        CHECK_EQ(pools[3].resp->n_entries, 0);
+        /* unknown key, wrong scheme */
+        key_t_ nokey = ked;
+        snprintf(nokey.key_id, sizeof nokey.key_id, "no-such-key");
+        CHECK_REFUSED(refill(3, &nokey, 1, &st), SIGIL_E_NOT_FOUND);
+        nokey = ked;
+        nokey.scheme = 2;
+        CHECK_REFUSED(refill(3, &nokey, 1, &st), SIGIL_E_MISMATCH);
+        /* a full pool is emptied by a restart (nonces never outlive the process) */
+        stop_node(3);
+        start_node(3);
+        REQUIRE(refill(3, &ked, 10, &st) == SIGIL_OK);
+        CHECK_EQ(pools[3].resp->pool_available, 10);
+    }
+
     /* ---- permissions ---- */
     {
         sigil_rpc_client *w = client_as("wallet-w1", 2), *off = client_as("officer-carol", 2);
