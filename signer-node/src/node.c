@@ -35,6 +35,10 @@
 #define NODE_VERSION "sigil-node 0.1"
 #define MAX_SESSIONS 4096
 #define SHARE_VERSION 1
+/* Presignatures per PRESIGN session: each DKLs23 pairwise message is
+ * ~25 KB, and one envelope body carries `count` of them (<= 1 MiB). Run
+ * several sessions (in parallel) for more. */
+#define PRESIGN_MAX_COUNT 16
 
 /* ------------------------------------------------------------------ state */
 
@@ -1272,8 +1276,8 @@ static int presign_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartS
         DETAIL(call, "%zu signers for a %u-of-%u key", rq->n_parties, k->pub.t, k->pub.n);
         return SIGIL_E_THRESHOLD;
     }
-    if (rq->count < 1 || rq->count > nd->cfg.refill_max || rq->n_inbound || rq->n_items) {
-        DETAIL(call, "PRESIGN count must be 1..%u, without inbound or items", nd->cfg.refill_max);
+    if (rq->count < 1 || rq->count > PRESIGN_MAX_COUNT || rq->n_inbound || rq->n_items) {
+        DETAIL(call, "PRESIGN count must be 1..%d, without inbound or items", PRESIGN_MAX_COUNT);
         return SIGIL_E_INVALID;
     }
     if (nd->nsessions >= MAX_SESSIONS)
@@ -1337,7 +1341,7 @@ static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil
         if (!rc && !(s->ps = calloc(c, sizeof *s->ps)))
             rc = SIGIL_E_NOMEM;
         uint16_t signers[SIGIL_ECDSA_MAX_PARTIES];
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n && i < SIGIL_ECDSA_MAX_PARTIES; i++)
             signers[i] = (uint16_t)s->parties[i];
         for (uint32_t j = 0; j < c && !rc; j++) {
             uint8_t isid[32];
