@@ -609,6 +609,98 @@ static int finish_sign(signreq *s, const key_t_ *k, uint8_t *sig)
     return rc;
 }
 
+static int open_result(const Sigil__V1__SessionResponse *r, uint32_t from, const uint8_t *sid,
+                       sigil_buf *body);
+
+/* One SIGN session with m items (SignBatch): inbound = per item the other
+ * signer's commitment; every signature aggregated and verified. */
+static void sign_batch(const key_t_ *k, const uint32_t *signers, size_t m)
+{
+    enum { MAXM = 16 };
+    REQUIRE(m <= MAXM);
+    uint8_t sid[32], msgs[MAXM][32];
+    randombytes_buf(sid, 32);
+    Sigil__V1__SignItem it[MAXM], *items[MAXM];
+    const Sigil__V1__PoolEntry *pe[2][MAXM];
+    uint64_t entries[2][MAXM];
+    Sigil__V1__Envelope *in[2][MAXM];
+    for (size_t j = 0; j < m; j++) {
+        Sigil__V1__SignItem init = SIGIL__V1__SIGN_ITEM__INIT;
+        it[j] = init;
+        randombytes_buf(msgs[j], 32);
+        if (k->scheme == 3) {
+            it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+            it[j].digest.data = msgs[j];
+            it[j].digest.len = 32;
+        } else {
+            it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE;
+            it[j].message.data = msgs[j];
+            it[j].message.len = 32;
+        }
+        items[j] = &it[j];
+        for (int i = 0; i < 2; i++) {
+            pool *p = &pools[signers[i]];
+            REQUIRE(p->resp && p->next < p->resp->n_entries);
+            pe[i][j] = p->resp->entries[p->next++];
+            entries[i][j] = pe[i][j]->entry_id;
+        }
+        in[0][j] = pe[1][j]->commitment;
+        in[1][j] = pe[0][j]->commitment;
+    }
+    Sigil__V1__SessionResponse *resp[2] = {0};
+    sigil_env_sign_result res[2];
+    sigil_buf bodies[2];
+    memset(res, 0, sizeof res);
+    for (int i = 0; i < 2; i++) {
+        Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        rq.session_id.data = sid;
+        rq.session_id.len = 32;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        rq.key_id = (char *)k->key_id;
+        rq.scheme = (Sigil__V1__Scheme)k->scheme;
+        rq.parties = (uint32_t *)signers;
+        rq.n_parties = 2;
+        rq.items = items;
+        rq.n_items = m;
+        rq.pool_entries = entries[i];
+        rq.n_pool_entries = m;
+        rq.inbound = in[i];
+        rq.n_inbound = m;
+        sigil_rpc_status st;
+        int rc = start((int)signers[i], &rq, &resp[i], &st);
+        if (rc)
+            fprintf(stderr, "batch sign node %u: %s\n", signers[i], st.detail);
+        REQUIRE(rc == SIGIL_OK);
+        REQUIRE(open_result(resp[i], signers[i], sid, &bodies[i]) == SIGIL_OK);
+        REQUIRE(sigil_env_sign_result_decode(&res[i], bodies[i].data, bodies[i].size) == SIGIL_OK);
+        CHECK_EQ(res[i].count, m);
+    }
+    for (size_t j = 0; j < m; j++) {
+        uint8_t cb[2][128], sig[65];
+        sigil_buf com[2], shares[2];
+        for (int i = 0; i < 2; i++) {
+            size_t l = 0;
+            REQUIRE(open_commitment(k, pe[i][j], cb[i], &l) == SIGIL_OK);
+            sigil_buf_view(&com[i], cb[i], l);
+            CHECK(res[i].entry_ids[j] == entries[i][j]);
+            shares[i] = res[i].shares[j];
+        }
+        uint32_t culprit = 0;
+        CHECK_EQ(sigil_env_frost_aggregate((sigil_frost_suite)k->scheme, &k->pub, msgs[j], 32, com, shares, 2,
+                                           sig, &culprit), SIGIL_OK);
+        CHECK_EQ(verify_independent(k, msgs[j], 32, sig), SIGIL_OK);
+        /* shares of item j do not aggregate for item j+1 */
+        if (j + 1 < m)
+            CHECK(sigil_env_frost_aggregate((sigil_frost_suite)k->scheme, &k->pub, msgs[j + 1], 32, com,
+                                            shares, 2, sig, &culprit) != SIGIL_OK);
+    }
+    for (int i = 0; i < 2; i++) {
+        sigil_env_sign_result_free(&res[i]);
+        sigil_buf_free(&bodies[i]);
+        sigil_rpc_msg_free(&resp[i]->base);
+    }
+}
+
 static void sign_ok(const key_t_ *k, const uint32_t *signers, size_t ns)
 {
     signreq s;
@@ -671,7 +763,9 @@ static int open_result(const Sigil__V1__SessionResponse *r, uint32_t from, const
 }
 
 /* PRESIGN `count` among signers (2), then sign `count` digests one by one. */
-static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count)
+static void ecdsa_batch_sign(const key_t_ *k, const uint32_t *signers, uint32_t count, uint64_t **ids);
+
+static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count, int batch)
 {
     uint8_t sid[32];
     randombytes_buf(sid, 32);
@@ -697,6 +791,12 @@ static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count
         CHECK(!strcmp(kid, k->key_id));
         sigil_buf_free(&b);
         sigil_rpc_msg_free(&resp[i]->base);
+    }
+    if (batch) {
+        ecdsa_batch_sign(k, signers, count, ids);
+        free(ids[0]);
+        free(ids[1]);
+        return;
     }
     for (uint32_t j = 0; j < count; j++) {
         uint8_t ssid[32], digest[32];
@@ -765,6 +865,73 @@ static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count
     }
     free(ids[0]);
     free(ids[1]);
+}
+
+/* All `count` presignatures in one SIGN session (SignBatch for ECDSA). */
+static void ecdsa_batch_sign(const key_t_ *k, const uint32_t *signers, uint32_t count, uint64_t **ids)
+{
+    enum { MAXM = 16 };
+    REQUIRE(count <= MAXM);
+    uint8_t sid[32], dig[MAXM][32];
+    randombytes_buf(sid, 32);
+    Sigil__V1__SignItem it[MAXM], *items[MAXM];
+    for (uint32_t j = 0; j < count; j++) {
+        Sigil__V1__SignItem init = SIGIL__V1__SIGN_ITEM__INIT;
+        it[j] = init;
+        randombytes_buf(dig[j], 32);
+        it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+        it[j].digest.data = dig[j];
+        it[j].digest.len = 32;
+        items[j] = &it[j];
+    }
+    sigil_env_ecdsa_result res[2];
+    sigil_buf bodies[2];
+    for (int i = 0; i < 2; i++) {
+        Sigil__V1__StartSessionRequest sr = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        sr.session_id.data = sid;
+        sr.session_id.len = 32;
+        sr.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        sr.key_id = (char *)k->key_id;
+        sr.scheme = SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1;
+        sr.parties = (uint32_t *)signers;
+        sr.n_parties = 2;
+        sr.items = items;
+        sr.n_items = count;
+        sr.pool_entries = ids[i];
+        sr.n_pool_entries = count;
+        Sigil__V1__SessionResponse *r = NULL;
+        sigil_rpc_status st;
+        REQUIRE(start((int)signers[i], &sr, &r, &st) == SIGIL_OK);
+        REQUIRE(open_result(r, signers[i], sid, &bodies[i]) == SIGIL_OK);
+        REQUIRE(sigil_env_ecdsa_result_decode(&res[i], bodies[i].data, bodies[i].size) == SIGIL_OK);
+        CHECK_EQ(res[i].count, count);
+        sigil_rpc_msg_free(&r->base);
+    }
+    secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    secp256k1_pubkey pk;
+    CHECK(secp256k1_ec_pubkey_parse(ctx, &pk, k->pk, 33) == 1);
+    for (uint32_t j = 0; j < count; j++) {
+        const sigil_ecdsa_combiner *combs[2] = {&res[0].combiners[j], &res[1].combiners[j]};
+        sigil_buf msgs[2] = {res[1].sign_msgs[j], res[0].sign_msgs[j]}; /* any order */
+        uint8_t sig[64];
+        int recid = -1;
+        uint16_t culprit = 0;
+        CHECK_EQ(sigil_env_ecdsa_combine(combs, msgs, 2, k->pk, dig[j], sig, &recid, &culprit), SIGIL_OK);
+        secp256k1_ecdsa_signature es;
+        CHECK(secp256k1_ecdsa_signature_parse_compact(ctx, &es, sig) == 1);
+        CHECK(secp256k1_ecdsa_verify(ctx, &es, dig[j], &pk) == 1);
+        /* mixing items is caught */
+        if (j + 1 < count) {
+            const sigil_ecdsa_combiner *mix[2] = {&res[0].combiners[j], &res[1].combiners[j + 1]};
+            CHECK_EQ(sigil_env_ecdsa_combine(mix, msgs, 2, k->pk, dig[j], sig, &recid, &culprit),
+                     SIGIL_E_MISMATCH);
+        }
+    }
+    secp256k1_context_destroy(ctx);
+    for (int i = 0; i < 2; i++) {
+        sigil_env_ecdsa_result_free(&res[i]);
+        sigil_buf_free(&bodies[i]);
+    }
 }
 
 /* ------------------------------------------------------------- breaker */
@@ -903,14 +1070,18 @@ int main(void)
         sign_ok(keys[kk], q12, 2);
         sign_ok(keys[kk], q23, 2);
         sign_ok(keys[kk], q13, 2);
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, keys[kk], 12, NULL) == SIGIL_OK);
+        sign_batch(keys[kk], q13, 12);
     }
 
     /* ---- ECDSA (DKLs23): DKG + OT setup, PRESIGN, one-call SIGN ---- */
     key_t_ kec;
     dkg(&kec, "k-ecdsa", 4, 0);
     CHECK_EQ(kec.pklen, 33);
-    ecdsa_round(&kec, q12, 16); /* PRESIGN_MAX_COUNT: fits the envelope and message limits */
-    ecdsa_round(&kec, q23, 2);
+    ecdsa_round(&kec, q12, 16, 0); /* PRESIGN_MAX_COUNT: fits the envelope and message limits */
+    ecdsa_round(&kec, q23, 2, 0);
+    ecdsa_round(&kec, q13, 8, 1); /* one SIGN session for all 8 */
     {
         /* RefillPool is FROST only */
         sigil_rpc_status st;
@@ -1201,7 +1372,7 @@ int main(void)
             REQUIRE(refill(i, keys[kk], 4, NULL) == SIGIL_OK);
         sign_ok(keys[kk], q23, 2);
     }
-    ecdsa_round(&kec, q13, 1);
+    ecdsa_round(&kec, q13, 1, 0);
     /* no key material in the clear on disk: the share file holds a sealed blob */
     {
         char path[600];
