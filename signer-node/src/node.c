@@ -56,6 +56,10 @@ typedef struct {
     size_t ns;
 } presig_entry;
 
+/* Keys are only ever added while the node runs (never removed, and a FROST
+ * key's fields never change), so a handler may keep a keyrec pointer and
+ * read its public fields and blob without the lock; pools and the ECDSA
+ * blob (re-sealed after an OT cheat) change only under nd->mu. */
 typedef struct keyrec {
     char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
     uint16_t scheme;
@@ -468,25 +472,33 @@ static void ad_for(const keyrec *k, sigil_hsm_ad *ad)
  * Release with key_release. */
 #define FROST_SEALED_LEN (1 + 32 + 32)
 
-static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
+/* Unseal into the given secure buffer and scalar slot. */
+static int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slot,
+                           sigil_keyshare *out)
 {
     sigil_hsm_ad ad;
     ad_for(k, &ad);
     memset(out, 0, sizeof *out);
-    sigil_buf_reset(&nd->unseal);
-    int rc = sigil_hsm_unseal(nd->hsm, &ad, k->blob, k->bloblen, &nd->unseal);
-    if (!rc && (nd->unseal.size != FROST_SEALED_LEN || nd->unseal.data[0] != 1 ||
-                memcmp(nd->unseal.data + 33, k->pkg_hash, 32) != 0))
+    sigil_buf_reset(buf);
+    int rc = sigil_hsm_unseal(nd->hsm, &ad, k->blob, k->bloblen, buf);
+    if (!rc && (buf->size != FROST_SEALED_LEN || buf->data[0] != 1 ||
+                memcmp(buf->data + 33, k->pkg_hash, 32) != 0))
         rc = SIGIL_E_MISMATCH;
-    if (!rc) rc = sigil_scalar_parse(k->pub.g, nd->secret, nd->unseal.data + 1);
-    sigil_buf_reset(&nd->unseal);
+    if (!rc) rc = sigil_scalar_parse(k->pub.g, slot, buf->data + 1);
+    sigil_buf_reset(buf);
     if (rc) {
-        sodium_memzero(nd->secret, sizeof *nd->secret);
+        sodium_memzero(slot, sizeof *slot);
         return rc;
     }
     *out = k->pub; /* shallow: the arrays stay k->pub's */
-    out->secret = nd->secret;
+    out->secret = slot;
     return SIGIL_OK;
+}
+
+/* The same into the node's slot (callers hold nd->mu). */
+static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
+{
+    return key_unseal_into(nd, k, &nd->unseal, nd->secret, out);
 }
 
 static void key_release(node *nd, sigil_keyshare *ks)
@@ -1864,6 +1876,9 @@ static int h_abort(void *ctx, sigil_rpc_call *call)
     return sigil_rpc_pack(&r.base, call->resp);
 }
 
+/* RefillPool: the nonces are made outside the node lock (a large refill
+ * must not stall signing); the lock is taken to reserve ids and to add the
+ * entries, and the breaker is checked both times. */
 static int h_refill(void *ctx, sigil_rpc_call *call)
 {
     node *nd = ctx;
@@ -1884,74 +1899,107 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
         rc = SIGIL_E_INVALID;
     }
     size_t count = 0;
+    uint64_t first = 0;
     if (!rc) {
         size_t room = nd->cfg.pool_max > k->npool ? nd->cfg.pool_max - k->npool : 0;
         count = rq->count;
         if (count > room) count = room;
         if (count > nd->cfg.refill_max) count = nd->cfg.refill_max;
+        first = ((uint64_t)nd->boot << 32) | (nd->seq + 1u);
+        nd->seq += (uint32_t)count; /* ids reserved: never reused even if dropped */
     }
+    pthread_mutex_unlock(&nd->mu);
+    if (rc)
+        return rc;
+
     outbox o;
     memset(&o, 0, sizeof o);
     Sigil__V1__PoolEntry *pe = NULL, **pp = NULL;
+    pool_entry *made = NULL;
+    size_t nmade = 0;
     sigil_keyshare ks;
     memset(&ks, 0, sizeof ks);
-    if (!rc && count) {
+    sigil_buf ubuf;
+    memset(&ubuf, 0, sizeof ubuf);
+    sigil_scalar *slot = NULL;
+    if (count) {
         rc = outbox_init(&o, count);
         pe = calloc(count, sizeof *pe);
         pp = calloc(count, sizeof *pp);
-        if (!rc && (!pe || !pp)) rc = SIGIL_E_NOMEM;
-        if (!rc && k->npool + count > k->cap) {
-            pool_entry *np = realloc(k->pool, (k->npool + count) * sizeof *np);
-            if (!np)
-                rc = SIGIL_E_NOMEM;
-            else {
-                k->pool = np;
-                k->cap = k->npool + count;
-            }
-        }
-        if (!rc) rc = key_unseal(nd, k, &ks);
+        made = calloc(count, sizeof *made);
+        slot = sodium_malloc(sizeof *slot);
+        if (!rc && (!pe || !pp || !made || !slot)) rc = SIGIL_E_NOMEM;
+        if (!rc) rc = sigil_buf_init(&ubuf, 4096, SIGIL_BUF_SECRET);
+        if (!rc) rc = key_unseal_into(nd, k, &ubuf, slot, &ks);
         for (size_t i = 0; i < count && !rc; i++) {
-            pool_entry e;
-            memset(&e, 0, sizeof e);
+            pool_entry *e = &made[i];
             sigil_buf cb;
-            sigil_buf_init(&cb, sizeof e.commit, 0);
-            rc = sigil_frost_commit((sigil_frost_suite)k->scheme, &ks, NULL, NULL, &e.nonce, &cb);
+            sigil_buf_init(&cb, sizeof e->commit, 0);
+            rc = sigil_frost_commit((sigil_frost_suite)k->scheme, &ks, NULL, NULL, &e->nonce, &cb);
             if (!rc) {
-                memcpy(e.commit, cb.data, cb.size);
-                e.clen = cb.size;
-                e.id = ((uint64_t)nd->boot << 32) | ++nd->seq;
+                memcpy(e->commit, cb.data, cb.size);
+                e->clen = cb.size;
+                e->id = first + i;
+                nmade++;
             }
             sigil_buf_free(&cb);
             sigil_buf body;
             memset(&body, 0, sizeof body);
             if (!rc) rc = sigil_buf_init(&body, 512, 0);
-            if (!rc) rc = sigil_env_commitment_encode(k->scheme, k->key_id, e.id, e.commit, e.clen, &body);
+            if (!rc) rc = sigil_env_commitment_encode(k->scheme, k->key_id, e->id, e->commit, e->clen, &body);
             if (!rc) rc = outbox_add(nd, &o, NULL, 0, 0, SIGIL_ENV_COMMITMENT, body.data, body.size, NULL);
             sigil_buf_free(&body);
-            if (rc) {
-                sigil_frost_nonce_free(e.nonce);
-                break;
+        }
+        if (slot) {
+            sodium_memzero(slot, sizeof *slot);
+            sodium_free(slot);
+        }
+        sigil_buf_free(&ubuf);
+        memset(&ks, 0, sizeof ks);
+    }
+    size_t added = 0, avail = 0;
+    pthread_mutex_lock(&nd->mu);
+    if (!rc && (rc = check_not_halted(nd, call)) != SIGIL_OK) {
+        /* halted meanwhile: the nonces are dropped */
+    }
+    if (!rc && count) {
+        size_t room = nd->cfg.pool_max > k->npool ? nd->cfg.pool_max - k->npool : 0;
+        added = nmade < room ? nmade : room;
+        if (k->npool + added > k->cap) {
+            pool_entry *np = realloc(k->pool, (k->npool + added) * sizeof *np);
+            if (!np)
+                rc = SIGIL_E_NOMEM;
+            else {
+                k->pool = np;
+                k->cap = k->npool + added;
             }
-            k->pool[k->npool++] = e;
+        }
+        for (size_t i = 0; !rc && i < added; i++) {
+            k->pool[k->npool++] = made[i];
+            made[i].nonce = NULL;
             Sigil__V1__PoolEntry init = SIGIL__V1__POOL_ENTRY__INIT;
             pe[i] = init;
-            pe[i].entry_id = e.id;
+            pe[i].entry_id = made[i].id;
             pe[i].commitment = o.ptr[i];
             pp[i] = &pe[i];
         }
-        key_release(nd, &ks);
     }
+    if (!rc)
+        avail = k->npool;
+    pthread_mutex_unlock(&nd->mu);
+    for (size_t i = 0; made && i < count; i++)
+        sigil_frost_nonce_free(made[i].nonce);
     if (!rc) {
         Sigil__V1__RefillPoolResponse r = SIGIL__V1__REFILL_POOL_RESPONSE__INIT;
-        r.n_entries = count;
+        r.n_entries = added;
         r.entries = pp;
-        r.pool_available = k->npool;
+        r.pool_available = avail;
         rc = sigil_rpc_pack(&r.base, call->resp);
     }
-    pthread_mutex_unlock(&nd->mu);
     outbox_free(&o);
     free(pe);
     free(pp);
+    free(made);
     return rc;
 }
 
