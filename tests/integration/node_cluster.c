@@ -1205,6 +1205,34 @@ int main(void)
         CHECK_EQ(pools[3].resp->pool_available, 10);
     }
 
+    /* ---- malformed input: clear status, the node keeps serving ---- */
+    {
+        sigil_rpc_status st;
+        sigil_buf resp;
+        REQUIRE(sigil_buf_init(&resp, 1 << 20, 0) == SIGIL_OK);
+        const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
+        CHECK(sigil_rpc_call_unary(cl[2], SIGIL_RPC_NODE_START_SESSION, junk, sizeof junk, &resp, TMO, &st) != SIGIL_OK);
+        CHECK_EQ(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+        /* a short session id, a Round for no session */
+        Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        uint8_t sid[31] = {0};
+        rq.session_id.data = sid;
+        rq.session_id.len = sizeof sid;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        Sigil__V1__SessionResponse *x = NULL;
+        CHECK_REFUSED(start(2, &rq, &x, &st), SIGIL_E_ENCODING);
+        uint8_t sid32[32];
+        randombytes_buf(sid32, 32);
+        CHECK_REFUSED(round_call(2, sid32, 1, NULL, 0, &x, &st), SIGIL_E_NOT_FOUND);
+        /* unsupported session kind */
+        rq.session_id.data = sid32;
+        rq.session_id.len = 32;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH;
+        CHECK_REFUSED(start(2, &rq, &x, &st), SIGIL_E_VERSION);
+        sigil_buf_free(&resp);
+        sign_ok(&ked, q23, 2);
+    }
+
     /* ---- permissions ---- */
     {
         sigil_rpc_client *w = client_as("wallet-w1", 2), *off = client_as("officer-carol", 2);
@@ -1398,7 +1426,7 @@ int main(void)
         if (v != SIGIL_AUDIT_V_OK)
             fprintf(stderr, "audit verify: %s\n", msg);
         CHECK_EQ(v, SIGIL_AUDIT_V_OK);
-        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16);
+        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1); /* every signature node 2 took part in */
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);
