@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,8 +128,12 @@ typedef struct {
     uint8_t *used;
     size_t nseen, capseen;
     int seen_fd;
-    /* breaker */
-    int halted;
+    /* breaker: `halted` is read without locks by every share-producing
+     * path (before the work and again before release); the other fields,
+     * the state file and the nonce file are under bmu. Halt never waits
+     * for signing work (lock order where both are taken: mu, then bmu). */
+    pthread_mutex_t bmu;
+    atomic_int halted;
     uint64_t epoch, halted_at_ms;
     char halted_by[SIGIL_RPC_URI_MAX];
     char reason[256];
@@ -252,7 +257,7 @@ static int halt_save(node *nd)
     sigil_buf b;
     int rc = sigil_buf_init(&b, 1024, 0);
     if (!rc) rc = sigil_buf_put_u8(&b, 1);
-    if (!rc) rc = sigil_buf_put_u8(&b, (uint8_t)nd->halted);
+    if (!rc) rc = sigil_buf_put_u8(&b, (uint8_t)atomic_load(&nd->halted));
     if (!rc) rc = sigil_buf_put_u64(&b, nd->epoch);
     if (!rc) rc = sigil_buf_put_u64(&b, nd->halted_at_ms);
     if (!rc) rc = sigil_buf_put_string(&b, nd->halted_by, strlen(nd->halted_by));
@@ -299,7 +304,7 @@ static int halt_load(node *nd)
     if (!rc) rc = sigil_buf_end(&b);
     sigil_buf_free(&b);
     /* an unreadable breaker file leaves the node halted (fail closed) */
-    nd->halted = rc ? 1 : h;
+    atomic_store(&nd->halted, rc ? 1 : (int)h);
     if (rc)
         snprintf(nd->reason, sizeof nd->reason, "breaker state file unreadable: %s",
                  sigil_errname(rc));
@@ -736,10 +741,12 @@ static int pack_response(sigil_rpc_call *call, const uint8_t *sid, uint32_t roun
 
 static int check_not_halted(node *nd, sigil_rpc_call *call)
 {
-    if (!nd->halted)
+    if (!atomic_load(&nd->halted))
         return SIGIL_OK;
+    pthread_mutex_lock(&nd->bmu);
     DETAIL(call, "node %u is halted (epoch %llu, by %.60s: %.80s); it produces no shares until a k-of-m resume",
            nd->cfg.node_id, (unsigned long long)nd->epoch, nd->halted_by, nd->reason);
+    pthread_mutex_unlock(&nd->bmu);
     return SIGIL_E_HALTED;
 }
 
@@ -1823,6 +1830,11 @@ static int h_start(void *ctx, sigil_rpc_call *call)
     }
     pthread_mutex_unlock(&nd->mu);
     /* invariant 5: no share leaves before its node audit record is durable */
+    if (!rc && ab.n && atomic_load(&nd->halted)) {
+        /* halted while the shares were made: withheld (nonces stay consumed) */
+        sigil_buf_reset(call->resp);
+        rc = check_not_halted(nd, call);
+    }
     if (!rc && ab.n) {
         int ar = sigil_audit_append(nd->audit, ab.e, ab.n, NULL);
         if (ar) {
@@ -1830,6 +1842,11 @@ static int h_start(void *ctx, sigil_rpc_call *call)
             DETAIL(call, "node audit log unavailable (%s): shares withheld", sigil_strerror(ar));
             rc = SIGIL_E_UNAVAILABLE;
         }
+    }
+    if (!rc && ab.n && atomic_load(&nd->halted)) {
+        /* halted during the append: still withheld (the record stays) */
+        sigil_buf_reset(call->resp);
+        rc = check_not_halted(nd, call);
     }
     if (ab.e) {
         sodium_memzero(ab.e, ab.n * sizeof *ab.e);
@@ -2032,8 +2049,10 @@ static int h_status(void *ctx, sigil_rpc_call *call)
     if (!rc) {
         Sigil__V1__NodeStatusResponse r = SIGIL__V1__NODE_STATUS_RESPONSE__INIT;
         r.node_id = nd->cfg.node_id;
-        r.halted = nd->halted;
+        r.halted = atomic_load(&nd->halted);
+        pthread_mutex_lock(&nd->bmu);
         r.halt_epoch = nd->epoch;
+        pthread_mutex_unlock(&nd->bmu);
         r.n_keys = i;
         r.keys = kp;
         r.sessions_open = nd->nsessions;
@@ -2053,10 +2072,10 @@ static int h_halt(void *ctx, sigil_rpc_call *call)
 {
     node *nd = ctx;
     const Sigil__V1__HaltRequest *rq = (const void *)call->req;
-    pthread_mutex_lock(&nd->mu);
+    pthread_mutex_lock(&nd->bmu);
     int rc = SIGIL_OK;
-    if (!nd->halted) {
-        nd->halted = 1; /* in memory first: fail closed even if the write fails */
+    if (!atomic_load(&nd->halted)) {
+        atomic_store(&nd->halted, 1); /* in memory first: fail closed even if the write fails */
         nd->epoch++;
         nd->halted_at_ms = now_ms();
         snprintf(nd->halted_by, sizeof nd->halted_by, "%s", call->peer->uri);
@@ -2078,7 +2097,7 @@ static int h_halt(void *ctx, sigil_rpc_call *call)
         r.halted_at_unix_ms = nd->halted_at_ms;
         rc = sigil_rpc_pack(&r.base, call->resp);
     }
-    pthread_mutex_unlock(&nd->mu);
+    pthread_mutex_unlock(&nd->bmu);
     return rc;
 }
 
@@ -2086,9 +2105,9 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
 {
     node *nd = ctx;
     const Sigil__V1__ResumeRequest *rq = (const void *)call->req;
-    pthread_mutex_lock(&nd->mu);
+    pthread_mutex_lock(&nd->bmu);
     int rc = SIGIL_OK;
-    if (nd->halted) {
+    if (atomic_load(&nd->halted)) {
         if (!nd->cfg.nofficers) {
             DETAIL(call, "no officer keys configured: this node cannot be resumed");
             rc = SIGIL_E_PERMISSION;
@@ -2118,10 +2137,10 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
                 DETAIL(call, "resume refused: %s", rc == SIGIL_E_REPLAY ? "statement nonce already used: replay detected" : sigil_strerror(rc));
         }
         if (!rc) {
-            nd->halted = 0;
+            atomic_store(&nd->halted, 0);
             rc = halt_save(nd);
             if (rc) {
-                nd->halted = 1;
+                atomic_store(&nd->halted, 1);
                 DETAIL(call, "breaker state file could not be written: %s; still halted", sigil_strerror(rc));
             } else {
                 fprintf(stderr, "sigil-node %u: resumed (epoch %llu) by %zu approvals\n",
@@ -2135,7 +2154,7 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
         r.halt_epoch = nd->epoch;
         rc = sigil_rpc_pack(&r.base, call->resp);
     }
-    pthread_mutex_unlock(&nd->mu);
+    pthread_mutex_unlock(&nd->bmu);
     return rc;
 }
 
@@ -2144,10 +2163,10 @@ static int h_admin_status(void *ctx, sigil_rpc_call *call)
     node *nd = ctx;
     char id[SIGIL_RPC_URI_MAX];
     snprintf(id, sizeof id, "sigil://node/%u", nd->cfg.node_id);
-    pthread_mutex_lock(&nd->mu);
+    pthread_mutex_lock(&nd->bmu);
     Sigil__V1__AdminStatusResponse r = SIGIL__V1__ADMIN_STATUS_RESPONSE__INIT;
     r.identity = id;
-    r.halted = nd->halted;
+    r.halted = atomic_load(&nd->halted);
     r.halt_epoch = nd->epoch;
     r.halted_by = nd->halted_by;
     r.reason = nd->reason;
@@ -2156,20 +2175,20 @@ static int h_admin_status(void *ctx, sigil_rpc_call *call)
     r.officers = (uint32_t)nd->cfg.nofficers;
     r.cluster_id = nd->cfg.cluster_id;
     int rc = sigil_rpc_pack(&r.base, call->resp);
-    pthread_mutex_unlock(&nd->mu);
+    pthread_mutex_unlock(&nd->bmu);
     return rc;
 }
 
 static int h_health(void *ctx, sigil_rpc_call *call)
 {
     node *nd = ctx;
-    pthread_mutex_lock(&nd->mu);
+    pthread_mutex_lock(&nd->bmu);
     Sigil__V1__HealthResponse r = SIGIL__V1__HEALTH_RESPONSE__INIT;
-    r.status = nd->halted ? SIGIL__V1__SERVING_STATUS__SERVING_STATUS_HALTED
+    r.status = atomic_load(&nd->halted) ? SIGIL__V1__SERVING_STATUS__SERVING_STATUS_HALTED
                           : SIGIL__V1__SERVING_STATUS__SERVING_STATUS_SERVING;
     r.version = (char *)NODE_VERSION;
     int rc = sigil_rpc_pack(&r.base, call->resp);
-    pthread_mutex_unlock(&nd->mu);
+    pthread_mutex_unlock(&nd->bmu);
     return rc;
 }
 
@@ -2186,6 +2205,7 @@ static int node_init(node *nd, char *err, size_t cap)
 {
     node_config *c = &nd->cfg;
     pthread_mutex_init(&nd->mu, NULL);
+    pthread_mutex_init(&nd->bmu, NULL);
     nd->seen_fd = -1;
     nd->started = time(NULL);
     nd->secret = sodium_malloc(sizeof *nd->secret);
@@ -2303,6 +2323,7 @@ static void node_free(node *nd)
     free(nd->seen);
     free(nd->used);
     pthread_mutex_destroy(&nd->mu);
+    pthread_mutex_destroy(&nd->bmu);
 }
 
 int main(int argc, char **argv)
@@ -2385,7 +2406,7 @@ int main(int argc, char **argv)
     int pl = snprintf(pv, sizeof pv, "%d\n", port);
     sigil_file_write_atomic(pf, pv, (size_t)pl, 0644);
     fprintf(stderr, "sigil-node %u: serving on port %d%s\n", nd.cfg.node_id, port,
-            nd.halted ? " (HALTED)" : "");
+            atomic_load(&nd.halted) ? " (HALTED)" : "");
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "sigil-node %u: signal %d, shutting down\n", nd.cfg.node_id, sig);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <grpc/status.h>
@@ -701,6 +702,91 @@ static void sign_batch(const key_t_ *k, const uint32_t *signers, size_t m)
     }
 }
 
+/* Halt while node 1 works on a large batch: Halt is not held up by the
+ * signing work and the batch's shares are not released. */
+typedef struct {
+    Sigil__V1__StartSessionRequest *rq;
+    int rc, code;
+    double ms;
+} bg_call;
+
+static double now_ms_(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void *bg_start(void *arg)
+{
+    bg_call *b = arg;
+    Sigil__V1__SessionResponse *r = NULL;
+    sigil_rpc_status st;
+    double t0 = now_ms_();
+    b->rc = start(1, b->rq, &r, &st);
+    b->ms = now_ms_() - t0;
+    b->code = st.code;
+    if (r)
+        sigil_rpc_msg_free(&r->base);
+    return NULL;
+}
+
+static int halt(sigil_rpc_client *c, sigil_rpc_status *st);
+
+static void halt_during_batch(const key_t_ *k, sigil_rpc_client *off)
+{
+    enum { M = 200 };
+    static uint8_t msgs[M][32];
+    static Sigil__V1__SignItem it[M];
+    static Sigil__V1__SignItem *items[M];
+    static uint64_t entries[M];
+    static Sigil__V1__Envelope *in[M];
+    uint8_t sid[32];
+    uint32_t signers[2] = {1, 3};
+    randombytes_buf(sid, 32);
+    REQUIRE(refill(1, k, M, NULL) == SIGIL_OK && pools[1].resp->n_entries == M);
+    REQUIRE(refill(3, k, M, NULL) == SIGIL_OK && pools[3].resp->n_entries == M);
+    for (size_t j = 0; j < M; j++) {
+        Sigil__V1__SignItem init = SIGIL__V1__SIGN_ITEM__INIT;
+        it[j] = init;
+        randombytes_buf(msgs[j], 32);
+        it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE;
+        it[j].message.data = msgs[j];
+        it[j].message.len = 32;
+        items[j] = &it[j];
+        entries[j] = pools[1].resp->entries[j]->entry_id;
+        in[j] = pools[3].resp->entries[j]->commitment;
+    }
+    Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+    rq.session_id.data = sid;
+    rq.session_id.len = 32;
+    rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+    rq.key_id = (char *)k->key_id;
+    rq.scheme = (Sigil__V1__Scheme)k->scheme;
+    rq.parties = signers;
+    rq.n_parties = 2;
+    rq.items = items;
+    rq.n_items = M;
+    rq.pool_entries = entries;
+    rq.n_pool_entries = M;
+    rq.inbound = in;
+    rq.n_inbound = M;
+    bg_call b = {&rq, 0, 0, 0};
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, bg_start, &b) == 0);
+    usleep(15000);
+    sigil_rpc_status st;
+    double t0 = now_ms_();
+    CHECK_EQ(halt(off, &st), SIGIL_OK);
+    double hm = now_ms_() - t0;
+    pthread_join(th, NULL);
+    printf("halt during a %d-item batch: halt answered in %.1f ms, batch call ended after %.1f ms with status %d\n",
+           M, hm, b.ms, b.code);
+    CHECK(b.rc != SIGIL_OK);
+    CHECK_EQ(b.code, GRPC_STATUS_FAILED_PRECONDITION);
+    pools[1].next = pools[1].resp->n_entries; /* consumed or refused: not reused */
+}
+
 static void sign_ok(const key_t_ *k, const uint32_t *signers, size_t ns)
 {
     signreq s;
@@ -1257,7 +1343,7 @@ int main(void)
             REQUIRE(refill(i, &ked, 10, NULL) == SIGIL_OK);
         signreq s;
         make_sign(&s, &ked, q12, 2);
-        CHECK_EQ(halt(off, &st), SIGIL_OK);
+        halt_during_batch(&ked, off);
         Sigil__V1__SessionResponse *x = NULL;
         /* the coordinator asks node 1 directly: refused */
         CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_HALTED);
