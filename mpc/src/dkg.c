@@ -326,7 +326,9 @@ int sigil_dkg_round1(sigil_dkg *d, const sigil_scalar *coeffs, const sigil_scala
             return fail(d, rc);
         }
     }
-    if (sigil_scalar_is_zero(&d->sec[0]))
+    int zero = sigil_scalar_is_zero(&d->sec[0]);
+    sigil_ct_declassify(&zero, sizeof(zero)); /* refused: reveals nothing else */
+    if (zero)
         return fail(d, SIGIL_E_ZERO);
     sigil_point *mine = &d->comm[(size_t)d->self * d->t];
     for (uint32_t i = 0; i < d->t; i++)
@@ -695,7 +697,9 @@ int sigil_dkg_split(const sigil_group *g, const sigil_scalar *secret, uint32_t t
     int rc;
     if (n < 1 || n > SIGIL_DKG_MAX_PARTIES || t < 1 || t > n)
         return SIGIL_E_THRESHOLD;
-    if (sigil_scalar_is_zero(secret))
+    int zero = sigil_scalar_is_zero(secret);
+    sigil_ct_declassify(&zero, sizeof(zero)); /* refused: reveals nothing else */
+    if (zero)
         return SIGIL_E_ZERO;
     if ((rc = check_ids(ids, n)))
         return rc;
