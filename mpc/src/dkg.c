@@ -107,6 +107,11 @@ static int check_ids(const sigil_scalar *ids, uint32_t n)
 int sigil_keyshare_serialize(const sigil_keyshare *k, sigil_buf *out)
 {
     int rc = 0;
+    if (k == NULL || out == NULL || (out->flags & SIGIL_BUF_READONLY))
+        return SIGIL_E_INVALID;
+    if (k->secret != NULL && !(out->flags & SIGIL_BUF_SECRET))
+        return SIGIL_E_INVALID; /* a signing share never goes to ordinary memory */
+    size_t mark = out->size;
     rc |= sigil_buf_put_u8(out, KEYSHARE_TAG);
     rc |= sigil_buf_put_u8(out, (uint8_t)sigil_group_id_of(k->g));
     rc |= sigil_buf_put_u32(out, k->t);
@@ -120,7 +125,11 @@ int sigil_keyshare_serialize(const sigil_keyshare *k, sigil_buf *out)
     rc |= sigil_buf_put_u8(out, k->secret != NULL);
     if (k->secret && rc == 0)
         rc |= sigil_scalar_put(k->g, out, k->secret);
-    return rc ? SIGIL_E_TOO_LARGE : SIGIL_OK;
+    if (rc) {
+        sigil_buf_truncate(out, mark);
+        return SIGIL_E_TOO_LARGE;
+    }
+    return SIGIL_OK;
 }
 
 int sigil_keyshare_parse(sigil_buf *in, sigil_keyshare *k)
@@ -401,6 +410,11 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     *culprit = SIGIL_DKG_NOBODY;
     if (d->state != ST_R1)
         return SIGIL_E_STATE;
+    if (in == NULL || out == NULL)
+        return SIGIL_E_INVALID;
+    for (uint32_t j = 0; j < d->n; j++)
+        if (j != d->self && ((out[j].flags & SIGIL_BUF_READONLY) || !(out[j].flags & SIGIL_BUF_SECRET)))
+            return SIGIL_E_INVALID; /* shares are secret: SIGIL_BUF_SECRET buffers only */
     for (uint32_t i = 0; i < d->n; i++) {
         if (i == d->self)
             continue;
@@ -431,6 +445,11 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     }
     crypto_hash_sha256_final(&st, d->transcript);
 
+    size_t *marks = malloc(d->n * sizeof(*marks));
+    if (marks == NULL)
+        return fail(d, SIGIL_E_NOMEM);
+    for (uint32_t j = 0; j < d->n; j++)
+        marks[j] = out[j].size;
     for (uint32_t j = 0; j < d->n; j++) {
         if (j == d->self)
             continue;
@@ -442,9 +461,16 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
         rc |= sigil_scalar_put(g, &out[j], &d->ids[j]);
         rc |= sigil_scalar_put(g, &out[j], &s);
         sigil_scalar_clear(&s);
-        if (rc)
+        if (rc) {
+            /* nothing half-written: undo this and the earlier messages */
+            for (uint32_t m = 0; m <= j; m++)
+                if (m != d->self)
+                    sigil_buf_truncate(&out[m], marks[m]);
+            free(marks);
             return fail(d, SIGIL_E_TOO_LARGE);
+        }
     }
+    free(marks);
     d->state = ST_R2;
     return SIGIL_OK;
 }
@@ -500,6 +526,9 @@ int sigil_dkg_round3(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     *culprit = SIGIL_DKG_NOBODY;
     if (d->state != ST_R2)
         return SIGIL_E_STATE;
+    if (in == NULL || out == NULL || (out->flags & SIGIL_BUF_READONLY))
+        return SIGIL_E_INVALID;
+    size_t mark = out->size;
     recv = sodium_malloc(d->n * sizeof(*recv));
     if (recv == NULL)
         return fail(d, SIGIL_E_NOMEM);
@@ -570,10 +599,13 @@ int sigil_dkg_round3(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
             rc |= sigil_point_put(g, out, &d->own_y);
             rc |= sigil_point_put(g, out, &R);
             rc |= sigil_scalar_put(g, out, &z);
-            if (rc)
+            if (rc) {
+                sigil_buf_truncate(out, mark); /* nothing half-written */
                 rc = SIGIL_E_TOO_LARGE;
+            }
         }
         sigil_scalar_clear(&k);
+        sodium_memzero(rnd, sizeof(rnd));
     }
 out:
     sodium_free(recv);
