@@ -5,8 +5,8 @@
  * on them. Covered: scalar arithmetic of both groups (add, sub, mul, neg,
  * inv, reduce, parse), s*G, RFC 9591 nonce generation, FROST round 1, the
  * signer's package and round 2 in every suite, the trusted-dealer split,
- * and the DKG (coefficients, PoK, share computation, share reception and
- * the confirmation signature).
+ * the DKG (coefficients, PoK, share computation, share reception and
+ * the confirmation signature) and the share refresh.
  *
  * The program re-executes itself under `valgrind --error-exitcode=1`; if
  * valgrind is missing it FAILS (scripts/setup installs it). In a sanitizer
@@ -193,13 +193,52 @@ static void dkg(sigil_frost_suite s)
         PUBLIC(&rc, sizeof(rc));
         CHECK_EQ(rc, SIGIL_OK);
     }
-    for (uint32_t i = 0; i < N; i++) {
-        if (ks[i].secret)
-            PUBLIC(ks[i].secret, sizeof(*ks[i].secret));
+    for (uint32_t i = 0; i < N; i++)
         CHECK(sigil_point_eq(g, &ks[i].group_pk, &ks[0].group_pk));
+    dkg_run_free(&r);
+
+    /* share refresh of those (secret) shares, with secret coefficients */
+    sigil_keyshare neu[N];
+    dkg_run_init(&r, s, T, N, ids);
+    for (uint32_t i = 0; i < N; i++) {
+        sigil_dkg_free(r.d[i]);
+        sigil_dkg_params p = {g, sigil_frost_context(s), T, N, ids, i};
+        REQUIRE(sigil_dkg_refresh_new(&p, &ks[i], &r.d[i]) == SIGIL_OK);
+        REQUIRE(sigil_scalar_random(g, &coeffs[i][1]) == SIGIL_OK);
+        SECRET(coeffs[i], sizeof(coeffs[i]));
+        rc = sigil_dkg_round1(r.d[i], coeffs[i], NULL, &r.r1[i]);
+        PUBLIC(&rc, sizeof(rc));
+        REQUIRE(rc == SIGIL_OK);
+        PUBLIC(r.r1[i].data, r.r1[i].size);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        rc = sigil_dkg_round2(r.d[i], r.r1, &r.sh[(size_t)i * N], &culprit);
+        PUBLIC(&rc, sizeof(rc));
+        REQUIRE(rc == SIGIL_OK);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        sigil_buf inbox[N];
+        dkg_inbox(&r, i, inbox);
+        rc = sigil_dkg_round3(r.d[i], inbox, &r.conf[i], &culprit);
+        PUBLIC(&rc, sizeof(rc));
+        REQUIRE(rc == SIGIL_OK);
+        PUBLIC(r.conf[i].data, r.conf[i].size);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        rc = sigil_dkg_finish(r.d[i], r.conf, &neu[i], &culprit);
+        PUBLIC(&rc, sizeof(rc));
+        CHECK_EQ(rc, SIGIL_OK);
     }
     for (uint32_t i = 0; i < N; i++)
+        CHECK(sigil_point_eq(g, &neu[i].group_pk, &ks[0].group_pk));
+    for (uint32_t i = 0; i < N; i++) {
+        if (neu[i].secret)
+            PUBLIC(neu[i].secret, sizeof(*neu[i].secret));
+        if (ks[i].secret)
+            PUBLIC(ks[i].secret, sizeof(*ks[i].secret));
+        sigil_keyshare_free(&neu[i]);
         sigil_keyshare_free(&ks[i]);
+    }
     dkg_run_free(&r);
 }
 
