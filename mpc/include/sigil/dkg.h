@@ -115,6 +115,9 @@ void sigil_dkg_free(sigil_dkg *d);
  *            key and the old verifying shares;
  *   finish:  group key = the old one; every Y_m' - Y_m must match the
  *            summed commitments; all confirmations must agree.
+ * round1's coeffs (test input) has t entries of which coeffs[0] is ignored
+ * (taken as zero); sigil_dkg_commitments(d, i)[0] is not a point for a
+ * refresh (C_0 is implicit).
  * The new shares are a fresh sharing of the same key: old and new shares
  * never combine into a valid signature. The caller replaces the old share
  * only once every participant has finished (all confirmations agree). */
