@@ -1,5 +1,6 @@
 /* FROST (RFC 9591): see sigil/frost.h. */
 #include "sigil/frost.h"
+#include "sigil/kat.h"
 
 #include <secp256k1.h>
 #include <secp256k1_extrakeys.h>
@@ -199,8 +200,14 @@ static int one_nonce(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t
     return rc;
 }
 
-int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *hiding_random,
-                       const uint8_t *binding_random, sigil_frost_nonce **nonce, sigil_buf *out)
+int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_nonce **nonce,
+                       sigil_buf *out)
+{
+    return sigil_frost_commit_kat(s, k, NULL, NULL, nonce, out);
+}
+
+int sigil_frost_commit_kat(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *hiding_random,
+                           const uint8_t *binding_random, sigil_frost_nonce **nonce, sigil_buf *out)
 {
     int rc;
     *nonce = NULL;

@@ -64,7 +64,7 @@ static int sign_with(sigil_frost_suite s, sigil_keyshare *const *keys, const uin
     randombytes_buf(msg, sizeof(msg));
     for (size_t i = 0; i < k; i++) {
         REQUIRE(sigil_buf_init(&comm[i], 256, 0) == SIGIL_OK && sigil_buf_init(&share[i], 256, 0) == SIGIL_OK);
-        REQUIRE(sigil_frost_commit(s, keys[i], NULL, NULL, &nonce[i], &comm[i]) == SIGIL_OK);
+        REQUIRE(sigil_frost_commit(s, keys[i], &nonce[i], &comm[i]) == SIGIL_OK);
     }
     for (size_t i = 0; i < k; i++) {
         REQUIRE(sigil_frost_package_for_signer(s, keys[i], nonce[i], msg, sizeof(msg), comm, k, &pkg[i]) == SIGIL_OK);

@@ -22,11 +22,11 @@ static void nonce_double_free(sigil_frost_suite s)
     sigil_buf c;
     REQUIRE(sigil_buf_init(&c, 4096, 0) == SIGIL_OK);
     sigil_frost_nonce *a, *b, *d;
-    REQUIRE(sigil_frost_commit(s, &ks[0], NULL, NULL, &a, &c) == SIGIL_OK);
+    REQUIRE(sigil_frost_commit(s, &ks[0], &a, &c) == SIGIL_OK);
     sigil_frost_nonce_free(a);
     sigil_frost_nonce_free(a); /* caller bug: must not corrupt the allocator */
-    REQUIRE(sigil_frost_commit(s, &ks[0], NULL, NULL, &b, &c) == SIGIL_OK);
-    REQUIRE(sigil_frost_commit(s, &ks[1], NULL, NULL, &d, &c) == SIGIL_OK);
+    REQUIRE(sigil_frost_commit(s, &ks[0], &b, &c) == SIGIL_OK);
+    REQUIRE(sigil_frost_commit(s, &ks[1], &d, &c) == SIGIL_OK);
     CHECK(b != d); /* two live nonces never share storage */
 
     /* signing with a freed nonce is refused and writes nothing */
@@ -35,8 +35,8 @@ static void nonce_double_free(sigil_frost_suite s)
     REQUIRE(sigil_buf_init(&comm[0], 256, 0) == SIGIL_OK && sigil_buf_init(&comm[1], 256, 0) == SIGIL_OK);
     REQUIRE(sigil_buf_init(&out, 256, 0) == SIGIL_OK);
     sigil_frost_nonce *f;
-    REQUIRE(sigil_frost_commit(s, &ks[0], NULL, NULL, &e, &comm[0]) == SIGIL_OK);
-    REQUIRE(sigil_frost_commit(s, &ks[1], NULL, NULL, &f, &comm[1]) == SIGIL_OK);
+    REQUIRE(sigil_frost_commit(s, &ks[0], &e, &comm[0]) == SIGIL_OK);
+    REQUIRE(sigil_frost_commit(s, &ks[1], &f, &comm[1]) == SIGIL_OK);
     sigil_frost_package *p;
     uint8_t msg[4] = {1, 2, 3, 4};
     REQUIRE(sigil_frost_package_new(s, &ks[0], msg, sizeof(msg), comm, 2, &p) == SIGIL_OK);
@@ -68,14 +68,14 @@ static void no_half_written_frost(sigil_frost_suite s)
     sigil_buf small, comm[2], share;
     sigil_frost_nonce *n0, *n1, *bad;
     REQUIRE(sigil_buf_init(&small, 32 + pl, 0) == SIGIL_OK);
-    CHECK_EQ(sigil_frost_commit(s, &ks[0], NULL, NULL, &bad, &small), SIGIL_E_TOO_LARGE);
+    CHECK_EQ(sigil_frost_commit(s, &ks[0], &bad, &small), SIGIL_E_TOO_LARGE);
     CHECK(bad == NULL);
     CHECK_EQ(sigil_buf_len(&small), 0);
 
     /* signature share: room for the identifier only */
     REQUIRE(sigil_buf_init(&comm[0], 256, 0) == SIGIL_OK && sigil_buf_init(&comm[1], 256, 0) == SIGIL_OK);
-    REQUIRE(sigil_frost_commit(s, &ks[0], NULL, NULL, &n0, &comm[0]) == SIGIL_OK);
-    REQUIRE(sigil_frost_commit(s, &ks[1], NULL, NULL, &n1, &comm[1]) == SIGIL_OK);
+    REQUIRE(sigil_frost_commit(s, &ks[0], &n0, &comm[0]) == SIGIL_OK);
+    REQUIRE(sigil_frost_commit(s, &ks[1], &n1, &comm[1]) == SIGIL_OK);
     sigil_frost_package *p;
     uint8_t msg[4] = {9, 9, 9, 9};
     REQUIRE(sigil_frost_package_for_signer(s, &ks[0], n0, msg, sizeof(msg), comm, 2, &p) == SIGIL_OK);
