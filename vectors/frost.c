@@ -10,6 +10,7 @@
 #include "sigil/dkg.h"
 #include "sigil/err.h"
 #include "sigil/frost.h"
+#include "sigil/kat.h"
 #include "vectors.h"
 
 typedef struct {
@@ -236,7 +237,7 @@ static int run_frost_file(run *r)
         sigil_scalar_clear(&nd);
         sigil_scalar_clear(&ne);
         if (f || sigil_buf_init(&comms[i], 256, 0) ||
-            sigil_frost_commit(s, me, hr, br, &nonces[i], &comms[i])) {
+            sigil_frost_commit_kat(s, me, hr, br, &nonces[i], &comms[i])) {
             bad(r, "round_one_outputs", "commit failed");
             free(who);
             goto out;

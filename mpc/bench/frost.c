@@ -98,7 +98,7 @@ static int bench_cfg(sigil_frost_suite s, uint32_t t, uint32_t n, int runs, int 
             sigil_buf_reset(&comm[i]);
             sigil_buf_reset(&share[i]);
             double t0 = now_ms();
-            rc = sigil_frost_commit(s, &ks[(off + i) % n], NULL, NULL, &nonce[i], &comm[i]);
+            rc = sigil_frost_commit(s, &ks[(off + i) % n], &nonce[i], &comm[i]);
             double dt = now_ms() - t0;
             if (rc)
                 goto out;

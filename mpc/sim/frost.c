@@ -83,7 +83,7 @@ int sigil_sim_frost_sign(sigil_frost_suite s, sigil_keyshare *ks, const uint32_t
         goto done;
     for (size_t i = 0; i < k; i++)
         if ((rc = sigil_buf_init(&comm[i], 256, 0)) || (rc = sigil_buf_init(&share[i], 128, 0)) ||
-            (rc = sigil_frost_commit(s, &ks[who[i]], NULL, NULL, &nonce[i], &comm[i])))
+            (rc = sigil_frost_commit(s, &ks[who[i]], &nonce[i], &comm[i])))
             goto done;
     for (size_t i = 0; i < k; i++) {
         sigil_frost_package *mine;

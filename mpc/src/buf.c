@@ -58,6 +58,18 @@ void sigil_buf_reset(sigil_buf *b)
     b->size = b->off = 0;
 }
 
+int sigil_buf_truncate(sigil_buf *b, size_t size)
+{
+    if (b == NULL || (b->flags & SIGIL_BUF_READONLY) || size > b->size)
+        return SIGIL_E_INVALID;
+    if (size < b->size)
+        sodium_memzero(b->data + size, b->size - size);
+    b->size = size;
+    if (b->off > size)
+        b->off = size;
+    return SIGIL_OK;
+}
+
 size_t sigil_buf_len(const sigil_buf *b)
 {
     return b->size - b->off;

@@ -8,7 +8,7 @@
 #include "sigil/err.h"
 #include "sigil/hash.h"
 
-enum { MSG_ROUND1 = 0x01, MSG_SHARE = 0x02, MSG_CONFIRM = 0x03, KEYSHARE_TAG = 0x4b };
+enum { MSG_ROUND1 = 0x01, MSG_SHARE = 0x02, MSG_CONFIRM = 0x03, MSG_REFRESH1 = 0x11, KEYSHARE_TAG = 0x4b };
 enum { ST_NEW, ST_R1, ST_R2, ST_R3, ST_DONE, ST_FAILED };
 
 struct sigil_dkg {
@@ -20,10 +20,21 @@ struct sigil_dkg {
     sigil_point *comm;      /* n * t: comm[i*t + k] */
     sigil_point *sum_comm;  /* t: sum over participants */
     uint8_t transcript[32];
-    /* secure memory: coefficients (t) then the signing share (1) */
+    /* secure memory: coefficients (t), the new signing share (1), and for
+     * a refresh the old signing share (1) */
     sigil_scalar *sec;
     sigil_point own_y;
+    /* refresh: every dealer's constant term is zero (C_0 is the identity
+     * and is not sent); comm[i*t + 0] and sum_comm[0] are unused */
+    int refresh;
+    sigil_point old_pk;
+    sigil_point *old_y; /* n old verifying shares */
 };
+
+static size_t nsec(const sigil_dkg *d)
+{
+    return (size_t)d->t + 2;
+}
 
 static size_t plen(const sigil_group *g)
 {
@@ -107,6 +118,11 @@ static int check_ids(const sigil_scalar *ids, uint32_t n)
 int sigil_keyshare_serialize(const sigil_keyshare *k, sigil_buf *out)
 {
     int rc = 0;
+    if (k == NULL || out == NULL || (out->flags & SIGIL_BUF_READONLY))
+        return SIGIL_E_INVALID;
+    if (k->secret != NULL && !(out->flags & SIGIL_BUF_SECRET))
+        return SIGIL_E_INVALID; /* a signing share never goes to ordinary memory */
+    size_t mark = out->size;
     rc |= sigil_buf_put_u8(out, KEYSHARE_TAG);
     rc |= sigil_buf_put_u8(out, (uint8_t)sigil_group_id_of(k->g));
     rc |= sigil_buf_put_u32(out, k->t);
@@ -120,7 +136,11 @@ int sigil_keyshare_serialize(const sigil_keyshare *k, sigil_buf *out)
     rc |= sigil_buf_put_u8(out, k->secret != NULL);
     if (k->secret && rc == 0)
         rc |= sigil_scalar_put(k->g, out, k->secret);
-    return rc ? SIGIL_E_TOO_LARGE : SIGIL_OK;
+    if (rc) {
+        sigil_buf_truncate(out, mark);
+        return SIGIL_E_TOO_LARGE;
+    }
+    return SIGIL_OK;
 }
 
 int sigil_keyshare_parse(sigil_buf *in, sigil_keyshare *k)
@@ -212,16 +232,24 @@ static int poly_eval_points(const sigil_group *g, sigil_point *r, const sigil_po
 
 /* ---- proofs of knowledge ---- */
 
-static int pok_challenge(const sigil_group *g, const char *context, const sigil_scalar *id,
-                         const sigil_point *c0, const sigil_point *R, sigil_scalar *c)
+static int pok_challenge_tag(const sigil_group *g, const char *context, const char *tag, const sigil_scalar *id,
+                             const sigil_point *c0, const sigil_point *R, sigil_scalar *c)
 {
     uint8_t ide[32], ce[33], re[33];
     sigil_scalar_serialize(g, ide, id);
     sigil_point_serialize(g, ce, c0);
     sigil_point_serialize(g, re, R);
     sigil_iov parts[3] = {{ide, 32}, {ce, plen(g)}, {re, plen(g)}};
-    return sigil_hash_to_scalar(g, context, "dkg", parts, 3, c);
+    return sigil_hash_to_scalar(g, context, tag, parts, 3, c);
 }
+
+/* The DKG's PoK is over C_0 (tag "dkg", as ZF FROST); a refresh's over C_1
+ * (its C_0 is the identity), tag "dkg-refresh". */
+static const char *pok_tag(int refresh)
+{
+    return refresh ? "dkg-refresh" : "dkg";
+}
+
 
 /* z*G == R + c*X for public (R, z, c, X), as (-c)*X + z*G == R.
  * SIGIL_OK or SIGIL_E_MISMATCH. */
@@ -236,8 +264,8 @@ static int schnorr_check(const sigil_group *g, const sigil_point *R, const sigil
     return sigil_point_eq(g, &lhs, R) ? SIGIL_OK : SIGIL_E_MISMATCH;
 }
 
-int sigil_dkg_verify_pok(const sigil_group *g, const char *context, const sigil_scalar *id,
-                         const sigil_point *c0, const uint8_t *pok, size_t len)
+static int verify_pok_tag(const sigil_group *g, const char *context, const char *tag, const sigil_scalar *id,
+                          const sigil_point *c0, const uint8_t *pok, size_t len)
 {
     sigil_buf b;
     sigil_point R;
@@ -246,9 +274,15 @@ int sigil_dkg_verify_pok(const sigil_group *g, const char *context, const sigil_
     sigil_buf_view(&b, pok, len);
     if ((rc = sigil_point_get(g, &b, &R)) || (rc = sigil_scalar_get(g, &b, &z)) || (rc = sigil_buf_end(&b)))
         return rc;
-    if ((rc = pok_challenge(g, context, id, c0, &R, &c)))
+    if ((rc = pok_challenge_tag(g, context, tag, id, c0, &R, &c)))
         return rc;
     return schnorr_check(g, &R, &z, &c, c0) == SIGIL_OK ? SIGIL_OK : SIGIL_E_PROOF;
+}
+
+int sigil_dkg_verify_pok(const sigil_group *g, const char *context, const sigil_scalar *id,
+                         const sigil_point *c0, const uint8_t *pok, size_t len)
+{
+    return verify_pok_tag(g, context, "dkg", id, c0, pok, len);
 }
 
 /* ---- the protocol ---- */
@@ -277,14 +311,43 @@ int sigil_dkg_new(const sigil_dkg_params *p, sigil_dkg **out)
     d->ids = malloc(p->n * sizeof(*d->ids));
     d->comm = calloc((size_t)p->n * p->t, sizeof(*d->comm));
     d->sum_comm = calloc(p->t, sizeof(*d->sum_comm));
-    d->sec = sodium_malloc((p->t + 1) * sizeof(*d->sec));
+    d->sec = sodium_malloc(((size_t)p->t + 2) * sizeof(*d->sec));
     if (!d->ids || !d->comm || !d->sum_comm || !d->sec) {
         sigil_dkg_free(d);
         return SIGIL_E_NOMEM;
     }
     memcpy(d->ids, p->ids, p->n * sizeof(*d->ids));
-    sodium_memzero(d->sec, (p->t + 1) * sizeof(*d->sec));
+    sodium_memzero(d->sec, ((size_t)p->t + 2) * sizeof(*d->sec));
     d->state = ST_NEW;
+    *out = d;
+    return SIGIL_OK;
+}
+
+int sigil_dkg_refresh_new(const sigil_dkg_params *p, const sigil_keyshare *old, sigil_dkg **out)
+{
+    int rc;
+    *out = NULL;
+    if (p == NULL || old == NULL || old->secret == NULL || old->ids == NULL || old->verifying == NULL)
+        return SIGIL_E_INVALID;
+    if (p->t < 2)
+        return SIGIL_E_THRESHOLD; /* t == 1: every share is the key itself */
+    if (old->g != p->g || old->t != p->t || old->n != p->n || old->self != p->self || p->ids == NULL)
+        return SIGIL_E_MISMATCH;
+    for (uint32_t i = 0; i < p->n; i++)
+        if (!sigil_scalar_eq(&old->ids[i], &p->ids[i]))
+            return SIGIL_E_MISMATCH;
+    sigil_dkg *d;
+    if ((rc = sigil_dkg_new(p, &d)))
+        return rc;
+    d->old_y = malloc(p->n * sizeof(*d->old_y));
+    if (d->old_y == NULL) {
+        sigil_dkg_free(d);
+        return SIGIL_E_NOMEM;
+    }
+    memcpy(d->old_y, old->verifying, p->n * sizeof(*d->old_y));
+    d->old_pk = old->group_pk;
+    d->sec[d->t + 1] = *old->secret;
+    d->refresh = 1;
     *out = d;
     return SIGIL_OK;
 }
@@ -296,6 +359,7 @@ void sigil_dkg_free(sigil_dkg *d)
     free(d->ids);
     free(d->comm);
     free(d->sum_comm);
+    free(d->old_y);
     if (d->sec)
         sodium_free(d->sec);
     free(d);
@@ -305,7 +369,7 @@ static int fail(sigil_dkg *d, int rc)
 {
     if (rc != SIGIL_OK) {
         d->state = ST_FAILED;
-        sodium_memzero(d->sec, (d->t + 1) * sizeof(*d->sec));
+        sodium_memzero(d->sec, nsec(d) * sizeof(*d->sec));
     }
     return rc;
 }
@@ -316,20 +380,25 @@ int sigil_dkg_round1(sigil_dkg *d, const sigil_scalar *coeffs, const sigil_scala
     sigil_scalar k, c;
     sigil_point R;
     int rc;
+    uint32_t k0 = d->refresh ? 1 : 0; /* first coefficient committed to */
 
     if (d->state != ST_NEW)
         return SIGIL_E_STATE;
     for (uint32_t i = 0; i < d->t; i++) {
-        if (coeffs) {
+        if (d->refresh && i == 0) {
+            sigil_scalar_clear(&d->sec[0]); /* a refresh adds a sharing of zero */
+        } else if (coeffs) {
             d->sec[i] = coeffs[i];
         } else if ((rc = sigil_scalar_random(g, &d->sec[i]))) {
             return fail(d, rc);
         }
     }
-    if (sigil_scalar_is_zero(&d->sec[0]))
+    int zero = sigil_scalar_is_zero(&d->sec[k0]);
+    sigil_ct_declassify(&zero, sizeof(zero)); /* refused: reveals nothing else */
+    if (zero)
         return fail(d, SIGIL_E_ZERO);
     sigil_point *mine = &d->comm[(size_t)d->self * d->t];
-    for (uint32_t i = 0; i < d->t; i++)
+    for (uint32_t i = k0; i < d->t; i++)
         if ((rc = sigil_point_base_mul(g, &mine[i], &d->sec[i])))
             return fail(d, rc); /* a zero higher coefficient: only from injected input */
     if (pok_nonce)
@@ -337,21 +406,21 @@ int sigil_dkg_round1(sigil_dkg *d, const sigil_scalar *coeffs, const sigil_scala
     else if ((rc = sigil_scalar_random(g, &k)))
         return fail(d, rc);
     if ((rc = sigil_point_base_mul(g, &R, &k)) ||
-        (rc = pok_challenge(g, d->context, &d->ids[d->self], &mine[0], &R, &c))) {
+        (rc = pok_challenge_tag(g, d->context, pok_tag(d->refresh), &d->ids[d->self], &mine[k0], &R, &c))) {
         sigil_scalar_clear(&k);
         return fail(d, rc);
     }
     sigil_scalar z;
-    sigil_scalar_mul(g, &z, &d->sec[0], &c);
+    sigil_scalar_mul(g, &z, &d->sec[k0], &c);
     sigil_scalar_add(g, &z, &z, &k);
     sigil_scalar_clear(&k);
 
     sigil_buf msg;
     if ((rc = sigil_buf_init(&msg, 1 + 32 + (d->t + 1) * 33 + 32, 0)))
         return fail(d, rc);
-    rc |= sigil_buf_put_u8(&msg, MSG_ROUND1);
+    rc |= sigil_buf_put_u8(&msg, d->refresh ? MSG_REFRESH1 : MSG_ROUND1);
     rc |= sigil_scalar_put(g, &msg, &d->ids[d->self]);
-    for (uint32_t i = 0; i < d->t; i++)
+    for (uint32_t i = k0; i < d->t; i++)
         rc |= sigil_point_put(g, &msg, &mine[i]);
     rc |= sigil_point_put(g, &msg, &R);
     rc |= sigil_scalar_put(g, &msg, &z);
@@ -376,20 +445,21 @@ static int parse_round1(sigil_dkg *d, uint32_t i, const sigil_buf *in)
 
     if ((rc = sigil_buf_get_u8(&b, &type)))
         return rc;
-    if (type != MSG_ROUND1)
+    if (type != (d->refresh ? MSG_REFRESH1 : MSG_ROUND1))
         return SIGIL_E_VERSION;
     if ((rc = sigil_scalar_get(g, &b, &id)))
         return rc;
     if (!sigil_scalar_eq(&id, &d->ids[i]))
         return SIGIL_E_PARTICIPANT;
+    uint32_t k0 = d->refresh ? 1 : 0;
     sigil_point *c = &d->comm[(size_t)i * d->t];
-    for (uint32_t k = 0; k < d->t; k++)
+    for (uint32_t k = k0; k < d->t; k++)
         if ((rc = sigil_point_get(g, &b, &c[k])))
             return rc;
     size_t pl = plen(g) + 32;
     if ((rc = sigil_buf_get_ptr(&b, pl, &pok)) || (rc = sigil_buf_end(&b)))
         return rc;
-    return sigil_dkg_verify_pok(g, d->context, &id, &c[0], pok, pl);
+    return verify_pok_tag(g, d->context, pok_tag(d->refresh), &id, &c[k0], pok, pl);
 }
 
 int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t *culprit)
@@ -399,6 +469,11 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     *culprit = SIGIL_DKG_NOBODY;
     if (d->state != ST_R1)
         return SIGIL_E_STATE;
+    if (in == NULL || out == NULL)
+        return SIGIL_E_INVALID;
+    for (uint32_t j = 0; j < d->n; j++)
+        if (j != d->self && ((out[j].flags & SIGIL_BUF_READONLY) || !(out[j].flags & SIGIL_BUF_SECRET)))
+            return SIGIL_E_INVALID; /* shares are secret: SIGIL_BUF_SECRET buffers only */
     for (uint32_t i = 0; i < d->n; i++) {
         if (i == d->self)
             continue;
@@ -412,7 +487,10 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     crypto_hash_sha256_state st;
     uint8_t hdr[9];
     crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const uint8_t *)"Sigil/dkg-transcript/v1", 23);
+    if (d->refresh)
+        crypto_hash_sha256_update(&st, (const uint8_t *)"Sigil/dkg-refresh-transcript/v1", 31);
+    else
+        crypto_hash_sha256_update(&st, (const uint8_t *)"Sigil/dkg-transcript/v1", 23);
     crypto_hash_sha256_update(&st, (const uint8_t *)d->context, strlen(d->context) + 1);
     hdr[0] = (uint8_t)sigil_group_id_of(g);
     for (int k = 0; k < 4; k++) {
@@ -422,13 +500,30 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     crypto_hash_sha256_update(&st, hdr, sizeof(hdr));
     for (uint32_t i = 0; i < d->n; i++)
         crypto_hash_sha256_update(&st, d->ids[i].v, 32);
+    if (d->refresh) {
+        /* the key being refreshed: its group key and verifying shares */
+        uint8_t e[33];
+        sigil_point_serialize(g, e, &d->old_pk);
+        crypto_hash_sha256_update(&st, e, plen(g));
+        for (uint32_t i = 0; i < d->n; i++) {
+            sigil_point_serialize(g, e, &d->old_y[i]);
+            crypto_hash_sha256_update(&st, e, plen(g));
+        }
+    }
     for (size_t i = 0; i < (size_t)d->n * d->t; i++) {
         uint8_t e[33];
+        if (d->refresh && i % d->t == 0)
+            continue; /* C_0: the identity, not sent */
         sigil_point_serialize(g, e, &d->comm[i]);
         crypto_hash_sha256_update(&st, e, plen(g));
     }
     crypto_hash_sha256_final(&st, d->transcript);
 
+    size_t *marks = malloc(d->n * sizeof(*marks));
+    if (marks == NULL)
+        return fail(d, SIGIL_E_NOMEM);
+    for (uint32_t j = 0; j < d->n; j++)
+        marks[j] = out[j].size;
     for (uint32_t j = 0; j < d->n; j++) {
         if (j == d->self)
             continue;
@@ -440,9 +535,16 @@ int sigil_dkg_round2(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
         rc |= sigil_scalar_put(g, &out[j], &d->ids[j]);
         rc |= sigil_scalar_put(g, &out[j], &s);
         sigil_scalar_clear(&s);
-        if (rc)
+        if (rc) {
+            /* nothing half-written: undo this and the earlier messages */
+            for (uint32_t m = 0; m <= j; m++)
+                if (m != d->self)
+                    sigil_buf_truncate(&out[m], marks[m]);
+            free(marks);
             return fail(d, SIGIL_E_TOO_LARGE);
+        }
     }
+    free(marks);
     d->state = ST_R2;
     return SIGIL_OK;
 }
@@ -467,14 +569,23 @@ static int parse_share(sigil_dkg *d, uint32_t i, const sigil_buf *in, sigil_scal
     return SIGIL_OK;
 }
 
+/* sum_k x^k C_k over a dealer's (or the summed) commitments; for a refresh
+ * C_0 is the identity: x * sum_{k>=1} x^(k-1) C_k. */
+static int eval_comm(const sigil_dkg *d, sigil_point *r, const sigil_point *c, const sigil_scalar *x)
+{
+    if (!d->refresh)
+        return poly_eval_points(d->g, r, c, d->t, x);
+    int rc = poly_eval_points(d->g, r, c + 1, d->t - 1, x);
+    return rc ? rc : sigil_point_mul_public(d->g, r, r, x);
+}
+
 /* s*G == sum_k id^k C_k ? */
-static int share_matches(const sigil_group *g, const sigil_scalar *s, const sigil_point *c, uint32_t t,
-                         const sigil_scalar *id)
+static int share_matches(const sigil_dkg *d, const sigil_scalar *s, const sigil_point *c, const sigil_scalar *id)
 {
     sigil_point lhs, rhs;
-    if (sigil_point_base_mul(g, &lhs, s) != SIGIL_OK || poly_eval_points(g, &rhs, c, t, id) != SIGIL_OK)
+    if (sigil_point_base_mul(d->g, &lhs, s) != SIGIL_OK || eval_comm(d, &rhs, c, id) != SIGIL_OK)
         return 0;
-    return sigil_point_eq(g, &lhs, &rhs);
+    return sigil_point_eq(d->g, &lhs, &rhs);
 }
 
 static int confirm_challenge(const sigil_dkg *d, const sigil_scalar *id, const sigil_point *Y,
@@ -498,6 +609,9 @@ int sigil_dkg_round3(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     *culprit = SIGIL_DKG_NOBODY;
     if (d->state != ST_R2)
         return SIGIL_E_STATE;
+    if (in == NULL || out == NULL || (out->flags & SIGIL_BUF_READONLY))
+        return SIGIL_E_INVALID;
+    size_t mark = out->size;
     recv = sodium_malloc(d->n * sizeof(*recv));
     if (recv == NULL)
         return fail(d, SIGIL_E_NOMEM);
@@ -521,7 +635,7 @@ int sigil_dkg_round3(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
         goto out;
     }
     int batch_ok = 1;
-    for (uint32_t k = 0; k < d->t && batch_ok; k++) {
+    for (uint32_t k = d->refresh ? 1 : 0; k < d->t && batch_ok; k++) {
         for (uint32_t i = 0; i < d->n; i++)
             col[i] = d->comm[(size_t)i * d->t + k];
         if (sigil_point_sum(g, &d->sum_comm[k], col, d->n) != SIGIL_OK)
@@ -529,12 +643,12 @@ int sigil_dkg_round3(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
     }
     free(col);
     if (batch_ok)
-        batch_ok = share_matches(g, share, d->sum_comm, d->t, &d->ids[d->self]);
+        batch_ok = share_matches(d, share, d->sum_comm, &d->ids[d->self]);
     if (!batch_ok) {
         /* name the first sender whose share does not match its commitments */
         rc = SIGIL_E_IDENTITY;
         for (uint32_t i = 0; i < d->n; i++) {
-            if (!share_matches(g, &recv[i], &d->comm[(size_t)i * d->t], d->t, &d->ids[d->self])) {
+            if (!share_matches(d, &recv[i], &d->comm[(size_t)i * d->t], &d->ids[d->self])) {
                 *culprit = i;
                 rc = SIGIL_E_SHARE;
                 break;
@@ -543,6 +657,9 @@ int sigil_dkg_round3(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
         goto out;
     }
 
+    /* refresh: the new share is the old one plus the sharing of zero */
+    if (d->refresh)
+        sigil_scalar_add(g, share, share, &d->sec[d->t + 1]);
     /* confirmation: Schnorr signature by the new share over the transcript hash */
     if ((rc = sigil_point_base_mul(g, &d->own_y, share)))
         goto out;
@@ -568,10 +685,13 @@ int sigil_dkg_round3(sigil_dkg *d, const sigil_buf *in, sigil_buf *out, uint32_t
             rc |= sigil_point_put(g, out, &d->own_y);
             rc |= sigil_point_put(g, out, &R);
             rc |= sigil_scalar_put(g, out, &z);
-            if (rc)
+            if (rc) {
+                sigil_buf_truncate(out, mark); /* nothing half-written */
                 rc = SIGIL_E_TOO_LARGE;
+            }
         }
         sigil_scalar_clear(&k);
+        sodium_memzero(rnd, sizeof(rnd));
     }
 out:
     sodium_free(recv);
@@ -593,7 +713,7 @@ int sigil_dkg_finish(sigil_dkg *d, const sigil_buf *in, sigil_keyshare *out, uin
         return fail(d, rc);
     memcpy(out->ids, d->ids, d->n * sizeof(*d->ids));
     out->self = d->self;
-    out->group_pk = d->sum_comm[0];
+    out->group_pk = d->refresh ? d->old_pk : d->sum_comm[0];
     out->verifying[d->self] = d->own_y;
 
     for (uint32_t i = 0; i < d->n; i++) {
@@ -630,17 +750,24 @@ int sigil_dkg_finish(sigil_dkg *d, const sigil_buf *in, sigil_keyshare *out, uin
         }
     }
 
-    /* every Y_m must equal sum_k id_m^k Chat_k: one randomised check
+    /* every Y_m must equal sum_k id_m^k Chat_k (refresh: Y_m - old Y_m must,
+     * with Chat_0 the identity): one randomised check
      *   sum_m r_m Y_m == sum_k (sum_m r_m id_m^k) Chat_k
      * and, if it fails, each member on its own to name the culprit */
     {
+        uint32_t k0 = d->refresh ? 1 : 0;
         sigil_point *terms = malloc((d->n + d->t) * sizeof(*terms));
         sigil_scalar *w = calloc(d->t, sizeof(*w));
-        int ok = terms != NULL && w != NULL;
-        for (uint32_t m = 0; m < d->n && ok; m++) {
+        int ok = terms != NULL && w != NULL, mismatch = 0;
+        size_t nt = 0;
+        for (uint32_t m = 0; m < d->n && ok && !mismatch; m++) {
             sigil_scalar r, pw;
-            ok = sigil_scalar_random(g, &r) == SIGIL_OK &&
-                 sigil_point_mul_public(g, &terms[m], &out->verifying[m], &r) == SIGIL_OK;
+            sigil_point y = out->verifying[m];
+            if (d->refresh && sigil_point_sub(g, &y, &y, &d->old_y[m]) != SIGIL_OK) {
+                mismatch = 1; /* Y_m == old Y_m: not what the commitments say */
+                break;
+            }
+            ok = sigil_scalar_random(g, &r) == SIGIL_OK && sigil_point_mul_public(g, &terms[nt++], &y, &r) == SIGIL_OK;
             pw = r;
             for (uint32_t k = 0; k < d->t && ok; k++) {
                 sigil_scalar_add(g, &w[k], &w[k], &pw);
@@ -648,12 +775,12 @@ int sigil_dkg_finish(sigil_dkg *d, const sigil_buf *in, sigil_keyshare *out, uin
             }
         }
         /* subtract the right-hand side: add (-w_k) Chat_k */
-        for (uint32_t k = 0; k < d->t && ok; k++) {
+        for (uint32_t k = k0; k < d->t && ok && !mismatch; k++) {
             sigil_scalar_neg(g, &w[k], &w[k]);
-            ok = sigil_point_mul_public(g, &terms[d->n + k], &d->sum_comm[k], &w[k]) == SIGIL_OK;
+            ok = sigil_point_mul_public(g, &terms[nt++], &d->sum_comm[k], &w[k]) == SIGIL_OK;
         }
         /* the total is the identity exactly when the check holds */
-        int verdict = ok ? sigil_point_sum(g, &terms[0], terms, d->n + d->t) : SIGIL_E_NOMEM;
+        int verdict = mismatch ? SIGIL_OK : ok ? sigil_point_sum(g, &terms[0], terms, nt) : SIGIL_E_NOMEM;
         free(terms);
         free(w);
         if (verdict == SIGIL_E_NOMEM && !ok) {
@@ -664,8 +791,10 @@ int sigil_dkg_finish(sigil_dkg *d, const sigil_buf *in, sigil_keyshare *out, uin
             rc = SIGIL_E_CONFIRM;
             for (uint32_t m = 0; m < d->n; m++) {
                 sigil_point y;
-                if (poly_eval_points(g, &y, d->sum_comm, d->t, &d->ids[m]) != SIGIL_OK ||
-                    !sigil_point_eq(g, &y, &out->verifying[m])) {
+                int bad = eval_comm(d, &y, d->sum_comm, &d->ids[m]) != SIGIL_OK ||
+                          (d->refresh && sigil_point_add(g, &y, &y, &d->old_y[m]) != SIGIL_OK) ||
+                          !sigil_point_eq(g, &y, &out->verifying[m]);
+                if (bad) {
                     *culprit = m;
                     break;
                 }
@@ -674,7 +803,7 @@ int sigil_dkg_finish(sigil_dkg *d, const sigil_buf *in, sigil_keyshare *out, uin
         }
     }
     *out->secret = d->sec[d->t];
-    sodium_memzero(d->sec, (d->t + 1) * sizeof(*d->sec));
+    sodium_memzero(d->sec, nsec(d) * sizeof(*d->sec));
     d->state = ST_DONE;
     return SIGIL_OK;
 fail_out:
@@ -695,7 +824,9 @@ int sigil_dkg_split(const sigil_group *g, const sigil_scalar *secret, uint32_t t
     int rc;
     if (n < 1 || n > SIGIL_DKG_MAX_PARTIES || t < 1 || t > n)
         return SIGIL_E_THRESHOLD;
-    if (sigil_scalar_is_zero(secret))
+    int zero = sigil_scalar_is_zero(secret);
+    sigil_ct_declassify(&zero, sizeof(zero)); /* refused: reveals nothing else */
+    if (zero)
         return SIGIL_E_ZERO;
     if ((rc = check_ids(ids, n)))
         return rc;

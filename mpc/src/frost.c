@@ -1,11 +1,13 @@
 /* FROST (RFC 9591): see sigil/frost.h. */
 #include "sigil/frost.h"
+#include "sigil/kat.h"
 
 #include <secp256k1.h>
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,7 @@
 struct sigil_frost_nonce {
     int used;
     sigil_frost_suite s;
+    uint64_t live;      /* NONCE_LIVE while allocated (after the free-list link) */
     sigil_scalar id;
     sigil_scalar d, e; /* hiding, binding */
     sigil_point D, E;
@@ -134,6 +137,8 @@ int sigil_frost_nonce_generate(sigil_frost_suite s, sigil_scalar *out, const uin
  * than the rest of round 1. Slots are zeroized when released; slabs live
  * until the process ends. A spinlock keeps the library thread-safe. */
 enum { NONCE_SLAB = 64 };
+#define NONCE_LIVE UINT64_C(0x5349474e4f4e4345) /* "SIGNONCE" */
+_Static_assert(offsetof(struct sigil_frost_nonce, live) >= sizeof(void *), "live must not overlap the free-list link");
 typedef union nonce_slot {
     struct sigil_frost_nonce n;
     union nonce_slot *next;
@@ -158,15 +163,18 @@ static sigil_frost_nonce *nonce_alloc(void)
     if (s)
         nonce_free_list = s->next;
     atomic_flag_clear_explicit(&nonce_lock, memory_order_release);
-    if (s)
-        sodium_memzero(s, sizeof(*s));
-    return s ? &s->n : NULL;
+    if (s == NULL)
+        return NULL;
+    sodium_memzero(s, sizeof(*s));
+    s->n.live = NONCE_LIVE;
+    return &s->n;
 }
 
 void sigil_frost_nonce_free(sigil_frost_nonce *n)
 {
-    if (n == NULL)
-        return;
+    if (n == NULL || n->live != NONCE_LIVE)
+        return; /* a second free would put the slot on the free list twice,
+                   and two later nonces would share it */
     nonce_slot *s = (nonce_slot *)(void *)n;
     sodium_memzero(s, sizeof(*s));
     while (atomic_flag_test_and_set_explicit(&nonce_lock, memory_order_acquire))
@@ -192,13 +200,21 @@ static int one_nonce(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t
     return rc;
 }
 
-int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *hiding_random,
-                       const uint8_t *binding_random, sigil_frost_nonce **nonce, sigil_buf *out)
+int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_nonce **nonce,
+                       sigil_buf *out)
+{
+    return sigil_frost_commit_kat(s, k, NULL, NULL, nonce, out);
+}
+
+int sigil_frost_commit_kat(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *hiding_random,
+                           const uint8_t *binding_random, sigil_frost_nonce **nonce, sigil_buf *out)
 {
     int rc;
     *nonce = NULL;
-    if (!key_matches(s, k) || k->secret == NULL || k->self >= k->n)
+    if (!key_matches(s, k) || k->secret == NULL || k->self >= k->n || out == NULL ||
+        (out->flags & SIGIL_BUF_READONLY))
         return SIGIL_E_INVALID;
+    size_t mark = out->size;
     sigil_frost_nonce *n = nonce_alloc();
     if (n == NULL)
         return SIGIL_E_NOMEM;
@@ -212,6 +228,7 @@ int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, const uint8
     rc |= sigil_point_put(k->g, out, &n->D);
     rc |= sigil_point_put(k->g, out, &n->E);
     if (rc) {
+        sigil_buf_truncate(out, mark); /* nothing half-written */
         rc = SIGIL_E_TOO_LARGE;
         goto fail;
     }
@@ -439,7 +456,7 @@ int sigil_frost_package_for_signer(sigil_frost_suite s, const sigil_keyshare *k,
                                    size_t count, sigil_frost_package **out)
 {
     *out = NULL;
-    if (nonce == NULL || !key_matches(s, k) || k->secret == NULL)
+    if (nonce == NULL || nonce->live != NONCE_LIVE || !key_matches(s, k) || k->secret == NULL)
         return SIGIL_E_INVALID;
     if (nonce->used)
         return SIGIL_E_USED;
@@ -506,7 +523,7 @@ int sigil_frost_sign(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_n
                      const sigil_frost_package *p, sigil_buf *out)
 {
     int rc;
-    if (nonce == NULL)
+    if (nonce == NULL || nonce->live != NONCE_LIVE)
         return SIGIL_E_INVALID;
     if (nonce->used)
         return SIGIL_E_USED;
@@ -514,10 +531,12 @@ int sigil_frost_sign(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_n
     sigil_frost_nonce n = *nonce;
     sodium_memzero(nonce, sizeof(*nonce));
     nonce->used = 1;
+    nonce->live = NONCE_LIVE;
 
     const sigil_group *g = sigil_frost_group(s);
     size_t pos;
-    if (!key_matches(s, k) || k->secret == NULL || p == NULL || p->s != s || n.s != s) {
+    if (!key_matches(s, k) || k->secret == NULL || k->self >= k->n || p == NULL || p->s != s || n.s != s ||
+        out == NULL || (out->flags & SIGIL_BUF_READONLY)) {
         rc = SIGIL_E_INVALID;
         goto done;
     }
@@ -546,11 +565,14 @@ int sigil_frost_sign(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_n
     sigil_scalar_mul(g, &z, &n.e, &p->rho[pos]);
     sigil_scalar_add(g, &z, &z, &n.d);
     sigil_scalar_add(g, &z, &z, &t);
+    size_t mark = out->size;
     rc = 0;
     rc |= sigil_scalar_put(g, out, &n.id);
     rc |= sigil_scalar_put(g, out, &z);
-    if (rc)
+    if (rc) {
+        sigil_buf_truncate(out, mark); /* nothing half-written */
         rc = SIGIL_E_TOO_LARGE;
+    }
     sigil_scalar_clear(&t);
     sigil_scalar_clear(&z);
 done:

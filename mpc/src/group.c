@@ -23,6 +23,33 @@
 
 #include "sigil/err.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define SIGIL_HAVE_VALGRIND 1
+#endif
+#endif
+
+void sigil_ct_secret(const void *p, size_t n)
+{
+#ifdef SIGIL_HAVE_VALGRIND
+    (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+void sigil_ct_declassify(const void *p, size_t n)
+{
+#ifdef SIGIL_HAVE_VALGRIND
+    (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 struct sigil_group {
     sigil_group_id id;
     const char *name;
@@ -109,6 +136,15 @@ static void ct_select(uint8_t *r, const uint8_t *b, size_t n, unsigned flag)
         r[i] ^= (uint8_t)(mask & (r[i] ^ b[i]));
 }
 
+/* Whether a (possibly secret) scalar is zero, made public: callers branch
+ * on it only to refuse zero, an error that reveals nothing else. */
+static int zero_public(const sigil_scalar *a)
+{
+    int z = sodium_is_zero(a->v, SIGIL_SCALAR_LEN);
+    sigil_ct_declassify(&z, sizeof(z));
+    return z;
+}
+
 int sigil_scalar_is_zero(const sigil_scalar *a)
 {
     return sodium_is_zero(a->v, SIGIL_SCALAR_LEN);
@@ -170,6 +206,7 @@ int sigil_scalar_parse(const sigil_group *g, sigil_scalar *s, const uint8_t in[3
         /* seckey_verify: 1 iff 0 < in < n */
         ok = secp256k1_ec_seckey_verify(secp_ctx, in) | sodium_is_zero(in, 32);
     }
+    sigil_ct_declassify(&ok, sizeof(ok)); /* validity is public, the value is not */
     if (!ok) {
         sigil_scalar_clear(s);
         return SIGIL_E_SCALAR;
@@ -302,7 +339,9 @@ void sigil_scalar_mul(const sigil_group *g, sigil_scalar *r, const sigil_scalar 
 int sigil_scalar_inv(const sigil_group *g, sigil_scalar *r, const sigil_scalar *a)
 {
     if (is_ed(g)) {
-        if (crypto_core_ed25519_scalar_invert(r->v, a->v) != 0) {
+        int bad = crypto_core_ed25519_scalar_invert(r->v, a->v);
+        sigil_ct_declassify(&bad, sizeof(bad)); /* only a == 0 fails */
+        if (bad != 0) {
             sigil_scalar_clear(r);
             return SIGIL_E_ZERO;
         }
@@ -315,6 +354,7 @@ int sigil_scalar_inv(const sigil_group *g, sigil_scalar *r, const sigil_scalar *
     be_to_limbs(x, SECP_LIMBS, a->v, 32);
     secp_order_limbs(m);
     int ok = mpn_sec_invert(out, x, m, (mp_size_t)SECP_LIMBS, 2 * 256, scratch);
+    sigil_ct_declassify(&ok, sizeof(ok)); /* only a == 0 fails */
     limbs_to_be32(r->v, out);
     sodium_memzero(x, sizeof(x));
     sodium_memzero(out, sizeof(out));
@@ -399,59 +439,79 @@ void sigil_point_serialize(const sigil_group *g, uint8_t *out, const sigil_point
 
 int sigil_point_base_mul(const sigil_group *g, sigil_point *r, const sigil_scalar *s)
 {
-    if (sigil_scalar_is_zero(s)) {
+    if (zero_public(s)) {
         memset(r, 0, sizeof(*r));
         return SIGIL_E_ZERO;
     }
     if (is_ed(g)) {
         uint8_t out[32];
-        if (crypto_scalarmult_ed25519_base_noclamp(out, s->v) != 0)
+        int bad = crypto_scalarmult_ed25519_base_noclamp(out, s->v);
+        sigil_ct_declassify(&bad, sizeof(bad));
+        if (bad != 0)
             return SIGIL_E_ZERO; /* only for s == 0 mod L */
         memset(r, 0, sizeof(*r));
         memcpy(r->v, out, 32);
+        sigil_ct_declassify(r, sizeof(*r)); /* s*G is public */
         return SIGIL_OK;
     }
     secp256k1_pubkey pk;
-    if (!secp256k1_ec_pubkey_create(secp_ctx, &pk, s->v))
+    int ok = secp256k1_ec_pubkey_create(secp_ctx, &pk, s->v);
+    sigil_ct_declassify(&ok, sizeof(ok));
+    if (!ok)
         return SIGIL_E_ZERO;
     memset(r, 0, sizeof(*r));
     memcpy(pk_of(r), &pk, sizeof(pk));
+    sigil_ct_declassify(r, sizeof(*r)); /* s*G is public */
     return SIGIL_OK;
 }
 
 /* secp256k1_ecdh hash callback that returns the shared point itself,
- * compressed: constant-time scalar multiplication through the public API. */
+ * uncompressed: constant-time scalar multiplication through the public API.
+ * Uncompressed, so that loading it back needs no square root: decompressing
+ * a secret point (x -> y) runs libsecp256k1's variable-time
+ * secp256k1_ge_set_xo_var, which branches on the parity of the root. */
 static int ecdh_point(unsigned char *output, const unsigned char *x32, const unsigned char *y32, void *data)
 {
     (void)data;
-    output[0] = (uint8_t)(0x02 | (y32[31] & 1));
+    output[0] = 0x04;
     memcpy(output + 1, x32, 32);
+    memcpy(output + 33, y32, 32);
     return 1;
 }
 
 int sigil_point_mul(const sigil_group *g, sigil_point *r, const sigil_point *p, const sigil_scalar *s)
 {
-    if (sigil_scalar_is_zero(s)) {
+    if (zero_public(s)) {
         memset(r, 0, sizeof(*r));
         return SIGIL_E_ZERO;
     }
     if (is_ed(g)) {
         uint8_t out[32];
-        if (crypto_scalarmult_ed25519_noclamp(out, s->v, p->v) != 0)
+        int bad = crypto_scalarmult_ed25519_noclamp(out, s->v, p->v);
+        sigil_ct_declassify(&bad, sizeof(bad)); /* s != 0 and p of prime order: never fails */
+        if (bad != 0) {
+            sodium_memzero(out, sizeof(out));
             return SIGIL_E_IDENTITY;
+        }
         memset(r, 0, sizeof(*r));
         memcpy(r->v, out, 32);
+        sodium_memzero(out, sizeof(out)); /* s*p may be a secret (OT keys) */
         return SIGIL_OK;
     }
-    uint8_t enc[33];
+    uint8_t enc[65];
     secp256k1_pubkey pk;
-    if (!secp256k1_ecdh(secp_ctx, enc, cpk_of(p), s->v, ecdh_point, NULL))
-        return SIGIL_E_ZERO;
-    int ok = secp256k1_ec_pubkey_parse(secp_ctx, &pk, enc, 33);
-    if (!ok)
+    int ok = secp256k1_ecdh(secp_ctx, enc, cpk_of(p), s->v, ecdh_point, NULL);
+    sigil_ct_declassify(&ok, sizeof(ok)); /* fails only for s == 0 */
+    if (ok)
+        ok = secp256k1_ec_pubkey_parse(secp_ctx, &pk, enc, sizeof(enc));
+    sodium_memzero(enc, sizeof(enc));
+    if (!ok) {
+        sodium_memzero(&pk, sizeof(pk));
         return SIGIL_E_CRYPTO;
+    }
     memset(r, 0, sizeof(*r));
     memcpy(pk_of(r), &pk, sizeof(pk));
+    sodium_memzero(&pk, sizeof(pk));
     return SIGIL_OK;
 }
 

@@ -52,6 +52,11 @@ void sigil_buf_free(sigil_buf *b);
 /* Forget all contents (zeroized) but keep the allocation. */
 void sigil_buf_reset(sigil_buf *b);
 
+/* Cut a writable buffer back to its first size bytes (zeroizing the rest),
+ * e.g. to undo a partly written message on an error path. SIGIL_E_INVALID
+ * on a read-only view or if size exceeds the bytes held. */
+int sigil_buf_truncate(sigil_buf *b, size_t size);
+
 /* Bytes left to read, and a pointer to them. */
 size_t sigil_buf_len(const sigil_buf *b);
 const uint8_t *sigil_buf_ptr(const sigil_buf *b);

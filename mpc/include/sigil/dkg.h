@@ -99,6 +99,30 @@ typedef struct sigil_dkg sigil_dkg;
 int sigil_dkg_new(const sigil_dkg_params *p, sigil_dkg **out);
 void sigil_dkg_free(sigil_dkg *d);
 
+/* Share refresh (proactive re-randomisation): the same state machine, run
+ * by all n holders of one key, in which every dealer's constant term is
+ * zero, so the group key stays the same and every share moves:
+ *   s_i' = s_i + sum_j f_j(id_i),  f_j(0) = 0,  Y_i' = Y_i + sum_j F_j(id_i).
+ * old is this participant's current key share (with its secret); p must
+ * describe the same key (group, t, n, identifiers in the same order, self:
+ * SIGIL_E_MISMATCH otherwise); t >= 2 (SIGIL_E_THRESHOLD).
+ *   round1:  broadcast = 0x11 || id || C_1..C_{t-1} || PoK (R || z) of a_1
+ *            over C_1, c = H(context || "dkg-refresh" || id || C_1 || R)
+ *            (C_0 is the identity and is not sent);
+ *   round2/3: as the DKG (share and confirmation messages); the received
+ *            shares are checked against sum_k id^k C_k for k >= 1, and the
+ *            confirmation signs a transcript that also binds the old group
+ *            key and the old verifying shares;
+ *   finish:  group key = the old one; every Y_m' - Y_m must match the
+ *            summed commitments; all confirmations must agree.
+ * round1's coeffs (test input) has t entries of which coeffs[0] is ignored
+ * (taken as zero); sigil_dkg_commitments(d, i)[0] is not a point for a
+ * refresh (C_0 is implicit).
+ * The new shares are a fresh sharing of the same key: old and new shares
+ * never combine into a valid signature. The caller replaces the old share
+ * only once every participant has finished (all confirmations agree). */
+int sigil_dkg_refresh_new(const sigil_dkg_params *p, const sigil_keyshare *old, sigil_dkg **out);
+
 /* Round 1. coeffs: NULL for a random polynomial, or t coefficients
  * (a_0 = the participant's secret, non-zero) for test vectors; pok_nonce:
  * NULL for a random one. Appends the broadcast message to out. */

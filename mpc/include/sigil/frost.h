@@ -69,17 +69,15 @@ int sigil_frost_prepare_key(sigil_frost_suite s, sigil_keyshare *k);
 /* The encoded group public key (sigil_frost_pk_len bytes). */
 int sigil_frost_public_key(sigil_frost_suite s, const sigil_keyshare *k, uint8_t *out);
 
-/* RFC 9591 nonce_generate: H3(random || SerializeScalar(secret)). */
-int sigil_frost_nonce_generate(sigil_frost_suite s, sigil_scalar *out, const uint8_t random[32],
-                               const sigil_scalar *secret);
-
 typedef struct sigil_frost_nonce sigil_frost_nonce;
 
-/* Round 1. Generates the hiding and binding nonces (from libsodium's
- * CSPRNG, or from the given 32-byte randomness for test vectors), appends
- * the commitment to out, and returns the nonce object in *nonce. */
-int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *hiding_random,
-                       const uint8_t *binding_random, sigil_frost_nonce **nonce, sigil_buf *out);
+/* Round 1. Generates the hiding and binding nonces per RFC 9591
+ * (H3(32 bytes from libsodium's CSPRNG || secret share)), appends the
+ * commitment to out, and returns the single-use nonce object in *nonce.
+ * There is deliberately no way to supply the randomness here: the
+ * known-answer entry point for test vectors is in sigil/kat.h. */
+int sigil_frost_commit(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_nonce **nonce,
+                       sigil_buf *out);
 /* Zeroize and free; NULL is fine. */
 void sigil_frost_nonce_free(sigil_frost_nonce *n);
 

@@ -134,6 +134,17 @@ int sigil_point_eq(const sigil_group *g, const sigil_point *a, const sigil_point
 int sigil_point_is_even_y(const sigil_group *g, const sigil_point *p);
 int sigil_point_x(const sigil_group *g, uint8_t out[32], const sigil_point *p);
 
+/* ---- constant-time checking (tests/unit/mpc/test_ctime.c) ----
+ *
+ * Under Valgrind, the library marks a few values derived from secrets as
+ * public ("declassified") where revealing them is intended: whether a
+ * scalar is zero or a decoding failed (an error), and s*G (a public key or
+ * commitment). Everything else derived from a secret stays "undefined" to
+ * memcheck, which then reports any branch or memory index that depends on
+ * it. Both are no-ops (a few instructions) outside Valgrind. */
+void sigil_ct_secret(const void *p, size_t n);
+void sigil_ct_declassify(const void *p, size_t n);
+
 /* ---- encodings through sigil_buf ---- */
 
 int sigil_scalar_put(const sigil_group *g, sigil_buf *b, const sigil_scalar *s);

@@ -30,7 +30,7 @@ static void session_start(session *ss, sigil_frost_suite s, sigil_keyshare *ks, 
     for (size_t i = 0; i < k; i++) {
         REQUIRE(sigil_buf_init(&ss->comm[i], 256, 0) == SIGIL_OK);
         REQUIRE(sigil_buf_init(&ss->share[i], 256, 0) == SIGIL_OK);
-        REQUIRE(sigil_frost_commit(s, &ks[who[i]], NULL, NULL, &ss->nonce[i], &ss->comm[i]) == SIGIL_OK);
+        REQUIRE(sigil_frost_commit(s, &ks[who[i]], &ss->nonce[i], &ss->comm[i]) == SIGIL_OK);
     }
 }
 
@@ -109,7 +109,7 @@ static void happy(sigil_frost_suite s, uint32_t t, uint32_t n, int use_dkg)
         sigil_frost_nonce *none = NULL;
         sigil_buf tmp;
         REQUIRE(sigil_buf_init(&tmp, 128, 0) == SIGIL_OK);
-        CHECK_EQ(sigil_frost_commit(s, &pub, NULL, NULL, &none, &tmp), SIGIL_E_INVALID);
+        CHECK_EQ(sigil_frost_commit(s, &pub, &none, &tmp), SIGIL_E_INVALID);
         sigil_buf_free(&tmp);
         sigil_frost_package_free(cp);
         sigil_keyshare_free(&pub);
@@ -307,7 +307,7 @@ static void negative(sigil_frost_suite s)
             sigil_frost_nonce *xn = NULL;
             sigil_buf xc;
             REQUIRE(sigil_buf_init(&xc, 256, 0) == SIGIL_OK);
-            REQUIRE(sigil_frost_commit(s, &ks[3], NULL, NULL, &xn, &xc) == SIGIL_OK);
+            REQUIRE(sigil_frost_commit(s, &ks[3], &xn, &xc) == SIGIL_OK);
             sigil_buf others[3] = {ss.comm[0], ss.comm[2], xc};
             CHECK_EQ(sigil_frost_package_for_signer(s, &ks[who[1]], ss.nonce[1], ss.msg, 32, others, 3, &q),
                      SIGIL_E_PARTICIPANT);
@@ -358,7 +358,7 @@ static void negative(sigil_frost_suite s)
         sigil_frost_nonce *nn = NULL;
         sigil_buf out;
         REQUIRE(sigil_buf_init(&out, 128, 0) == SIGIL_OK);
-        CHECK_EQ(sigil_frost_commit(other, &ks[0], NULL, NULL, &nn, &out), SIGIL_E_INVALID);
+        CHECK_EQ(sigil_frost_commit(other, &ks[0], &nn, &out), SIGIL_E_INVALID);
         CHECK(nn == NULL);
         sigil_buf_free(&out);
     }

@@ -32,7 +32,7 @@ static void frost_messages(sigil_frost_suite s)
     for (int i = 0; i < 2; i++) {
         REQUIRE(sigil_buf_init(&comm[i], 256, 0) == SIGIL_OK);
         REQUIRE(sigil_buf_init(&share[i], 256, 0) == SIGIL_OK);
-        REQUIRE(sigil_frost_commit(s, &ks[i], NULL, NULL, &nonce[i], &comm[i]) == SIGIL_OK);
+        REQUIRE(sigil_frost_commit(s, &ks[i], &nonce[i], &comm[i]) == SIGIL_OK);
     }
     /* commitments: the coordinator's package for a mutated list either fails
      * cleanly or (another valid commitment) builds, and then the signature
