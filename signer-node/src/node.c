@@ -1952,7 +1952,7 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
             pool_entry *e = &made[i];
             sigil_buf cb;
             sigil_buf_init(&cb, sizeof e->commit, 0);
-            rc = sigil_frost_commit((sigil_frost_suite)k->scheme, &ks, NULL, NULL, &e->nonce, &cb);
+            rc = sigil_frost_commit((sigil_frost_suite)k->scheme, &ks, &e->nonce, &cb);
             if (!rc) {
                 memcpy(e->commit, cb.data, cb.size);
                 e->clen = cb.size;
