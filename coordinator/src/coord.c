@@ -116,7 +116,7 @@ static int halted_detail(sigil_coord *c, sigil_rpc_call *call)
 {
     pthread_mutex_lock(&c->breaker_mu);
     snprintf(call->detail, sizeof call->detail,
-             "signing halted by %s (epoch %" PRIu64 "): %s; resume needs %u officer approvals",
+             "signing halted by %.60s (epoch %" PRIu64 "): %.100s; resume needs %u officer approvals",
              c->breaker.by[0] ? c->breaker.by : "an officer", c->breaker.epoch,
              c->breaker.reason[0] ? c->breaker.reason : "no reason given",
              c->cfg->approvals_required);
@@ -1063,7 +1063,7 @@ static void forward_admin(sigil_coord *c, const char *method, const ProtobufCMes
         sigil__v1__peer_result__init(&pr[i]);
         pr[i].identity = (char *)c->nodes[i].cfg->identity;
         pr[i].ok = prc == SIGIL_OK && rcs[i] == SIGIL_OK;
-        snprintf(det[i], 200, "%s%s%s", prc ? "not sent" : sigil_rpc_status_name(st[i].code),
+        snprintf(det[i], 200, "%.40s%s%.150s", prc ? "not sent" : sigil_rpc_status_name(st[i].code),
                  st[i].detail[0] ? ": " : "", st[i].detail);
         pr[i].detail = det[i];
         prp[i] = &pr[i];
@@ -1104,8 +1104,8 @@ static int h_halt(void *ctx, sigil_rpc_call *call)
     resp.halted_at_unix_ms = st.at_unix_ms;
     if (!req->local_only) {
         Sigil__V1__HaltRequest fwd = SIGIL__V1__HALT_REQUEST__INIT;
-        char reason[300];
-        snprintf(reason, sizeof reason, "%s (via coordinator, halted by %s)", st.reason, st.by);
+        char reason[400];
+        snprintf(reason, sizeof reason, "%.200s (via coordinator, halted by %.96s)", st.reason, st.by);
         fwd.reason = reason;
         fwd.local_only = 1;
         forward_admin(c, SIGIL_RPC_ADMIN_HALT, &fwd.base, pr, prp, det);

@@ -151,6 +151,7 @@ static int round_call(coord_session *s, const char *method, const sigil_buf *req
     size_t k = 0;
     int rc = SIGIL_OK;
 
+    memset(breqs, 0, sizeof breqs);
     for (size_t i = 0; i < s->count; i++)
         if (active[i]) {
             nodes[k] = s->nodes[i];
