@@ -270,7 +270,7 @@ static int pool_refill(sigil_coord *c, key_rt *k, size_t pi, uint32_t count)
     sigil_buf body, packed;
     int rc;
 
-    if (!n || !coord_node_healthy(n))
+    if (!n)
         return SIGIL_E_UNAVAILABLE;
     if ((rc = ensure_peer(c, n)))
         return rc;
@@ -327,6 +327,18 @@ static int pool_refill(sigil_coord *c, key_rt *k, size_t pi, uint32_t count)
     sigil_buf_free(&packed);
     sigil_rpc_msg_free(m);
     return rc;
+}
+
+/* Forget a node's pool for a key: after the node failed a session its
+ * entries may be stale (a restarted node has lost its nonces). */
+static void pool_flush(key_rt *k, size_t pi)
+{
+    pthread_mutex_lock(&k->mu);
+    pool *p = &k->pools[pi];
+    for (size_t j = 0; j < p->count; j++)
+        sigil_rpc_msg_free(&p->e[(p->head + j) % p->cap].env->base);
+    p->head = p->count = 0;
+    pthread_mutex_unlock(&k->mu);
 }
 
 static size_t pool_count(key_rt *k, size_t pi)
@@ -400,7 +412,8 @@ typedef struct {
 /* Pick a quorum of t parties (indexes into the key's parties) that are
  * healthy and, for FROST, hold at least m pool entries (refilling
  * synchronously when too few have them). */
-static int pick_quorum(sigil_coord *c, key_rt *k, size_t m, const int *excluded, size_t *q)
+static int pick_quorum(sigil_coord *c, key_rt *k, size_t m, const int *excluded, size_t *q,
+                       int probe)
 {
     size_t n = k->info.num_parties, t = k->info.threshold, got = 0;
     unsigned start = __atomic_fetch_add(&k->rr, 1, __ATOMIC_RELAXED);
@@ -409,7 +422,7 @@ static int pick_quorum(sigil_coord *c, key_rt *k, size_t m, const int *excluded,
         for (size_t j = 0; j < n && got < t; j++) {
             size_t pi = (start + j) % n;
             coord_node *nd = node_by_id(c, k->info.parties[pi]);
-            if (excluded[pi] || !nd || !coord_node_healthy(nd))
+            if (excluded[pi] || !nd || (!probe && !coord_node_healthy(nd)))
                 continue;
             if (pool_count(k, pi) < m) {
                 if (pass == 0)
@@ -629,21 +642,24 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
     }
     snprintf(why, whylen, "fewer than %u healthy signer nodes for key '%s'", k->info.threshold,
              k->info.key_id);
-    for (unsigned attempt = 0; attempt < 8 && coord_now_ms() < deadline; attempt++) {
+    for (unsigned attempt = 0; attempt < 8 && coord_now_ms() < deadline;) {
         uint32_t blame = 0;
         if (atomic_load(&c->halted))
             return SIGIL_E_HALTED;
-        if ((rc = pick_quorum(c, k, m, excluded, q))) {
-            /* every node excluded: forget the exclusions once nodes recover */
+        /* healthy nodes first; else probe nodes in back-off (a restarted
+         * node comes back at once); else wait a little for one to return */
+        if ((rc = pick_quorum(c, k, m, excluded, q, 0)) &&
+            (rc = pick_quorum(c, k, m, excluded, q, 1))) {
             memset(excluded, 0, sizeof excluded);
-            if (attempt)
-                rc = pick_quorum(c, k, m, excluded, q);
-            if (rc) {
-                snprintf(why, whylen, "fewer than %u healthy signer nodes for key '%s'",
-                         k->info.threshold, k->info.key_id);
-                return rc;
-            }
+            snprintf(why, whylen, "fewer than %u signer nodes reachable for key '%s'",
+                     k->info.threshold, k->info.key_id);
+            if (coord_now_ms() + 50 >= deadline)
+                break;
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
         }
+        attempt++;
         rc = frost_attempt(c, k, q, items, m, req_hash, out, &blame, why, whylen);
         if (rc == SIGIL_OK)
             return rc;
@@ -651,9 +667,17 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
             return rc;
         if (blame) {
             for (size_t pi = 0; pi < k->info.num_parties; pi++)
-                if (k->info.parties[pi] == blame)
+                if (k->info.parties[pi] == blame) {
                     excluded[pi] = 1;
+                    pool_flush(k, pi);
+                }
         }
+    }
+    if (rc != SIGIL_OK && rc != SIGIL_E_HALTED) {
+        char last[200];
+        snprintf(last, sizeof last, "%.190s", why);
+        snprintf(why, whylen, "signing failed on every quorum tried: %.180s", last);
+        rc = SIGIL_E_UNAVAILABLE;
     }
     return rc;
 }

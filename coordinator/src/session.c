@@ -28,7 +28,7 @@ int coord_node_healthy(coord_node *n)
 void coord_node_failed(coord_node *n)
 {
     unsigned f = atomic_fetch_add(&n->fails, 1) + 1;
-    uint64_t backoff = f > 6 ? 2000 : 30u << (f - 1); /* 30 ms .. 2 s */
+    uint64_t backoff = f > 5 ? 1000 : 30u << (f - 1); /* 30 ms .. 1 s */
     atomic_store(&n->down_until_ms, coord_now_ms() + backoff);
 }
 
