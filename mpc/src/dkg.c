@@ -79,6 +79,18 @@ static int keyshare_alloc(sigil_keyshare *k, const sigil_group *g, uint32_t t, u
     return SIGIL_OK;
 }
 
+int sigil_keyshare_public(const sigil_keyshare *k, sigil_keyshare *out)
+{
+    int rc = keyshare_alloc(out, k->g, k->t, k->n, 0);
+    if (rc)
+        return rc;
+    memcpy(out->ids, k->ids, k->n * sizeof(*k->ids));
+    memcpy(out->verifying, k->verifying, k->n * sizeof(*k->verifying));
+    out->group_pk = k->group_pk;
+    out->self = k->self;
+    return SIGIL_OK;
+}
+
 /* distinct, non-zero identifiers */
 static int check_ids(const sigil_scalar *ids, uint32_t n)
 {

@@ -824,6 +824,7 @@ struct sigil_ecdsa_presign {
     size_t count;
     uint16_t peers[MAXP];
     size_t npeers;
+    uint8_t ctx[32];  /* H(sid, signer set): binds commitments and multiplications */
     sigil_scalar sk;  /* lambda_i x_i */
     sigil_scalar r, phi;
     sigil_point Ri;
@@ -850,13 +851,18 @@ struct sigil_ecdsa_presig {
 
 static const char PRESIGN_LABEL[] = "sigil/dkls23/presign/v1";
 
-/* Multiplication / OT extension session id for M(alice -> bob). */
-static size_t mult_sid(uint8_t out[64], const uint8_t sid[SID], uint16_t alice, uint16_t bob)
+/* Multiplication / OT extension session id for M(alice -> bob): the
+ * session id, the pair, and the session context (signer set), so a
+ * multiplication message from the same sid but another signer set is
+ * rejected by the OT layer (SIGIL_E_SESSION) before any secret is used. */
+static size_t mult_sid(uint8_t out[128], const sigil_ecdsa_presign *st, uint16_t alice, uint16_t bob)
 {
     memcpy(out, PRESIGN_LABEL, sizeof PRESIGN_LABEL);
     size_t o = sizeof PRESIGN_LABEL;
-    memcpy(out + o, sid, SID);
+    memcpy(out + o, st->sid, SID);
     o += SID;
+    memcpy(out + o, st->ctx, 32);
+    o += 32;
     out[o++] = (uint8_t)(alice >> 8);
     out[o++] = (uint8_t)alice;
     out[o++] = (uint8_t)(bob >> 8);
@@ -864,15 +870,37 @@ static size_t mult_sid(uint8_t out[64], const uint8_t sid[SID], uint16_t alice, 
     return o;
 }
 
-static void commit(uint8_t out[32], const uint8_t sid[SID], uint16_t id, const uint8_t R[33],
+/* ctx = H(domain, sid, count, signers). The key and the pair's OT setup
+ * are bound by the OT layer (setup fingerprint in every extension
+ * message; the setup itself was bound to the key hash in SETUP1). */
+static void session_ctx(sigil_ecdsa_presign *st)
+{
+    static const char dom[] = "sigil/dkls23/presign-ctx/v1";
+    crypto_hash_sha256_state h;
+    uint8_t b[2] = {(uint8_t)(st->count >> 8), (uint8_t)st->count};
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)dom, sizeof dom);
+    crypto_hash_sha256_update(&h, st->sid, SID);
+    crypto_hash_sha256_update(&h, b, 2);
+    for (size_t k = 0; k < st->count; k++) {
+        b[0] = (uint8_t)(st->signers[k] >> 8);
+        b[1] = (uint8_t)st->signers[k];
+        crypto_hash_sha256_update(&h, b, 2);
+    }
+    crypto_hash_sha256_final(&h, st->ctx);
+}
+
+/* Commitment to R_i, bound to the session context (sid, signer set) and
+ * the committer. */
+static void commit(uint8_t out[32], const uint8_t ctx[32], uint16_t id, const uint8_t R[33],
                    const uint8_t salt[32])
 {
-    static const char dom[] = "sigil/dkls23/commit/v1";
+    static const char dom[] = "sigil/dkls23/commit/v2";
     uint8_t idb[2] = {(uint8_t)(id >> 8), (uint8_t)id};
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, (const uint8_t *)dom, sizeof dom);
-    crypto_hash_sha256_update(&st, sid, SID);
+    crypto_hash_sha256_update(&st, ctx, 32);
     crypto_hash_sha256_update(&st, idb, 2);
     crypto_hash_sha256_update(&st, R, 33);
     crypto_hash_sha256_update(&st, salt, 32);
@@ -946,6 +974,12 @@ int sigil_ecdsa_presign_new(sigil_ecdsa_presign **out, sigil_ecdsa_share *share,
     for (size_t k = 0; k < count; k++)
         if (signers[k] != share->k.id && (share->snd[signers[k]] == NULL || share->rcv[signers[k]] == NULL))
             return SIGIL_E_STATE;
+    /* a sender state burned by a peer caught cheating in the OT extension
+     * (SIGIL_E_CHECK in an earlier round 2) must not be used again: refuse
+     * before anything is sent, until a refresh gives new states */
+    for (size_t k = 0; k < count; k++)
+        if (signers[k] != share->k.id && sigil_ot_sender_is_burned(share->snd[signers[k]]))
+            return SIGIL_E_USED;
     sigil_ecdsa_presign *st = secure_new(sizeof *st);
     if (st == NULL)
         return SIGIL_E_NOMEM;
@@ -956,6 +990,7 @@ int sigil_ecdsa_presign_new(sigil_ecdsa_presign **out, sigil_ecdsa_share *share,
     for (size_t k = 0; k < count; k++)
         if (signers[k] != share->k.id)
             st->peers[st->npeers++] = signers[k];
+    session_ctx(st);
     sigil_scalar lam;
     if ((rc = lagrange(&lam, share->k.id, signers, count)) != SIGIL_OK)
         goto fail;
@@ -970,7 +1005,7 @@ fail:
 int sigil_ecdsa_presign_round1(sigil_ecdsa_presign *st, sigil_buf *out)
 {
     const sigil_group *g = G();
-    uint8_t R33[33], com[32], msid[64];
+    uint8_t R33[33], com[32], msid[128];
     int rc;
     if (st == NULL || out == NULL)
         return SIGIL_E_INVALID;
@@ -984,11 +1019,11 @@ int sigil_ecdsa_presign_round1(sigil_ecdsa_presign *st, sigil_buf *out)
         goto fail;
     randombytes_buf(st->salt, 32);
     sigil_point_serialize(g, R33, &st->Ri);
-    commit(com, st->sid, st->share->k.id, R33, st->salt);
+    commit(com, st->ctx, st->share->k.id, R33, st->salt);
     memcpy(st->mycom, com, 32);
     for (size_t k = 0; k < st->npeers; k++) {
         uint16_t j = st->peers[k];
-        size_t lo, ml = mult_sid(msid, st->sid, j, st->share->k.id);
+        size_t lo, ml = mult_sid(msid, st, j, st->share->k.id);
         if ((rc = env_begin(&out[k], SIGIL_ECDSA_MSG_PRESIGN1, st->sid, st->share->k.id, j, &lo)) !=
                 SIGIL_OK ||
             (rc = sigil_buf_put(&out[k], com, 32)) != SIGIL_OK)
@@ -1013,7 +1048,7 @@ int sigil_ecdsa_presign_round2(sigil_ecdsa_presign *st, const sigil_buf *in, sig
 {
     const sigil_group *g = G();
     sigil_ecdsa_msg msgs[MAXP];
-    uint8_t R33[33], msid[64];
+    uint8_t R33[33], msid[128];
     sigil_scalar a[SIGIL_MULT_L], c[SIGIL_MULT_L], psi;
     uint16_t dummy;
     int rc;
@@ -1045,7 +1080,7 @@ int sigil_ecdsa_presign_round2(sigil_ecdsa_presign *st, const sigil_buf *in, sig
     a[1] = st->sk;
     for (size_t k = 0; k < st->npeers; k++) {
         uint16_t j = st->peers[k];
-        size_t lo, ml = mult_sid(msid, st->sid, st->share->k.id, j);
+        size_t lo, ml = mult_sid(msid, st, st->share->k.id, j);
         sigil_point Gu, Gv;
         if ((rc = env_begin(&out[k], SIGIL_ECDSA_MSG_PRESIGN2, st->sid, st->share->k.id, j, &lo)) !=
                 SIGIL_OK ||
@@ -1139,7 +1174,7 @@ int sigil_ecdsa_presign_finish(sigil_ecdsa_presign *st, const sigil_buf *in,
             (rc = sigil_point_get(g, &b, &Gv)) != SIGIL_OK)
             goto fail;
         /* decommitment */
-        commit(com, st->sid, j, R33, salt);
+        commit(com, st->ctx, j, R33, salt);
         if (!sigil_memeq(com, st->com[k], 32)) {
             rc = SIGIL_E_CHECK;
             goto fail;

@@ -69,6 +69,9 @@ typedef struct {
 
 /* Release (zeroizing the secret). Safe on a zeroed struct. */
 void sigil_keyshare_free(sigil_keyshare *k);
+/* A public-only copy of k (no secret): what a coordinator holds to build
+ * signing packages and aggregate. SIGIL_OK or SIGIL_E_NOMEM. */
+int sigil_keyshare_public(const sigil_keyshare *k, sigil_keyshare *out);
 /* Index of identifier id in k->ids: SIGIL_OK or SIGIL_E_PARTICIPANT. */
 int sigil_keyshare_index(const sigil_keyshare *k, const sigil_scalar *id, uint32_t *idx);
 /* Negate the secret, every verifying share and the group key (used for

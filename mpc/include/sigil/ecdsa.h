@@ -237,7 +237,13 @@ typedef struct sigil_ecdsa_presig sigil_ecdsa_presig;
 /* Start presigning. signers: the sorted, distinct ids of the signer set
  * (t <= count <= n, must contain the share's own id), sid: the session id,
  * unique per session (the caller must never reuse one; nodes refuse seen
- * ids). SIGIL_E_THRESHOLD, SIGIL_E_PARTICIPANT, SIGIL_E_NOMEM.
+ * ids). Every message, commitment and multiplication of the session is
+ * bound to (sid, signer set): a message of the same sid under another
+ * signer set is rejected. SIGIL_E_THRESHOLD, SIGIL_E_PARTICIPANT,
+ * SIGIL_E_NOMEM; SIGIL_E_STATE if the share has no OT setup toward a
+ * signer; SIGIL_E_USED if this party's OT sender state toward a signer is
+ * burned (that signer was caught cheating in an earlier extension, see
+ * ot.h): refresh before that pair signs again.
  * The share is borrowed (not copied) until the session is freed: its OT
  * sender states are used (and burned if a peer cheats in the extension). */
 int sigil_ecdsa_presign_new(sigil_ecdsa_presign **st, sigil_ecdsa_share *share,

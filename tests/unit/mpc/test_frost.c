@@ -97,7 +97,23 @@ static void happy(sigil_frost_suite s, uint32_t t, uint32_t n, int use_dkg)
         session ss;
         session_start(&ss, s, ks, n, who, k);
         session_sign(&ss);
-        /* the coordinator aggregates with any member's public data */
+        /* the coordinator aggregates with public data only */
+        sigil_keyshare pub;
+        sigil_frost_package *cp = NULL;
+        REQUIRE(sigil_keyshare_public(&ks[who[k - 1]], &pub) == SIGIL_OK);
+        CHECK(pub.secret == NULL);
+        CHECK_EQ(sigil_frost_package_new(s, &pub, ss.msg, sizeof(ss.msg), ss.comm, k, &cp), SIGIL_OK);
+        CHECK_EQ(sigil_frost_aggregate(s, &pub, cp, ss.share, k, sig, &culprit), SIGIL_OK);
+        CHECK(reference_verify(s, pk, ss.msg, sizeof(ss.msg), sig));
+        /* a public-only key cannot commit */
+        sigil_frost_nonce *none = NULL;
+        sigil_buf tmp;
+        REQUIRE(sigil_buf_init(&tmp, 128, 0) == SIGIL_OK);
+        CHECK_EQ(sigil_frost_commit(s, &pub, NULL, NULL, &none, &tmp), SIGIL_E_INVALID);
+        sigil_buf_free(&tmp);
+        sigil_frost_package_free(cp);
+        sigil_keyshare_free(&pub);
+        /* ... and with any member's package */
         CHECK_EQ(sigil_frost_aggregate(s, &ks[who[k - 1]], ss.pkg[0], ss.share, k, sig, &culprit), SIGIL_OK);
         CHECK(reference_verify(s, pk, ss.msg, sizeof(ss.msg), sig));
         CHECK_EQ(sigil_frost_verify(s, pk, sigil_frost_pk_len(s), ss.msg, sizeof(ss.msg), sig, sigil_frost_sig_len(s)), SIGIL_OK);
@@ -395,6 +411,18 @@ static void negative(sigil_frost_suite s)
         b.data[0] ^= 1;
         sigil_buf_view(&view, sigil_buf_ptr(&b), len);
         CHECK_EQ(sigil_keyshare_parse(&view, &back), SIGIL_E_VERSION);
+        sigil_buf_free(&b);
+        /* a public-only key share round trip */
+        sigil_keyshare pub;
+        REQUIRE(sigil_keyshare_public(&ks[1], &pub) == SIGIL_OK);
+        REQUIRE(sigil_buf_init(&b, 1 << 16, 0) == SIGIL_OK);
+        CHECK_EQ(sigil_keyshare_serialize(&pub, &b), SIGIL_OK);
+        sigil_buf_view(&view, sigil_buf_ptr(&b), sigil_buf_len(&b));
+        CHECK_EQ(sigil_keyshare_parse(&view, &back), SIGIL_OK);
+        CHECK(back.secret == NULL);
+        CHECK(sigil_point_eq(g, &back.verifying[4], &ks[1].verifying[4]));
+        sigil_keyshare_free(&back);
+        sigil_keyshare_free(&pub);
         sigil_buf_free(&b);
     }
     for (uint32_t i = 0; i < 5; i++)

@@ -1,0 +1,1124 @@
+/* Integration test: three real sigil-node processes, each with its own
+ * SoftHSM token (scripts/softhsm-token, provisioned by sigil-hsm), real
+ * mTLS certificates (scripts/dev-pki). This process acts as the
+ * coordinator (sigil://coordinator): it drives DKG and FROST signing over
+ * gRPC, aggregates with sigil_envelope, and verifies every signature
+ * independently (libsodium, libsecp256k1). Then the adversarial cases:
+ * replayed / cross-session / wrong-recipient / tampered envelopes, seen
+ * session ids, nonces across a restart, the breaker (halt refuses shares
+ * even when asked directly, survives restart, k-of-m resume), and an
+ * identity without permission. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <grpc/status.h>
+#include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+#include <secp256k1_schnorrsig.h>
+#include <sodium.h>
+
+#include "check.h"
+#include "sigil/audit.h"
+#include "sigil/breaker.h"
+#include "sigil/envelope.h"
+#include "sigil/err.h"
+#include "sigil/frost.h"
+#include "sigil/group.h"
+#include "sigil/rpc.h"
+#include "sigil/v1/admin.pb-c.h"
+#include "sigil/v1/common.pb-c.h"
+#include "sigil/v1/node.pb-c.h"
+
+/* The client sees the gRPC status (its SIGIL_E_* mapping is lossy): check
+ * the status the node's error maps to, and (_D) that the detail names it. */
+#define CHECK_REFUSED(expr, err)                                                   \
+    do {                                                                           \
+        int rc_ = (expr);                                                          \
+        CHECK(rc_ != SIGIL_OK);                                                    \
+        CHECK_EQ(st.code, sigil_rpc_status_from_err(err));                         \
+    } while (0)
+#define CHECK_REFUSED_D(expr, err)                                                 \
+    do {                                                                           \
+        CHECK_REFUSED(expr, err);                                                  \
+        if (!strstr(st.detail, sigil_strerror(err))) {                             \
+            fprintf(stderr, "%s:%d: detail '%s' lacks '%s'\n", __FILE__, __LINE__,  \
+                    st.detail, sigil_strerror(err));                               \
+            check_fail_++;                                                         \
+        }                                                                          \
+    } while (0)
+
+#define N 3
+#define T 2
+#define TMO 20000
+
+static char dir[256];
+static pid_t pids[N + 1];
+static char idhex[N + 1][65];
+static uint8_t idpk[N + 1][32];
+static sigil_rpc_client *cl[N + 1];       /* as sigil://coordinator */
+static sigil_env_peers *peers;
+static uint8_t off_pk[3][32], off_sk[3][64]; /* officers a, b (configured), x (foreign) */
+
+static void run(const char *cmd)
+{
+    int r = system(cmd);
+    if (r != 0) {
+        fprintf(stderr, "command failed (%d): %s\n", r, cmd);
+        exit(2);
+    }
+}
+
+static void capture(const char *cmd, char *out, size_t cap)
+{
+    FILE *f = popen(cmd, "r");
+    REQUIRE(f);
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = 0;
+    REQUIRE(pclose(f) == 0);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = 0;
+}
+
+static void write_config(int i)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/node%d.conf", dir, i);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fprintf(f, "# sigil-node %d (test)\nnode_id = %d\nlisten = 127.0.0.1:0\n", i, i);
+    fprintf(f, "tls_ca = %s/pki/ca.pem\ntls_cert = %s/pki/node-%d.pem\ntls_key = %s/pki/node-%d.key\n",
+            dir, dir, i, dir, i);
+    fprintf(f, "token_label = node%d\npin_file = %s/hsm/node%d.pin\nstate_dir = %s/state%d\n", i,
+            dir, i, dir, i);
+    fprintf(f, "cluster_id = test-cluster\npool_max = 500\nrefill_max = 200\nthreads = 2\n");
+    for (int j = 1; j <= N; j++)
+        fprintf(f, "node.%d = %s\n", j, idhex[j]);
+    char h[65];
+    sodium_bin2hex(h, sizeof h, off_pk[0], 32);
+    fprintf(f, "officer.alice = %s\n", h);
+    sodium_bin2hex(h, sizeof h, off_pk[1], 32);
+    fprintf(f, "officer.bob = %s\nresume_k = 2\n", h);
+    fclose(f);
+}
+
+static int read_port(int i)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/state%d/port", dir, i);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int p = 0;
+    if (fscanf(f, "%d", &p) != 1)
+        p = 0;
+    fclose(f);
+    return p;
+}
+
+static void start_node(int i)
+{
+    char path[512], logp[512];
+    snprintf(path, sizeof path, "%s/state%d/port", dir, i);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/node%d.conf", dir, i);
+    snprintf(logp, sizeof logp, "%s/node%d.log", dir, i);
+    pid_t p = fork();
+    REQUIRE(p >= 0);
+    if (p == 0) {
+        int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        execl(SIGIL_NODE_BIN, "sigil-node", "--config", path, (char *)NULL);
+        _exit(127);
+    }
+    pids[i] = p;
+    int port = 0;
+    for (int k = 0; k < 300 && !(port = read_port(i)); k++) {
+        int st;
+        if (waitpid(p, &st, WNOHANG) == p) {
+            fprintf(stderr, "node %d exited early; log:\n", i);
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "cat %s >&2", logp);
+            (void)!system(cmd);
+            exit(2);
+        }
+        usleep(20000);
+    }
+    REQUIRE(port > 0);
+    char target[64], expect[64], cert[512], key[512], ca[512];
+    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+    snprintf(expect, sizeof expect, "sigil://node/%d", i);
+    snprintf(ca, sizeof ca, "%s/pki/ca.pem", dir);
+    snprintf(cert, sizeof cert, "%s/pki/coordinator.pem", dir);
+    snprintf(key, sizeof key, "%s/pki/coordinator.key", dir);
+    sigil_rpc_client_config cc = {target, {ca, cert, key}, expect, "localhost", 0};
+    sigil_rpc_client_free(cl[i]);
+    cl[i] = NULL;
+    REQUIRE(sigil_rpc_client_new(&cc, &cl[i]) == SIGIL_OK);
+}
+
+static void stop_node(int i)
+{
+    if (pids[i] <= 0)
+        return;
+    kill(pids[i], SIGTERM);
+    int st = 0;
+    waitpid(pids[i], &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pids[i] = 0;
+}
+
+static sigil_rpc_client *client_as(const char *who, int node)
+{
+    char target[64], expect[64], cert[512], key[512], ca[512];
+    snprintf(target, sizeof target, "127.0.0.1:%d", read_port(node));
+    snprintf(expect, sizeof expect, "sigil://node/%d", node);
+    snprintf(ca, sizeof ca, "%s/pki/ca.pem", dir);
+    snprintf(cert, sizeof cert, "%s/pki/%s.pem", dir, who);
+    snprintf(key, sizeof key, "%s/pki/%s.key", dir, who);
+    sigil_rpc_client_config cc = {target, {ca, cert, key}, expect, "localhost", 0};
+    sigil_rpc_client *c = NULL;
+    REQUIRE(sigil_rpc_client_new(&cc, &c) == SIGIL_OK);
+    return c;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static int call(sigil_rpc_client *c, const char *method, const ProtobufCMessage *rq,
+                const ProtobufCMessageDescriptor *d, ProtobufCMessage **resp, sigil_rpc_status *st)
+{
+    sigil_rpc_status tmp;
+    if (!st)
+        st = &tmp;
+    memset(st, 0, sizeof *st);
+    *resp = NULL;
+    return sigil_rpc_call_msg(c, method, rq, d, resp, TMO, st);
+}
+
+static int start(int node, Sigil__V1__StartSessionRequest *rq, Sigil__V1__SessionResponse **r,
+                 sigil_rpc_status *st)
+{
+    return call(cl[node], SIGIL_RPC_NODE_START_SESSION, &rq->base,
+                &sigil__v1__session_response__descriptor, (ProtobufCMessage **)r, st);
+}
+
+static int round_call(int node, const uint8_t *sid, uint32_t round, Sigil__V1__Envelope **in,
+                      size_t nin, Sigil__V1__SessionResponse **r, sigil_rpc_status *st)
+{
+    Sigil__V1__RoundRequest rq = SIGIL__V1__ROUND_REQUEST__INIT;
+    rq.session_id.data = (uint8_t *)sid;
+    rq.session_id.len = 32;
+    rq.round = round;
+    rq.inbound = in;
+    rq.n_inbound = nin;
+    return call(cl[node], SIGIL_RPC_NODE_ROUND, &rq.base, &sigil__v1__session_response__descriptor,
+                (ProtobufCMessage **)r, st);
+}
+
+/* inbound for node `to` from every response's outbound */
+static size_t route(Sigil__V1__SessionResponse **resp, uint32_t to, Sigil__V1__Envelope **in, size_t cap)
+{
+    size_t k = 0;
+    for (int i = 1; i <= N; i++) {
+        if (!resp[i])
+            continue;
+        for (size_t j = 0; j < resp[i]->n_outbound; j++) {
+            Sigil__V1__Envelope *e = resp[i]->outbound[j];
+            if (e->from != to && (e->to == 0 || e->to == to) && k < cap)
+                in[k++] = e;
+        }
+    }
+    return k;
+}
+
+typedef struct {
+    char key_id[65];
+    int scheme;
+    sigil_keyshare pub;
+    uint8_t pk[33];
+    size_t pklen;
+} key_t_;
+
+/* Full DKG among nodes 1..N, with the adversarial checks done on the way
+ * when `adversary` is set. */
+static void dkg(key_t_ *key, const char *key_id, int scheme, int adversary)
+{
+    uint8_t sid[32];
+    randombytes_buf(sid, 32);
+    uint32_t parties[N] = {1, 2, 3};
+    Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+    rq.session_id.data = sid;
+    rq.session_id.len = 32;
+    rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+    rq.key_id = (char *)key_id;
+    rq.scheme = (Sigil__V1__Scheme)scheme;
+    rq.threshold = T;
+    rq.num_parties = N;
+    rq.parties = parties;
+    rq.n_parties = N;
+    Sigil__V1__SessionResponse *resp[N + 1] = {0}, *next[N + 1] = {0};
+    for (int i = 1; i <= N; i++)
+        REQUIRE(start(i, &rq, &resp[i], NULL) == SIGIL_OK);
+    CHECK_EQ(resp[1]->round, 1);
+    if (adversary) {
+        sigil_rpc_status st;
+        Sigil__V1__SessionResponse *x = NULL;
+        /* the same session id again: refused */
+        CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_REPLAY);
+        CHECK_EQ(st.code, GRPC_STATUS_ALREADY_EXISTS);
+    }
+    Sigil__V1__Envelope *in[4 * N];
+    for (uint32_t r = 1; !resp[1]->done; r++) {
+        REQUIRE(r <= 6);
+        for (int i = 1; i <= N; i++) {
+            size_t k = route(resp, (uint32_t)i, in, 4 * N);
+            if (adversary && r == 2 && i == 2) {
+                sigil_rpc_status st;
+                Sigil__V1__SessionResponse *x = NULL;
+                /* wrong recipient: node 3's secret share delivered to node 2 */
+                Sigil__V1__Envelope *wrong = NULL;
+                for (size_t j = 0; j < resp[1]->n_outbound; j++)
+                    if (resp[1]->outbound[j]->to == 3)
+                        wrong = resp[1]->outbound[j];
+                REQUIRE(wrong);
+                Sigil__V1__Envelope *bad[4 * N];
+                memcpy(bad, in, k * sizeof *in);
+                for (size_t j = 0; j < k; j++)
+                    if (bad[j]->from == 1 && bad[j]->kind == SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_DATA)
+                        bad[j] = wrong;
+                CHECK_REFUSED(round_call(2, sid, 2, bad, k, &x, &st), SIGIL_E_PARTICIPANT);
+                CHECK_EQ(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+                CHECK(strstr(st.detail, "addressed to 3") != NULL);
+                /* tampered payload (one bit) */
+                Sigil__V1__Envelope t = *in[0];
+                uint8_t *p = malloc(t.payload.len);
+                memcpy(p, t.payload.data, t.payload.len);
+                p[t.payload.len / 2] ^= 1;
+                t.payload.data = p;
+                memcpy(bad, in, k * sizeof *in);
+                bad[0] = &t;
+                CHECK_REFUSED(round_call(2, sid, 2, bad, k, &x, &st), SIGIL_E_SIGNATURE);
+                /* header changed (claims round 3): signature binds it */
+                t = *in[0];
+                t.round = 3;
+                bad[0] = &t;
+                CHECK_REFUSED(round_call(2, sid, 2, bad, k, &x, &st), SIGIL_E_STATE);
+                free(p);
+                /* the same envelope twice in one round */
+                memcpy(bad, in, k * sizeof *in);
+                for (size_t j = 1; j < k; j++)
+                    if (bad[j]->kind == bad[0]->kind && bad[j]->from != bad[0]->from) {
+                        bad[j] = bad[0];
+                        break;
+                    }
+                CHECK_REFUSED(round_call(2, sid, 2, bad, k, &x, &st), SIGIL_E_REPLAY);
+                CHECK_EQ(st.code, GRPC_STATUS_ALREADY_EXISTS);
+                /* wrong round number in the request */
+                CHECK_REFUSED(round_call(2, sid, 3, in, k, &x, &st), SIGIL_E_STATE);
+                CHECK_EQ(st.code, GRPC_STATUS_FAILED_PRECONDITION);
+            }
+            sigil_rpc_status st;
+            int rc = round_call(i, sid, r, in, k, &next[i], &st);
+            if (rc)
+                fprintf(stderr, "round %u node %d: %s %s\n", r, i, sigil_errname(rc), st.detail);
+            REQUIRE(rc == SIGIL_OK);
+            if (adversary && r == 2 && i == 1) {
+                /* the round-1 broadcasts replayed now that node 1 is in round 3 */
+                Sigil__V1__SessionResponse *x = NULL;
+                CHECK_REFUSED(round_call(1, sid, 2, in, k, &x, &st), SIGIL_E_REPLAY);
+                CHECK_EQ(st.code, GRPC_STATUS_ALREADY_EXISTS);
+            }
+        }
+        for (int i = 1; i <= N; i++) {
+            sigil_rpc_msg_free(&resp[i]->base);
+            resp[i] = next[i];
+            next[i] = NULL;
+        }
+        for (int i = 2; i <= N; i++)
+            CHECK_EQ(resp[i]->done, resp[1]->done);
+    }
+    sigil_env_dkg_result res[N];
+    sigil_buf bodies[N];
+    for (int i = 1; i <= N; i++) {
+        REQUIRE(resp[i]->done && resp[i]->n_results == 1);
+        Sigil__V1__Envelope *e = resp[i]->results[0];
+        CHECK_EQ(e->kind, SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_RESULT);
+        sigil_env_header h = {e->session_id.data, e->session_id.len, e->round, e->from, e->to, e->kind};
+        REQUIRE(sigil_buf_init(&bodies[i - 1], 1 << 20, 0) == SIGIL_OK);
+        REQUIRE(sigil_env_open(peers, NULL, &h, e->payload.data, e->payload.len, &bodies[i - 1], NULL) == SIGIL_OK);
+        REQUIRE(sigil_env_dkg_result_decode(&res[i - 1], bodies[i - 1].data, bodies[i - 1].size) == SIGIL_OK);
+    }
+    memset(key, 0, sizeof *key);
+    REQUIRE(sigil_env_dkg_results_agree(res, N, &key->pub) == SIGIL_OK);
+    snprintf(key->key_id, sizeof key->key_id, "%s", key_id);
+    key->scheme = scheme;
+    key->pklen = res[0].public_key_len;
+    memcpy(key->pk, res[0].public_key, key->pklen);
+    /* a disagreeing result is caught */
+    uint8_t saved = ((uint8_t *)res[1].transcript_hash)[0];
+    ((uint8_t *)res[1].transcript_hash)[0] ^= 1;
+    sigil_keyshare junk;
+    CHECK_EQ(sigil_env_dkg_results_agree(res, N, &junk), SIGIL_E_CONFIRM);
+    ((uint8_t *)res[1].transcript_hash)[0] = saved;
+    for (int i = 1; i <= N; i++) {
+        sigil_buf_free(&bodies[i - 1]);
+        sigil_rpc_msg_free(&resp[i]->base);
+    }
+}
+
+/* ------------------------------------------------------------- signing */
+
+typedef struct {
+    uint64_t id;
+    Sigil__V1__Envelope *env; /* owned by resp */
+    uint8_t commit[128];
+    size_t clen;
+} entry;
+
+typedef struct {
+    Sigil__V1__RefillPoolResponse *resp;
+    size_t next;
+} pool;
+
+static pool pools[N + 1];
+
+static int refill(int node, const key_t_ *k, uint32_t count, sigil_rpc_status *st)
+{
+    if (pools[node].resp)
+        sigil_rpc_msg_free(&pools[node].resp->base);
+    pools[node].resp = NULL;
+    pools[node].next = 0;
+    Sigil__V1__RefillPoolRequest rq = SIGIL__V1__REFILL_POOL_REQUEST__INIT;
+    rq.key_id = (char *)k->key_id;
+    rq.scheme = (Sigil__V1__Scheme)k->scheme;
+    rq.count = count;
+    return call(cl[node], SIGIL_RPC_NODE_REFILL_POOL, &rq.base,
+                &sigil__v1__refill_pool_response__descriptor, (ProtobufCMessage **)&pools[node].resp, st);
+}
+
+/* Open the COMMITMENT envelope of pool entry e as the coordinator does. */
+static int open_commitment(const key_t_ *k, const Sigil__V1__PoolEntry *pe, uint8_t *out, size_t *olen)
+{
+    const Sigil__V1__Envelope *e = pe->commitment;
+    sigil_env_header h = {NULL, 0, e->round, e->from, e->to, e->kind};
+    sigil_buf b;
+    sigil_buf_init(&b, 4096, 0);
+    int rc = sigil_env_open(peers, NULL, &h, e->payload.data, e->payload.len, &b, NULL);
+    sigil_env_commitment c;
+    if (!rc) rc = sigil_env_commitment_decode(&c, b.data, b.size);
+    if (!rc && (c.entry_id != pe->entry_id || strcmp(c.key_id, k->key_id) || c.scheme != k->scheme))
+        rc = SIGIL_E_MISMATCH;
+    if (!rc) {
+        memcpy(out, c.commitment, c.commitment_len);
+        *olen = c.commitment_len;
+    }
+    sigil_buf_free(&b);
+    return rc;
+}
+
+static int verify_independent(const key_t_ *k, const uint8_t *msg, size_t mlen, const uint8_t *sig)
+{
+    if (k->scheme == 1)
+        return crypto_sign_verify_detached(sig, msg, mlen, k->pk) == 0 ? SIGIL_OK : SIGIL_E_SIGNATURE;
+    if (k->scheme == 3) {
+        secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+        secp256k1_xonly_pubkey xpk;
+        int ok = secp256k1_xonly_pubkey_parse(ctx, &xpk, k->pk) &&
+                 secp256k1_schnorrsig_verify(ctx, sig, msg, mlen, &xpk);
+        secp256k1_context_destroy(ctx);
+        return ok ? SIGIL_OK : SIGIL_E_SIGNATURE;
+    }
+    /* FROST(secp256k1, SHA-256): the RFC 9591 verification equation */
+    return sigil_frost_verify(SIGIL_FROST_SECP256K1, k->pk, k->pklen, msg, mlen, sig, 65);
+}
+
+/* Build a SIGN request for `signers` over one item using each signer's next
+ * pool entry. reqs[i] is for signers[i]. */
+typedef struct {
+    Sigil__V1__StartSessionRequest rq[N];
+    Sigil__V1__SignItem item;
+    Sigil__V1__SignItem *items[1];
+    Sigil__V1__Envelope *in[N][N];
+    uint64_t entries[N][1];
+    const Sigil__V1__PoolEntry *pe[N];
+    uint32_t parties[N];
+    size_t ns;
+    uint8_t sid[32];
+    uint8_t msg[64];
+    size_t mlen;
+} signreq;
+
+static void make_sign(signreq *s, const key_t_ *k, const uint32_t *signers, size_t ns)
+{
+    memset(s, 0, sizeof *s);
+    randombytes_buf(s->sid, 32);
+    s->ns = ns;
+    memcpy(s->parties, signers, ns * sizeof *signers);
+    Sigil__V1__SignItem it = SIGIL__V1__SIGN_ITEM__INIT;
+    s->item = it;
+    s->mlen = k->scheme == 3 ? 32 : 40;
+    randombytes_buf(s->msg, s->mlen);
+    if (k->scheme == 3) {
+        s->item.payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+        s->item.digest.data = s->msg;
+        s->item.digest.len = 32;
+    } else {
+        s->item.payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE;
+        s->item.message.data = s->msg;
+        s->item.message.len = s->mlen;
+    }
+    s->items[0] = &s->item;
+    for (size_t i = 0; i < ns; i++) {
+        pool *p = &pools[signers[i]];
+        REQUIRE(p->resp && p->next < p->resp->n_entries);
+        s->pe[i] = p->resp->entries[p->next++];
+    }
+    for (size_t i = 0; i < ns; i++) {
+        Sigil__V1__StartSessionRequest init = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        Sigil__V1__StartSessionRequest *r = &s->rq[i];
+        *r = init;
+        r->session_id.data = s->sid;
+        r->session_id.len = 32;
+        r->kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        r->key_id = (char *)k->key_id;
+        r->scheme = (Sigil__V1__Scheme)k->scheme;
+        r->parties = s->parties;
+        r->n_parties = ns;
+        r->items = s->items;
+        r->n_items = 1;
+        s->entries[i][0] = s->pe[i]->entry_id;
+        r->pool_entries = s->entries[i];
+        r->n_pool_entries = 1;
+        size_t q = 0;
+        for (size_t j = 0; j < ns; j++)
+            if (j != i)
+                s->in[i][q++] = s->pe[j]->commitment;
+        r->inbound = s->in[i];
+        r->n_inbound = q;
+    }
+}
+
+/* Send the SIGN to each signer, aggregate, verify. */
+static int finish_sign(signreq *s, const key_t_ *k, uint8_t *sig)
+{
+    sigil_buf com[N], shares[N], bodies[N];
+    sigil_env_sign_result res[N];
+    Sigil__V1__SessionResponse *resp[N] = {0};
+    uint8_t cbytes[N][128];
+    int rc = SIGIL_OK;
+    memset(res, 0, sizeof res);
+    memset(bodies, 0, sizeof bodies);
+    for (size_t i = 0; i < s->ns && !rc; i++) {
+        size_t cl_ = 0;
+        rc = open_commitment(k, s->pe[i], cbytes[i], &cl_);
+        sigil_buf_view(&com[i], cbytes[i], cl_);
+        sigil_rpc_status st;
+        if (!rc) rc = start((int)s->parties[i], &s->rq[i], &resp[i], &st);
+        if (rc) {
+            fprintf(stderr, "sign at node %u: %s %s\n", s->parties[i], sigil_errname(rc), st.detail);
+            break;
+        }
+        if (!resp[i]->done || resp[i]->n_results != 1)
+            rc = SIGIL_E_STATE;
+        const Sigil__V1__Envelope *e = rc ? NULL : resp[i]->results[0];
+        sigil_env_header h;
+        if (e) {
+            h = (sigil_env_header){e->session_id.data, e->session_id.len, e->round, e->from, e->to, e->kind};
+            if (e->from != s->parties[i] || e->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_RESULT ||
+                e->session_id.len != 32 || memcmp(e->session_id.data, s->sid, 32))
+                rc = SIGIL_E_MISMATCH;
+        }
+        if (!rc) rc = sigil_buf_init(&bodies[i], 1 << 20, 0);
+        if (!rc) rc = sigil_env_open(peers, NULL, &h, e->payload.data, e->payload.len, &bodies[i], NULL);
+        if (!rc) rc = sigil_env_sign_result_decode(&res[i], bodies[i].data, bodies[i].size);
+        if (!rc && (res[i].count != 1 || res[i].entry_ids[0] != s->pe[i]->entry_id))
+            rc = SIGIL_E_MISMATCH;
+        if (!rc)
+            shares[i] = res[i].shares[0];
+    }
+    uint32_t culprit = 0;
+    if (!rc)
+        rc = sigil_env_frost_aggregate((sigil_frost_suite)k->scheme, &k->pub, s->msg, s->mlen, com,
+                                       shares, s->ns, sig, &culprit);
+    if (!rc)
+        rc = verify_independent(k, s->msg, s->mlen, sig);
+    for (size_t i = 0; i < s->ns; i++) {
+        sigil_env_sign_result_free(&res[i]);
+        sigil_buf_free(&bodies[i]);
+        if (resp[i])
+            sigil_rpc_msg_free(&resp[i]->base);
+    }
+    return rc;
+}
+
+static void sign_ok(const key_t_ *k, const uint32_t *signers, size_t ns)
+{
+    signreq s;
+    uint8_t sig[65];
+    make_sign(&s, k, signers, ns);
+    int rc = finish_sign(&s, k, sig);
+    if (rc)
+        fprintf(stderr, "sign %s with %u,%u: %s\n", k->key_id, signers[0], signers[1], sigil_errname(rc));
+    CHECK_EQ(rc, SIGIL_OK);
+}
+
+/* --------------------------------------------------------------- ECDSA */
+
+/* Drive a generic multi-round session (start request per node) to done. */
+static void drive(Sigil__V1__StartSessionRequest *rq, const uint32_t *nodes, size_t nn,
+                  Sigil__V1__SessionResponse **resp)
+{
+    Sigil__V1__SessionResponse *all[N + 1] = {0}, *next[N + 1] = {0};
+    for (size_t i = 0; i < nn; i++)
+        REQUIRE(start((int)nodes[i], rq, &all[nodes[i]], NULL) == SIGIL_OK);
+    Sigil__V1__Envelope *in[4 * N];
+    for (int guard = 0; !all[nodes[0]]->done; guard++) {
+        REQUIRE(guard < 8);
+        for (size_t i = 0; i < nn; i++) {
+            size_t k = route(all, nodes[i], in, 4 * N);
+            sigil_rpc_status st;
+            int rc = round_call((int)nodes[i], rq->session_id.data, all[nodes[i]]->round, in, k,
+                                &next[nodes[i]], &st);
+            if (rc)
+                fprintf(stderr, "session round %u node %u: %s %s\n", all[nodes[i]]->round,
+                        nodes[i], sigil_errname(rc), st.detail);
+            REQUIRE(rc == SIGIL_OK);
+        }
+        for (size_t i = 0; i < nn; i++) {
+            sigil_rpc_msg_free(&all[nodes[i]]->base);
+            all[nodes[i]] = next[nodes[i]];
+            next[nodes[i]] = NULL;
+        }
+    }
+    for (size_t i = 0; i < nn; i++) {
+        CHECK(all[nodes[i]]->done);
+        resp[i] = all[nodes[i]];
+    }
+}
+
+static int open_result(const Sigil__V1__SessionResponse *r, uint32_t from, const uint8_t *sid,
+                       sigil_buf *body)
+{
+    if (!r->done || r->n_results != 1)
+        return SIGIL_E_STATE;
+    const Sigil__V1__Envelope *e = r->results[0];
+    if (e->from != from || e->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_RESULT ||
+        e->session_id.len != 32 || memcmp(e->session_id.data, sid, 32))
+        return SIGIL_E_MISMATCH;
+    sigil_env_header h = {e->session_id.data, e->session_id.len, e->round, e->from, e->to, e->kind};
+    int rc = sigil_buf_init(body, 1 << 20, 0);
+    if (!rc)
+        rc = sigil_env_open(peers, NULL, &h, e->payload.data, e->payload.len, body, NULL);
+    return rc;
+}
+
+/* PRESIGN `count` among signers (2), then sign `count` digests one by one. */
+static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count)
+{
+    uint8_t sid[32];
+    randombytes_buf(sid, 32);
+    Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+    rq.session_id.data = sid;
+    rq.session_id.len = 32;
+    rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN;
+    rq.key_id = (char *)k->key_id;
+    rq.scheme = SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1;
+    rq.parties = (uint32_t *)signers;
+    rq.n_parties = 2;
+    rq.count = count;
+    Sigil__V1__SessionResponse *resp[2];
+    drive(&rq, signers, 2, resp);
+    uint64_t *ids[2] = {0};
+    for (int i = 0; i < 2; i++) {
+        sigil_buf b;
+        REQUIRE(open_result(resp[i], signers[i], sid, &b) == SIGIL_OK);
+        char kid[65];
+        uint32_t c = 0;
+        REQUIRE(sigil_env_presign_result_decode(b.data, b.size, kid, &ids[i], &c) == SIGIL_OK);
+        CHECK_EQ(c, count);
+        CHECK(!strcmp(kid, k->key_id));
+        sigil_buf_free(&b);
+        sigil_rpc_msg_free(&resp[i]->base);
+    }
+    for (uint32_t j = 0; j < count; j++) {
+        uint8_t ssid[32], digest[32];
+        randombytes_buf(ssid, 32);
+        randombytes_buf(digest, 32);
+        Sigil__V1__SignItem it = SIGIL__V1__SIGN_ITEM__INIT, *items[1] = {&it};
+        it.payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+        it.digest.data = digest;
+        it.digest.len = 32;
+        sigil_env_ecdsa_result res[2];
+        sigil_buf bodies[2];
+        const sigil_ecdsa_combiner *combs[2];
+        sigil_buf msgs[2];
+        for (int i = 0; i < 2; i++) {
+            Sigil__V1__StartSessionRequest sr = SIGIL__V1__START_SESSION_REQUEST__INIT;
+            sr.session_id.data = ssid;
+            sr.session_id.len = 32;
+            sr.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+            sr.key_id = (char *)k->key_id;
+            sr.scheme = SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1;
+            sr.parties = (uint32_t *)signers;
+            sr.n_parties = 2;
+            sr.items = items;
+            sr.n_items = 1;
+            sr.pool_entries = &ids[i][j];
+            sr.n_pool_entries = 1;
+            Sigil__V1__SessionResponse *r = NULL;
+            sigil_rpc_status st;
+            int rc = start((int)signers[i], &sr, &r, &st);
+            if (rc)
+                fprintf(stderr, "ecdsa sign node %u: %s\n", signers[i], st.detail);
+            REQUIRE(rc == SIGIL_OK);
+            REQUIRE(open_result(r, signers[i], ssid, &bodies[i]) == SIGIL_OK);
+            REQUIRE(sigil_env_ecdsa_result_decode(&res[i], bodies[i].data, bodies[i].size) == SIGIL_OK);
+            CHECK(res[i].count == 1 && res[i].entry_ids[0] == ids[i][j]);
+            combs[i] = &res[i].combiners[0];
+            msgs[i] = res[i].sign_msgs[0];
+            /* the presignature is gone */
+            randombytes_buf(ssid, 32);
+            CHECK_REFUSED(start((int)signers[i], &sr, &r, &st), SIGIL_E_NOT_FOUND);
+            memcpy(ssid, sr.session_id.data, 32);
+            sigil_rpc_msg_free(&r->base);
+        }
+        uint8_t sig[64];
+        int recid = -1;
+        uint16_t culprit = 0;
+        CHECK_EQ(sigil_env_ecdsa_combine(combs, msgs, 2, k->pk, digest, sig, &recid, &culprit), SIGIL_OK);
+        /* independent check: libsecp256k1, low-s */
+        secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+        secp256k1_pubkey pk;
+        secp256k1_ecdsa_signature es, norm;
+        CHECK(secp256k1_ec_pubkey_parse(ctx, &pk, k->pk, 33) == 1);
+        CHECK(secp256k1_ecdsa_signature_parse_compact(ctx, &es, sig) == 1);
+        CHECK(secp256k1_ecdsa_signature_normalize(ctx, &norm, &es) == 0);
+        CHECK(secp256k1_ecdsa_verify(ctx, &es, digest, &pk) == 1);
+        secp256k1_context_destroy(ctx);
+        /* a wrong digest is refused by the combiner */
+        digest[0] ^= 1;
+        CHECK_EQ(sigil_env_ecdsa_combine(combs, msgs, 2, k->pk, digest, sig, &recid, &culprit), SIGIL_E_MISMATCH);
+        for (int i = 0; i < 2; i++) {
+            sigil_env_ecdsa_result_free(&res[i]);
+            sigil_buf_free(&bodies[i]);
+        }
+    }
+    free(ids[0]);
+    free(ids[1]);
+}
+
+/* ------------------------------------------------------------- breaker */
+
+static void make_statement(sigil_buf *out, const char *action, const char *cluster, uint64_t expires,
+                           uint8_t nonce[32])
+{
+    Sigil__V1__ApprovalStatement s = SIGIL__V1__APPROVAL_STATEMENT__INIT;
+    s.action = (char *)action;
+    s.cluster_id = (char *)cluster;
+    randombytes_buf(nonce, 32);
+    s.nonce.data = nonce;
+    s.nonce.len = 32;
+    s.expires_unix = expires;
+    REQUIRE(sigil_buf_init(out, 4096, 0) == SIGIL_OK);
+    REQUIRE(sigil_rpc_pack(&s.base, out) == SIGIL_OK);
+}
+
+static void approve(const sigil_buf *stmt, int officer, uint8_t sig[64])
+{
+    sigil_buf m;
+    REQUIRE(sigil_buf_init(&m, 8192, 0) == SIGIL_OK);
+    REQUIRE(sigil_breaker_approval_message(stmt->data, stmt->size, &m) == SIGIL_OK);
+    crypto_sign_detached(sig, NULL, m.data, m.size, off_sk[officer]);
+    sigil_buf_free(&m);
+}
+
+static int resume(sigil_rpc_client *c, const sigil_buf *stmt, const char **names, uint8_t (*sigs)[64],
+                  size_t n, sigil_rpc_status *st)
+{
+    Sigil__V1__ResumeRequest rq = SIGIL__V1__RESUME_REQUEST__INIT;
+    Sigil__V1__Approval ap[4], *pp[4];
+    for (size_t i = 0; i < n; i++) {
+        Sigil__V1__Approval init = SIGIL__V1__APPROVAL__INIT;
+        ap[i] = init;
+        ap[i].officer = (char *)names[i];
+        ap[i].signature.data = sigs[i];
+        ap[i].signature.len = 64;
+        pp[i] = &ap[i];
+    }
+    rq.statement.data = stmt->data;
+    rq.statement.len = stmt->size;
+    rq.approvals = pp;
+    rq.n_approvals = n;
+    ProtobufCMessage *r = NULL;
+    int rc = call(c, SIGIL_RPC_ADMIN_RESUME, &rq.base, &sigil__v1__resume_response__descriptor, &r, st);
+    if (r)
+        sigil_rpc_msg_free(r);
+    return rc;
+}
+
+static int halt(sigil_rpc_client *c, sigil_rpc_status *st)
+{
+    Sigil__V1__HaltRequest rq = SIGIL__V1__HALT_REQUEST__INIT;
+    rq.reason = (char *)"integration test";
+    ProtobufCMessage *r = NULL;
+    int rc = call(c, SIGIL_RPC_ADMIN_HALT, &rq.base, &sigil__v1__halt_response__descriptor, &r, st);
+    if (r)
+        sigil_rpc_msg_free(r);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(void)
+{
+    REQUIRE(sigil_mpc_init() == SIGIL_OK);
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(dir, sizeof dir, "/tmp/sigil-node-test.XXXXXX");
+    REQUIRE(mkdtemp(dir));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s/dev-pki %s/pki coordinator node/1 node/2 node/3 officer/carol wallet/w1 >/dev/null",
+             SIGIL_SCRIPTS_DIR, dir);
+    run(cmd);
+    char env[512];
+    for (int i = 1; i <= N; i++) {
+        snprintf(cmd, sizeof cmd, "%s/softhsm-token %s/hsm node%d", SIGIL_SCRIPTS_DIR, dir, i);
+        capture(cmd, env, sizeof env);
+    }
+    char conf[600];
+    snprintf(conf, sizeof conf, "%s/hsm/softhsm2.conf", dir);
+    setenv("SOFTHSM2_CONF", conf, 1);
+    for (int i = 1; i <= N; i++) {
+        snprintf(cmd, sizeof cmd, "%s provision --token node%d --pin-file %s/hsm/node%d.pin 2>/dev/null",
+                 SIGIL_HSM_TOOL, i, dir, i);
+        capture(cmd, idhex[i], sizeof idhex[i]);
+        REQUIRE(strlen(idhex[i]) == 64);
+        REQUIRE(sodium_hex2bin(idpk[i], 32, idhex[i], 64, NULL, NULL, NULL) == 0);
+    }
+    for (int o = 0; o < 3; o++)
+        crypto_sign_keypair(off_pk[o], off_sk[o]);
+    REQUIRE(sigil_env_peers_new(&peers) == SIGIL_OK);
+    for (int i = 1; i <= N; i++) {
+        REQUIRE(sigil_env_peers_add(peers, (uint32_t)i, idpk[i]) == SIGIL_OK);
+        write_config(i);
+        start_node(i);
+    }
+
+    /* ---- DKG for every FROST scheme, signing with two quorums ---- */
+    key_t_ ked, ksecp, kbip;
+    dkg(&ked, "k-ed25519", 1, 1);
+    dkg(&ksecp, "k-secp", 2, 0);
+    dkg(&kbip, "k-bip340", 3, 0);
+    CHECK_EQ(ked.pklen, 32);
+    CHECK_EQ(ksecp.pklen, 33);
+    CHECK_EQ(kbip.pklen, 32);
+    {
+        /* the key id is now taken */
+        key_t_ dup;
+        uint8_t sid[32];
+        randombytes_buf(sid, 32);
+        uint32_t parties[N] = {1, 2, 3};
+        Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        rq.session_id.data = sid;
+        rq.session_id.len = 32;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+        rq.key_id = (char *)"k-ed25519";
+        rq.scheme = 1;
+        rq.threshold = T;
+        rq.num_parties = N;
+        rq.parties = parties;
+        rq.n_parties = N;
+        Sigil__V1__SessionResponse *x = NULL;
+        sigil_rpc_status st;
+        CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_EXISTS);
+        (void)dup;
+    }
+    const key_t_ *keys[3] = {&ked, &ksecp, &kbip};
+    uint32_t q12[2] = {1, 2}, q23[2] = {2, 3}, q13[2] = {1, 3};
+    for (int kk = 0; kk < 3; kk++) {
+        for (int i = 1; i <= N; i++) {
+            sigil_rpc_status st;
+            REQUIRE(refill(i, keys[kk], 8, &st) == SIGIL_OK);
+            CHECK_EQ(pools[i].resp->n_entries, 8);
+        }
+        sign_ok(keys[kk], q12, 2);
+        sign_ok(keys[kk], q23, 2);
+        sign_ok(keys[kk], q13, 2);
+    }
+
+    /* ---- ECDSA (DKLs23): DKG + OT setup, PRESIGN, one-call SIGN ---- */
+    key_t_ kec;
+    dkg(&kec, "k-ecdsa", 4, 0);
+    CHECK_EQ(kec.pklen, 33);
+    ecdsa_round(&kec, q12, 3);
+    ecdsa_round(&kec, q23, 2);
+    {
+        /* RefillPool is FROST only */
+        sigil_rpc_status st;
+        CHECK_REFUSED(refill(1, &kec, 3, &st), SIGIL_E_INVALID);
+    }
+
+    /* ---- signing adversaries (Ed25519 key) ---- */
+    for (int i = 1; i <= N; i++)
+        REQUIRE(refill(i, &ked, 10, NULL) == SIGIL_OK);
+    {
+        signreq s;
+        uint8_t sig[65];
+        sigil_rpc_status st;
+        Sigil__V1__SessionResponse *x = NULL;
+        make_sign(&s, &ked, q12, 2);
+        /* tampered commitment envelope: refused, nothing consumed */
+        Sigil__V1__Envelope t = *s.in[0][0];
+        uint8_t *p = malloc(t.payload.len);
+        memcpy(p, t.payload.data, t.payload.len);
+        p[t.payload.len - 70] ^= 0x80;
+        t.payload.data = p;
+        Sigil__V1__Envelope *orig = s.in[0][0];
+        s.in[0][0] = &t;
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_SIGNATURE);
+        CHECK_EQ(st.code, GRPC_STATUS_ABORTED);
+        /* a commitment moved to another sender (node 3's entry claimed as node 2's) */
+        t = *orig;
+        t.from = 3;
+        p[0] = 0;
+        t.payload.data = orig->payload.data;
+        s.in[0][0] = &t;
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_PARTICIPANT);
+        /* a commitment of a session-bound kind with a session id */
+        t = *orig;
+        t.session_id.data = s.sid;
+        t.session_id.len = 32;
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_ENCODING);
+        free(p);
+        s.in[0][0] = orig;
+        /* unknown pool entry */
+        uint64_t saved = s.entries[0][0];
+        s.entries[0][0] = saved + 1000000;
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_NOT_FOUND);
+        CHECK_EQ(st.code, GRPC_STATUS_NOT_FOUND);
+        s.entries[0][0] = saved;
+        /* none of that consumed anything or burned the id: the real request works */
+        CHECK_EQ(finish_sign(&s, &ked, sig), SIGIL_OK);
+        /* the same session id again: refused */
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_REPLAY);
+        CHECK_EQ(st.code, GRPC_STATUS_ALREADY_EXISTS);
+        /* the same pool entry under a fresh session id: consumed already */
+        randombytes_buf(s.sid, 32);
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_NOT_FOUND);
+
+        /* ---- restart: nonces gone, ids never repeat, seen ids kept ---- */
+        signreq pending;
+        make_sign(&pending, &ked, q12, 2);
+        uint64_t old_entry = pending.entries[0][0];
+        stop_node(1);
+        start_node(1);
+        CHECK_REFUSED(start(1, &pending.rq[0], &x, &st), SIGIL_E_NOT_FOUND);
+        CHECK(strstr(st.detail, "restart") != NULL);
+        REQUIRE(refill(1, &ked, 10, NULL) == SIGIL_OK);
+        for (size_t e = 0; e < pools[1].resp->n_entries; e++)
+            CHECK(pools[1].resp->entries[e]->entry_id != old_entry &&
+                  (pools[1].resp->entries[e]->entry_id >> 32) > (old_entry >> 32));
+        /* the session id used before the restart is still refused */
+        memcpy(s.sid, s.rq[0].session_id.data, 32);
+        sign_ok(&ked, q12, 2);
+    }
+
+    /* ---- permissions ---- */
+    {
+        sigil_rpc_client *w = client_as("wallet-w1", 2), *off = client_as("officer-carol", 2);
+        Sigil__V1__NodeStatusRequest rq = SIGIL__V1__NODE_STATUS_REQUEST__INIT;
+        ProtobufCMessage *r = NULL;
+        sigil_rpc_status st;
+        CHECK_REFUSED(call(w, SIGIL_RPC_NODE_STATUS, &rq.base, &sigil__v1__node_status_response__descriptor, &r, &st),
+                 SIGIL_E_PERMISSION);
+        CHECK_EQ(st.code, GRPC_STATUS_PERMISSION_DENIED);
+        CHECK_EQ(call(off, SIGIL_RPC_NODE_STATUS, &rq.base, &sigil__v1__node_status_response__descriptor, &r, &st),
+                 SIGIL_E_PERMISSION);
+        CHECK_REFUSED(halt(w, &st), SIGIL_E_PERMISSION);
+        sigil_rpc_client_free(w);
+        sigil_rpc_client_free(off);
+    }
+
+    /* ---- breaker ---- */
+    {
+        sigil_rpc_client *off = client_as("officer-carol", 1);
+        sigil_rpc_status st;
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, &ked, 10, NULL) == SIGIL_OK);
+        signreq s;
+        make_sign(&s, &ked, q12, 2);
+        CHECK_EQ(halt(off, &st), SIGIL_OK);
+        Sigil__V1__SessionResponse *x = NULL;
+        /* the coordinator asks node 1 directly: refused */
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_HALTED);
+        CHECK_EQ(st.code, GRPC_STATUS_FAILED_PRECONDITION);
+        CHECK(strstr(st.detail, "halted") != NULL);
+        CHECK_REFUSED(refill(1, &ked, 5, &st), SIGIL_E_HALTED);
+        /* survives a restart */
+        stop_node(1);
+        start_node(1);
+        sigil_rpc_client_free(off);
+        off = client_as("officer-carol", 1);
+        make_sign(&s, &ked, q23, 2); /* node 1's pool is gone: use 2,3 for the entries */
+        s.rq[0].parties = q12;       /* and ask node 1 directly anyway */
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_HALTED);
+        CHECK_REFUSED(refill(1, &ked, 5, &st), SIGIL_E_HALTED);
+
+        const char *names[3] = {"alice", "bob", "alice"};
+        uint8_t sigs[3][64];
+        uint8_t nonce[32];
+        sigil_buf stmt;
+        uint64_t now = (uint64_t)time(NULL);
+        /* k-1 approvals */
+        make_statement(&stmt, "resume", "test-cluster", now + 300, nonce);
+        approve(&stmt, 0, sigs[0]);
+        approve(&stmt, 1, sigs[1]);
+        CHECK_REFUSED_D(resume(off, &stmt, names, sigs, 1, &st), SIGIL_E_THRESHOLD);
+        /* duplicate officer */
+        memcpy(sigs[2], sigs[0], 64);
+        const char *dup[2] = {"alice", "alice"};
+        uint8_t dsig[2][64];
+        memcpy(dsig[0], sigs[0], 64);
+        memcpy(dsig[1], sigs[0], 64);
+        CHECK_REFUSED_D(resume(off, &stmt, dup, dsig, 2, &st), SIGIL_E_PARTICIPANT);
+        /* foreign officer key under a configured name */
+        uint8_t fsig[2][64];
+        memcpy(fsig[0], sigs[0], 64);
+        approve(&stmt, 2, fsig[1]);
+        CHECK_REFUSED_D(resume(off, &stmt, names, fsig, 2, &st), SIGIL_E_SIGNATURE);
+        /* unknown officer name */
+        const char *unk[2] = {"alice", "mallory"};
+        CHECK_REFUSED_D(resume(off, &stmt, unk, sigs, 2, &st), SIGIL_E_PERMISSION);
+        /* statement for another cluster / action */
+        sigil_buf other;
+        uint8_t on[32];
+        make_statement(&other, "resume", "other-cluster", now + 300, on);
+        uint8_t osig[2][64];
+        approve(&other, 0, osig[0]);
+        approve(&other, 1, osig[1]);
+        CHECK_REFUSED_D(resume(off, &other, names, osig, 2, &st), SIGIL_E_MISMATCH);
+        sigil_buf_free(&other);
+        /* expired */
+        make_statement(&other, "resume", "test-cluster", now - 1, on);
+        approve(&other, 0, osig[0]);
+        approve(&other, 1, osig[1]);
+        CHECK_REFUSED_D(resume(off, &other, names, osig, 2, &st), SIGIL_E_EXPIRED);
+        CHECK_EQ(st.code, GRPC_STATUS_FAILED_PRECONDITION);
+        sigil_buf_free(&other);
+        /* still halted after all that */
+        CHECK_REFUSED(start(1, &s.rq[0], &x, &st), SIGIL_E_HALTED);
+        /* k approvals: resumed */
+        CHECK_EQ(resume(off, &stmt, names, sigs, 2, &st), SIGIL_OK);
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, &ked, 10, NULL) == SIGIL_OK);
+        sign_ok(&ked, q12, 2);
+        /* halt again; the same approvals replayed: refused */
+        CHECK_EQ(halt(off, &st), SIGIL_OK);
+        CHECK_REFUSED_D(resume(off, &stmt, names, sigs, 2, &st), SIGIL_E_REPLAY);
+        CHECK_EQ(st.code, GRPC_STATUS_ALREADY_EXISTS);
+        /* ... also after a restart (used nonces persist) */
+        stop_node(1);
+        start_node(1);
+        sigil_rpc_client_free(off);
+        off = client_as("officer-carol", 1);
+        CHECK_REFUSED_D(resume(off, &stmt, names, sigs, 2, &st), SIGIL_E_REPLAY);
+        sigil_buf_free(&stmt);
+        make_statement(&stmt, "resume", "test-cluster", now + 300, nonce);
+        approve(&stmt, 1, sigs[0]);
+        approve(&stmt, 0, sigs[1]);
+        const char *ba[2] = {"bob", "alice"};
+        CHECK_EQ(resume(off, &stmt, ba, sigs, 2, &st), SIGIL_OK);
+        sigil_buf_free(&stmt);
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, &ked, 10, NULL) == SIGIL_OK);
+        sign_ok(&ked, q13, 2);
+        sigil_rpc_client_free(off);
+    }
+
+    /* ---- timing (informational): sequential Ed25519 2-of-3 signatures, one
+     * StartSession per signer per signature, client-side aggregation ---- */
+    {
+        enum { RUNS = 200 };
+        for (int i = 1; i <= 2; i++)
+            REQUIRE(refill(i, &ked, RUNS, NULL) == SIGIL_OK);
+        double ms[RUNS];
+        for (int r = 0; r < RUNS; r++) {
+            struct timespec a, b;
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            signreq s;
+            uint8_t sig[65];
+            make_sign(&s, &ked, q12, 2);
+            CHECK_EQ(finish_sign(&s, &ked, sig), SIGIL_OK);
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            ms[r] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        }
+        for (int i = 1; i < RUNS; i++)
+            for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
+                double t = ms[j];
+                ms[j] = ms[j - 1];
+                ms[j - 1] = t;
+            }
+        printf("timing: Ed25519 2-of-3, %d sequential signatures (2 nodes called one after the other, "
+               "node audit fsync, HSM unseal per call, verify): p50 %.3f ms  p90 %.3f ms  p99 %.3f ms; cores %ld\n",
+               RUNS, ms[RUNS / 2], ms[RUNS * 9 / 10], ms[RUNS * 99 / 100], sysconf(_SC_NPROCESSORS_ONLN));
+    }
+
+    /* ---- keys survive a restart (sealed share, unsealed per use) ---- */
+    for (int i = 1; i <= N; i++) {
+        stop_node(i);
+        start_node(i);
+    }
+    for (int kk = 0; kk < 3; kk++) {
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, keys[kk], 4, NULL) == SIGIL_OK);
+        sign_ok(keys[kk], q23, 2);
+    }
+    ecdsa_round(&kec, q13, 1);
+    /* no key material in the clear on disk: the share file holds a sealed blob */
+    {
+        char path[600];
+        snprintf(path, sizeof path, "%s/state1/keys/k-ed25519.key", dir);
+        struct stat sb;
+        CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0);
+    }
+
+    for (int i = 1; i <= N; i++) {
+        stop_node(i);
+        sigil_rpc_client_free(cl[i]);
+        if (pools[i].resp)
+            sigil_rpc_msg_free(&pools[i].resp->base);
+    }
+    /* every share node 2 produced is in its audit log, which verifies
+     * against its identity key (checkpoints signed in the HSM) */
+    {
+        char apath[600], msg[512];
+        snprintf(apath, sizeof apath, "%s/state2/audit", dir);
+        sigil_audit_verify_result vr;
+        memset(&vr, 0, sizeof vr);
+        int v = sigil_audit_verify_log(apath, "sigil-node/2/test-cluster", idpk[2], 0, &vr, msg, sizeof msg);
+        if (v != SIGIL_AUDIT_V_OK)
+            fprintf(stderr, "audit verify: %s\n", msg);
+        CHECK_EQ(v, SIGIL_AUDIT_V_OK);
+        CHECK_EQ(vr.entries, 17 + 200);
+    }
+    for (int kk = 0; kk < 3; kk++)
+        sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);
+    sigil_keyshare_free(&kec.pub);
+    sigil_env_peers_free(peers);
+    if (!check_fail_) {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        (void)!system(cmd);
+    } else {
+        fprintf(stderr, "test directory kept: %s\n", dir);
+    }
+    return check_done();
+}
