@@ -24,6 +24,7 @@
 #include "sigil/err.h"
 #include "sigil/file.h"
 #include "sigil/frost.h"
+#include "sigil/group.h"
 #include "sigil/v1/admin.pb-c.h"
 #include "sigil/v1/wallet.pb-c.h"
 
@@ -47,12 +48,26 @@ typedef struct {
     int refilling;
 } pool;
 
+/* ECDSA: presignatures belong to a fixed signer set; one pool per set. */
+#define MAX_QUORUMS 64
+typedef struct {
+    uint64_t ids[SIGIL_COORD_MAX_NODES]; /* per signer of the set, in set order */
+} presig_tuple;
+
+typedef struct {
+    size_t pidx[SIGIL_COORD_MAX_NODES];  /* indexes into the key's parties, ascending */
+    presig_tuple *e;                     /* ring */
+    size_t cap, head, count;
+} presig_pool;
+
 typedef struct {
     sigil_coord_key info;
     sigil_keyshare pub;                    /* public package (secret NULL) */
     int frost_suite;                       /* 0 for ECDSA */
     pthread_mutex_t mu;
-    pool pools[SIGIL_COORD_MAX_NODES];     /* indexed like info.parties */
+    pool pools[SIGIL_COORD_MAX_NODES];     /* FROST, indexed like info.parties */
+    presig_pool qpools[MAX_QUORUMS];       /* ECDSA, one per t-subset */
+    size_t nq;
     unsigned rr;                           /* round-robin quorum start */
 } key_rt;
 
@@ -190,6 +205,8 @@ static void key_rt_free(key_rt *k)
             sigil_rpc_msg_free(&p->e[(p->head + j) % p->cap].env->base);
         free(p->e);
     }
+    for (size_t i = 0; i < k->nq; i++)
+        free(k->qpools[i].e);
     sigil_keyshare_free(&k->pub);
     pthread_mutex_destroy(&k->mu);
     free(k);
@@ -215,6 +232,27 @@ static int key_rt_new(sigil_coord *c, const sigil_coord_key *info, key_rt **out)
         k->pools[i].e = calloc(k->pools[i].cap, sizeof(pool_entry));
         if (!k->pools[i].e)
             rc = SIGIL_E_NOMEM;
+    }
+    if (rc == SIGIL_OK && !k->frost_suite) {
+        /* every t-subset of the parties (in lexicographic order) */
+        size_t n = info->num_parties, t = info->threshold, idx[SIGIL_COORD_MAX_NODES];
+        for (size_t i = 0; i < t; i++)
+            idx[i] = i;
+        while (rc == SIGIL_OK && k->nq < MAX_QUORUMS) {
+            presig_pool *q = &k->qpools[k->nq++];
+            memcpy(q->pidx, idx, t * sizeof *idx);
+            q->cap = c->cfg->pool_ecdsa_target * 2 + 64;
+            if (!(q->e = calloc(q->cap, sizeof *q->e)))
+                rc = SIGIL_E_NOMEM;
+            size_t i = t;
+            while (i > 0 && idx[i - 1] == n - t + i - 1)
+                i--;
+            if (i == 0)
+                break;
+            idx[i - 1]++;
+            for (size_t j = i; j < t; j++)
+                idx[j] = idx[j - 1] + 1;
+        }
     }
     if (rc) {
         key_rt_free(k);
@@ -349,6 +387,126 @@ static size_t pool_count(key_rt *k, size_t pi)
     return n;
 }
 
+
+/* ---- ECDSA presignature pools ---- */
+
+static void qpool_flush_party(key_rt *k, uint32_t party)
+{
+    pthread_mutex_lock(&k->mu);
+    for (size_t qi = 0; qi < k->nq; qi++)
+        for (size_t i = 0; i < k->info.threshold; i++)
+            if (k->info.parties[k->qpools[qi].pidx[i]] == party)
+                k->qpools[qi].head = k->qpools[qi].count = 0;
+    pthread_mutex_unlock(&k->mu);
+}
+
+static size_t qpool_count(key_rt *k, size_t qi)
+{
+    pthread_mutex_lock(&k->mu);
+    size_t n = k->qpools[qi].count;
+    pthread_mutex_unlock(&k->mu);
+    return n;
+}
+
+static int quorum_usable(sigil_coord *c, key_rt *k, size_t qi, const int *excluded, int probe)
+{
+    for (size_t i = 0; i < k->info.threshold; i++) {
+        size_t pi = k->qpools[qi].pidx[i];
+        coord_node *n = node_by_id(c, k->info.parties[pi]);
+        if (!n || (excluded && excluded[pi]) || (!probe && !coord_node_healthy(n)))
+            return 0;
+    }
+    return 1;
+}
+
+/* One PRESIGN session on quorum qi making up to count presignatures. */
+static int presign_run(sigil_coord *c, key_rt *k, size_t qi, uint32_t count, uint32_t *blame)
+{
+    presig_pool *qp = &k->qpools[qi];
+    size_t t = k->info.threshold;
+    coord_session s;
+    uint32_t parties[SIGIL_COORD_MAX_NODES], cnt[SIGIL_COORD_MAX_NODES] = {0};
+    uint64_t *ids[SIGIL_COORD_MAX_NODES] = {0};
+    sigil_buf starts[SIGIL_COORD_MAX_NODES], body;
+    int rc = SIGIL_OK;
+
+    memset(&s, 0, sizeof s);
+    *blame = 0;
+    s.count = t;
+    randombytes_buf(s.session_id, 32);
+    for (size_t i = 0; i < t; i++) {
+        parties[i] = k->info.parties[qp->pidx[i]];
+        s.nodes[i] = node_by_id(c, parties[i]);
+        if (rc == SIGIL_OK)
+            rc = ensure_peer(c, s.nodes[i]);
+    }
+    for (size_t i = 0; i < t; i++) {
+        Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        sigil_buf_init(&starts[i], 65536, 0);
+        r.session_id.data = s.session_id;
+        r.session_id.len = 32;
+        r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN;
+        r.key_id = k->info.key_id;
+        r.scheme = (Sigil__V1__Scheme)k->info.scheme;
+        r.threshold = k->info.threshold;
+        r.num_parties = k->info.num_parties;
+        r.parties = parties;
+        r.n_parties = t;
+        r.count = count;
+        if (rc == SIGIL_OK)
+            rc = sigil_rpc_pack(&r.base, &starts[i]);
+    }
+    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, c->cfg->keygen_timeout_ms, 8)))
+        *blame = s.failed_party;
+    sigil_buf_init(&body, RESP_MAX, 0);
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        char kid[SIGIL_ENV_KEY_ID_MAX + 1];
+        Sigil__V1__SessionResponse *f = s.final[i];
+        sigil_buf_reset(&body);
+        body.size = body.off = 0;
+        if (f->n_results != 1 ||
+            open_env(c, f->results[0], parties[i], SIGIL_ENV_RESULT, s.session_id, &body) ||
+            sigil_env_presign_result_decode(body.data, body.size, kid, &ids[i], &cnt[i]) ||
+            strcmp(kid, k->info.key_id) || cnt[i] != cnt[0] || cnt[i] > count) {
+            rc = SIGIL_E_CHECK;
+            *blame = parties[i];
+        }
+    }
+    if (rc == SIGIL_OK) {
+        pthread_mutex_lock(&k->mu);
+        for (uint32_t j = 0; j < cnt[0] && qp->count < qp->cap; j++) {
+            presig_tuple *e = &qp->e[(qp->head + qp->count) % qp->cap];
+            for (size_t i = 0; i < t; i++)
+                e->ids[i] = ids[i][j];
+            qp->count++;
+        }
+        pthread_mutex_unlock(&k->mu);
+    }
+    for (size_t i = 0; i < t; i++) {
+        free(ids[i]);
+        sigil_buf_free(&starts[i]);
+    }
+    sigil_buf_free(&body);
+    coord_session_clear(&s);
+    return rc;
+}
+
+static void fill_ecdsa(sigil_coord *c, key_rt *k)
+{
+    size_t target = c->cfg->pool_ecdsa_target;
+    for (size_t qi = 0; qi < k->nq && !atomic_load(&c->halted); qi++) {
+        size_t have = qpool_count(k, qi);
+        uint32_t blame;
+        if (have >= target / 2 + 1 || have >= target || !quorum_usable(c, k, qi, NULL, 0))
+            continue;
+        uint32_t want = (uint32_t)(target - have);
+        if (want > 2000)
+            want = 2000;
+        if (presign_run(c, k, qi, want, &blame) && blame)
+            qpool_flush_party(k, blame);
+    }
+}
+
 static void *filler_main(void *arg)
 {
     sigil_coord *c = arg;
@@ -364,8 +522,12 @@ static void *filler_main(void *arg)
             pthread_rwlock_rdlock(&c->keys_mu);
             k = c->keys[ki];
             pthread_rwlock_unlock(&c->keys_mu);
-            if (!k->frost_suite || k->info.state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
+            if (k->info.state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
                 continue;
+            if (!k->frost_suite) {
+                fill_ecdsa(c, k);
+                continue;
+            }
             for (size_t pi = 0; pi < k->info.num_parties; pi++) {
                 size_t have = pool_count(k, pi), target = c->cfg->pool_frost_target;
                 if (have < target / 2 + 1 && target > have)
@@ -404,6 +566,7 @@ typedef struct {
 
 typedef struct {
     uint8_t (*sigs)[65];
+    int *recids;                           /* ECDSA */
     size_t siglen;
     uint32_t signers[SIGIL_COORD_MAX_NODES];
     size_t nsigners;
@@ -626,6 +789,173 @@ static int frost_attempt(sigil_coord *c, key_rt *k, const size_t *q, const sign_
     return rc;
 }
 
+/* Pick an ECDSA signer set with at least m presignatures (presigning
+ * synchronously on a usable set when none has enough). */
+static int pick_ecdsa_quorum(sigil_coord *c, key_rt *k, size_t m, const int *excluded, int probe,
+                             size_t *qi_out)
+{
+    unsigned start = __atomic_fetch_add(&k->rr, 1, __ATOMIC_RELAXED);
+    for (size_t j = 0; j < k->nq; j++) {
+        size_t qi = (start + j) % k->nq;
+        if (quorum_usable(c, k, qi, excluded, probe) && qpool_count(k, qi) >= m) {
+            *qi_out = qi;
+            return SIGIL_OK;
+        }
+    }
+    for (size_t j = 0; j < k->nq; j++) {
+        size_t qi = (start + j) % k->nq;
+        uint32_t blame = 0, want = (uint32_t)(m + c->cfg->pool_ecdsa_target / 4);
+        if (!quorum_usable(c, k, qi, excluded, probe))
+            continue;
+        if (want > 2000)
+            want = 2000;
+        if (presign_run(c, k, qi, want, &blame)) {
+            if (blame)
+                qpool_flush_party(k, blame);
+            continue;
+        }
+        if (qpool_count(k, qi) >= m) {
+            *qi_out = qi;
+            return SIGIL_OK;
+        }
+    }
+    return SIGIL_E_UNAVAILABLE;
+}
+
+static int ecdsa_attempt(sigil_coord *c, key_rt *k, size_t qi, const sign_item *items, size_t m,
+                         const uint8_t req_hash[32], sign_out *out, uint32_t *blame, char *why,
+                         size_t whylen)
+{
+    presig_pool *qp = &k->qpools[qi];
+    size_t t = k->info.threshold;
+    presig_tuple *taken = calloc(m, sizeof *taken);
+    coord_session s;
+    sigil_buf starts[SIGIL_COORD_MAX_NODES], bodies[SIGIL_COORD_MAX_NODES];
+    sigil_env_ecdsa_result res[SIGIL_COORD_MAX_NODES];
+    uint32_t parties[SIGIL_COORD_MAX_NODES];
+    int rc = SIGIL_OK;
+
+    memset(&s, 0, sizeof s);
+    memset(res, 0, sizeof res);
+    *blame = 0;
+    if (!taken)
+        return SIGIL_E_NOMEM;
+    pthread_mutex_lock(&k->mu);
+    if (qp->count < m)
+        rc = SIGIL_E_UNAVAILABLE;
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
+        taken[j] = qp->e[qp->head];
+        qp->head = (qp->head + 1) % qp->cap;
+        qp->count--;
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (rc) {
+        free(taken);
+        return rc;
+    }
+    filler_kick(c);
+    s.count = t;
+    randombytes_buf(s.session_id, 32);
+    Sigil__V1__SignItem *its = calloc(m, sizeof *its), **itp = calloc(m, sizeof *itp);
+    uint64_t *entries = calloc(m, sizeof *entries);
+    if (!its || !itp || !entries)
+        rc = SIGIL_E_NOMEM;
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
+        sigil__v1__sign_item__init(&its[j]);
+        its[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+        its[j].digest.data = (uint8_t *)items[j].data;
+        its[j].digest.len = 32;
+        itp[j] = &its[j];
+    }
+    for (size_t i = 0; i < t; i++) {
+        parties[i] = k->info.parties[qp->pidx[i]];
+        s.nodes[i] = node_by_id(c, parties[i]);
+        sigil_buf_init(&starts[i], RESP_MAX, 0);
+        sigil_buf_init(&bodies[i], RESP_MAX, 0);
+    }
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        r.session_id.data = s.session_id;
+        r.session_id.len = 32;
+        r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        r.key_id = k->info.key_id;
+        r.scheme = (Sigil__V1__Scheme)k->info.scheme;
+        r.threshold = k->info.threshold;
+        r.num_parties = k->info.num_parties;
+        r.parties = parties;
+        r.n_parties = t;
+        r.items = itp;
+        r.n_items = m;
+        for (size_t j = 0; j < m; j++)
+            entries[j] = taken[j].ids[i];
+        r.pool_entries = entries;
+        r.n_pool_entries = m;
+        r.request_hash.data = (uint8_t *)req_hash;
+        r.request_hash.len = 32;
+        rc = sigil_rpc_pack(&r.base, &starts[i]);
+    }
+    free(its);
+    free(itp);
+    free(entries);
+    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, c->cfg->node_timeout_ms, 4))) {
+        *blame = s.failed_party;
+        snprintf(why, whylen, "%s", s.detail);
+    }
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        Sigil__V1__SessionResponse *f = s.final[i];
+        if (f->n_results != 1 ||
+            open_env(c, f->results[0], parties[i], SIGIL_ENV_RESULT, s.session_id, &bodies[i]) ||
+            sigil_env_ecdsa_result_decode(&res[i], bodies[i].data, bodies[i].size) ||
+            res[i].scheme != k->info.scheme || strcmp(res[i].key_id, k->info.key_id) ||
+            res[i].count != m) {
+            rc = SIGIL_E_CHECK;
+            *blame = parties[i];
+            snprintf(why, whylen, "node %u: bad RESULT envelope", parties[i]);
+            break;
+        }
+        for (size_t j = 0; j < m; j++)
+            if (res[i].entry_ids[j] != taken[j].ids[i]) {
+                rc = SIGIL_E_CHECK;
+                *blame = parties[i];
+                snprintf(why, whylen, "node %u: RESULT for other presignatures", parties[i]);
+                break;
+            }
+    }
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
+        const sigil_ecdsa_combiner *combs[SIGIL_COORD_MAX_NODES];
+        sigil_buf msgs[SIGIL_COORD_MAX_NODES];
+        uint16_t culprit = 0;
+        for (size_t i = 0; i < t; i++) {
+            combs[i] = &res[i].combiners[j];
+            msgs[i] = res[i].sign_msgs[j];
+        }
+        rc = sigil_env_ecdsa_combine(combs, msgs, t, k->info.public_key, items[j].data,
+                                     out->sigs[j], &out->recids[j], &culprit);
+        if (rc) {
+            *blame = culprit;
+            snprintf(why, whylen, "combination failed: %s", sigil_errname(rc));
+            break;
+        }
+        /* invariant 4: verify before release, independently of combine */
+        if ((rc = sigil_ecdsa_verify(k->info.public_key, k->info.pk_len, items[j].data,
+                                     out->sigs[j], 0)))
+            snprintf(why, whylen, "signature does not verify under the group key");
+    }
+    if (rc == SIGIL_OK) {
+        out->siglen = 64;
+        out->nsigners = t;
+        memcpy(out->signers, parties, t * sizeof *parties);
+    }
+    for (size_t i = 0; i < t; i++) {
+        sigil_env_ecdsa_result_free(&res[i]);
+        sigil_buf_free(&starts[i]);
+        sigil_buf_free(&bodies[i]);
+    }
+    coord_session_clear(&s);
+    free(taken);
+    return rc;
+}
+
 /* Sign m items with key k: quorum choice, retries on another quorum when a
  * node fails or times out, within the sign deadline. */
 static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t m,
@@ -636,10 +966,7 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
     int rc = SIGIL_E_UNAVAILABLE;
     size_t q[SIGIL_COORD_MAX_NODES];
 
-    if (!k->frost_suite) {
-        snprintf(why, whylen, "ECDSA signing through the nodes is not available in this build");
-        return SIGIL_E_UNAVAILABLE;
-    }
+    size_t qi = 0;
     snprintf(why, whylen, "fewer than %u healthy signer nodes for key '%s'", k->info.threshold,
              k->info.key_id);
     for (unsigned attempt = 0; attempt < 8 && coord_now_ms() < deadline;) {
@@ -648,8 +975,10 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
             return SIGIL_E_HALTED;
         /* healthy nodes first; else probe nodes in back-off (a restarted
          * node comes back at once); else wait a little for one to return */
-        if ((rc = pick_quorum(c, k, m, excluded, q, 0)) &&
-            (rc = pick_quorum(c, k, m, excluded, q, 1))) {
+        if (k->frost_suite ? (rc = pick_quorum(c, k, m, excluded, q, 0)) &&
+                                 (rc = pick_quorum(c, k, m, excluded, q, 1))
+                           : (rc = pick_ecdsa_quorum(c, k, m, excluded, 0, &qi)) &&
+                                 (rc = pick_ecdsa_quorum(c, k, m, excluded, 1, &qi))) {
             memset(excluded, 0, sizeof excluded);
             snprintf(why, whylen, "fewer than %u signer nodes reachable for key '%s'",
                      k->info.threshold, k->info.key_id);
@@ -660,7 +989,9 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
             continue;
         }
         attempt++;
-        rc = frost_attempt(c, k, q, items, m, req_hash, out, &blame, why, whylen);
+        rc = k->frost_suite
+                 ? frost_attempt(c, k, q, items, m, req_hash, out, &blame, why, whylen)
+                 : ecdsa_attempt(c, k, qi, items, m, req_hash, out, &blame, why, whylen);
         if (rc == SIGIL_OK)
             return rc;
         if (rc == SIGIL_E_HALTED || rc == SIGIL_E_NOMEM || rc == SIGIL_E_INVALID)
@@ -669,8 +1000,11 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
             for (size_t pi = 0; pi < k->info.num_parties; pi++)
                 if (k->info.parties[pi] == blame) {
                     excluded[pi] = 1;
-                    pool_flush(k, pi);
+                    if (k->frost_suite)
+                        pool_flush(k, pi);
                 }
+            if (!k->frost_suite)
+                qpool_flush_party(k, blame);
         }
     }
     if (rc != SIGIL_OK && rc != SIGIL_E_HALTED) {
@@ -889,7 +1223,8 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     memset(&out, 0, sizeof out);
     items = calloc(m, sizeof *items);
     out.sigs = calloc(m, sizeof *out.sigs);
-    if (!items || !out.sigs)
+    out.recids = calloc(m, sizeof *out.recids);
+    if (!items || !out.sigs || !out.recids)
         rc = SIGIL_E_NOMEM;
     for (size_t j = 0; rc == SIGIL_OK && j < m; j++)
         rc = check_item(k, batch ? br->items[j] : sr->item, j, &items[j], call);
@@ -917,7 +1252,16 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
                 resp.public_key.len = k->info.pk_len;
                 resp.signers = out.signers;
                 resp.n_signers = out.nsigners;
-                rc = sigil_rpc_pack(&resp.base, call->resp);
+                uint32_t *rec = NULL;
+                if (!k->frost_suite && (rec = calloc(m, sizeof *rec))) {
+                    for (size_t j = 0; j < m; j++)
+                        rec[j] = (uint32_t)out.recids[j];
+                    resp.recovery_ids = rec;
+                    resp.n_recovery_ids = m;
+                }
+                rc = (!k->frost_suite && !rec) ? SIGIL_E_NOMEM
+                                               : sigil_rpc_pack(&resp.base, call->resp);
+                free(rec);
                 free(sigs);
             }
         } else {
@@ -929,6 +1273,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
             resp.public_key.len = k->info.pk_len;
             resp.signers = out.signers;
             resp.n_signers = out.nsigners;
+            resp.recovery_id = k->frost_suite ? 0 : (uint32_t)out.recids[0];
             rc = sigil_rpc_pack(&resp.base, call->resp);
         }
     }
@@ -939,6 +1284,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
         sigil_coord_idem_drop(c->idem, call->peer->uri, rid.data, rid.len);
     free(items);
     free(out.sigs);
+    free(out.recids);
     return rc;
 }
 
@@ -1265,7 +1611,7 @@ int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
 
     if (!cfg || !out)
         return SIGIL_E_INVALID;
-    if (sodium_init() < 0)
+    if (sodium_init() < 0 || sigil_mpc_init() != SIGIL_OK)
         return SIGIL_E_CRYPTO;
     c = calloc(1, sizeof *c);
     if (!c)
