@@ -50,6 +50,11 @@ typedef struct {
 
 /* ECDSA: presignatures belong to a fixed signer set; one pool per set. */
 #define MAX_QUORUMS 64
+/* Presignatures per PRESIGN session: the node's round-2 envelope carries
+ * every presignature's OT messages and is bounded (sigil-node refuses
+ * about 20+ per session with RESOURCE_EXHAUSTED), so larger pools are made
+ * by several sessions. */
+#define PRESIGN_BATCH 16
 typedef struct {
     uint64_t ids[SIGIL_COORD_MAX_NODES]; /* per signer of the set, in set order */
 } presig_tuple;
@@ -226,7 +231,7 @@ static int key_rt_new(sigil_coord *c, const sigil_coord_key *info, key_rt **out)
     if (rc == SIGIL_OK && info->scheme != SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1)
         k->frost_suite = info->scheme; /* 1..3 equal sigil_frost_suite */
     for (size_t i = 0; rc == SIGIL_OK && i < info->num_parties; i++) {
-        k->pools[i].cap = c->cfg->pool_frost_target * 2 + 64;
+        k->pools[i].cap = c->cfg->pool_frost_target * 2 + c->cfg->max_batch;
         if (!k->frost_suite)
             continue;
         k->pools[i].e = calloc(k->pools[i].cap, sizeof(pool_entry));
@@ -241,7 +246,7 @@ static int key_rt_new(sigil_coord *c, const sigil_coord_key *info, key_rt **out)
         while (rc == SIGIL_OK && k->nq < MAX_QUORUMS) {
             presig_pool *q = &k->qpools[k->nq++];
             memcpy(q->pidx, idx, t * sizeof *idx);
-            q->cap = c->cfg->pool_ecdsa_target * 2 + 64;
+            q->cap = c->cfg->pool_ecdsa_target * 2 + c->cfg->max_batch;
             if (!(q->e = calloc(q->cap, sizeof *q->e)))
                 rc = SIGIL_E_NOMEM;
             size_t i = t;
@@ -456,8 +461,11 @@ static int presign_run(sigil_coord *c, key_rt *k, size_t qi, uint32_t count, uin
         if (rc == SIGIL_OK)
             rc = sigil_rpc_pack(&r.base, &starts[i]);
     }
-    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, c->cfg->keygen_timeout_ms, 8)))
+    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, c->cfg->keygen_timeout_ms, 8))) {
         *blame = s.failed_party;
+        fprintf(stderr, "sigil-coordinator: presign for key '%s' failed: %s (%s)\n",
+                k->info.key_id, sigil_errname(rc), s.detail);
+    }
     sigil_buf_init(&body, RESP_MAX, 0);
     for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
         char kid[SIGIL_ENV_KEY_ID_MAX + 1];
@@ -500,8 +508,8 @@ static void fill_ecdsa(sigil_coord *c, key_rt *k)
         if (have >= target / 2 + 1 || have >= target || !quorum_usable(c, k, qi, NULL, 0))
             continue;
         uint32_t want = (uint32_t)(target - have);
-        if (want > 2000)
-            want = 2000;
+        if (want > PRESIGN_BATCH)
+            want = PRESIGN_BATCH;
         if (presign_run(c, k, qi, want, &blame) && blame)
             qpool_flush_party(k, blame);
     }
@@ -804,17 +812,18 @@ static int pick_ecdsa_quorum(sigil_coord *c, key_rt *k, size_t m, const int *exc
     }
     for (size_t j = 0; j < k->nq; j++) {
         size_t qi = (start + j) % k->nq;
-        uint32_t blame = 0, want = (uint32_t)(m + c->cfg->pool_ecdsa_target / 4);
+        uint32_t blame = 0;
+        int failed = 0;
         if (!quorum_usable(c, k, qi, excluded, probe))
             continue;
-        if (want > 2000)
-            want = 2000;
-        if (presign_run(c, k, qi, want, &blame)) {
-            if (blame)
-                qpool_flush_party(k, blame);
-            continue;
+        while (!failed && qpool_count(k, qi) < m && !atomic_load(&c->halted)) {
+            if (presign_run(c, k, qi, PRESIGN_BATCH, &blame)) {
+                if (blame)
+                    qpool_flush_party(k, blame);
+                failed = 1;
+            }
         }
-        if (qpool_count(k, qi) >= m) {
+        if (!failed && qpool_count(k, qi) >= m) {
             *qi_out = qi;
             return SIGIL_OK;
         }

@@ -4,7 +4,7 @@
  * in a temporary directory. Clients here use the proto glue directly so
  * that malformed and oversize requests can be sent too.
  *
- *   coord_cluster schemes    every FROST scheme: DKG, Sign, SignBatch, each
+ *   coord_cluster schemes    every scheme (FROST x3, DKLs23 ECDSA): DKG, Sign, SignBatch, each
  *                            signature verified by scripts/verify-signatures
  *   coord_cluster idem       idempotent retry by request id
  *   coord_cluster badinput   malformed protobuf, oversize, unknown key, wrong
@@ -137,6 +137,7 @@ typedef struct {
     int replayed;
     uint32_t signers[3];
     size_t nsigners;
+    int recid;            /* ECDSA, else -1 */
 } sig_result;
 
 /* Sign one item; code = the gRPC status (0 = OK). */
@@ -173,6 +174,7 @@ static int sign(sigil_rpc_client *c, const char *key, const uint8_t *rid, const 
         out->replayed = r->replayed;
         out->nsigners = r->n_signers <= 3 ? r->n_signers : 0;
         memcpy(out->signers, r->signers, out->nsigners * sizeof(uint32_t));
+        out->recid = r->scheme == 4 ? (int)r->recovery_id : -1;
     }
     sigil_rpc_msg_free(m);
     return 0;
@@ -192,7 +194,10 @@ static void jsonl(FILE *f, const char *scheme, const sig_result *r, const uint8_
     hex(f, msg, len);
     fprintf(f, "\",\"signature\":\"");
     hex(f, r->sig, r->siglen);
-    fprintf(f, "\"}\n");
+    if (r->recid >= 0)
+        fprintf(f, "\",\"recovery_id\":%d}\n", r->recid);
+    else
+        fprintf(f, "\"}\n");
 }
 
 static int quick_sign(sigil_rpc_client *c, const char *key, sigil_rpc_status *st)
@@ -220,14 +225,15 @@ static void test_schemes(void)
         int scheme, digest;
     } s[] = {{"hot-ed", "frost-ed25519", 1, 0},
              {"hot-k1", "frost-secp256k1", 2, 0},
-             {"hot-bip", "frost-bip340", 3, 1}};
+             {"hot-bip", "frost-bip340", 3, 1},
+             {"hot-ecdsa", "ecdsa", 4, 1}};
     sigil_rpc_client *adm = client("admin/ops"), *w = client("wallet/alice");
     sigil_rpc_status st;
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/sigs.jsonl", dir);
     FILE *f = fopen(path, "w");
     REQUIRE(f);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         CHECK_EQ(keygen(adm, s[i].key, s[i].scheme, &st), SIGIL_OK);
         /* a second key generation with the same id is refused */
         CHECK_EQ(keygen(adm, s[i].key, s[i].scheme, &st), SIGIL_E_EXISTS);
@@ -246,7 +252,7 @@ static void test_schemes(void)
         }
     }
     /* SignBatch: 50 digests / messages in one request */
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         Sigil__V1__SignBatchRequest req = SIGIL__V1__SIGN_BATCH_REQUEST__INIT;
         Sigil__V1__SignItem items[50], *ptrs[50];
         uint8_t data[50][32], rid[16];
@@ -270,8 +276,11 @@ static void test_schemes(void)
         int rc = sigil_rpc_call_msg(w, SIGIL_RPC_WALLET_SIGN_BATCH, &req.base,
                                     &sigil__v1__sign_batch_response__descriptor, &m, 15000, &st);
         CHECK_EQ(rc, SIGIL_OK);
-        if (rc)
+        if (rc) {
+            fprintf(stderr, "SignBatch %s: %s %s\n", s[i].key, sigil_rpc_status_name(st.code),
+                    st.detail);
             continue;
+        }
         Sigil__V1__SignBatchResponse *r = (Sigil__V1__SignBatchResponse *)m;
         CHECK_EQ(r->n_signatures, 50);
         for (size_t j = 0; j < r->n_signatures && j < 50; j++) {
@@ -281,14 +290,18 @@ static void test_schemes(void)
             memcpy(sr.sig, r->signatures[j].data, sr.siglen <= 65 ? sr.siglen : 0);
             sr.pklen = r->public_key.len;
             memcpy(sr.pk, r->public_key.data, sr.pklen <= 33 ? sr.pklen : 0);
+            sr.recid = j < r->n_recovery_ids ? (int)r->recovery_ids[j] : -1;
+            CHECK(s[i].scheme != 4 || j < r->n_recovery_ids);
             jsonl(f, s[i].name, &sr, data[j], 32);
         }
         sigil_rpc_msg_free(m);
     }
     fclose(f);
     /* every signature verified by independent code; 3*5 + 3*50 lines */
-    CHECK(sh("test $(wc -l < '%s') -eq 165 && '%s/verify-signatures' '%s' >&2", path, scripts,
+    CHECK(sh("test $(wc -l < '%s') -eq 220 && '%s/verify-signatures' '%s' >&2", path, scripts,
              path) == 0);
+    /* every scheme, ECDSA with its recovery id, is in the file */
+    CHECK(sh("grep -c recovery_id '%s' | grep -qx 55", path) == 0);
     /* a tampered signature is caught by the same verifier (the check is real) */
     CHECK(sh("sed '1s/\"signature\":\"../\"signature\":\"00/' '%s' | '%s/verify-signatures' "
              ">/dev/null 2>&1",
@@ -301,7 +314,7 @@ static void test_schemes(void)
                                     &sigil__v1__list_keys_response__descriptor, &m, 5000, &st),
                  SIGIL_OK);
         if (m)
-            CHECK_EQ(((Sigil__V1__ListKeysResponse *)m)->n_keys, 3);
+            CHECK_EQ(((Sigil__V1__ListKeysResponse *)m)->n_keys, 4);
         sigil_rpc_msg_free(m);
         /* bob may use bob-* keys only: he sees none */
         sigil_rpc_client *bob = client("wallet/bob");
