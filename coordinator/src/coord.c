@@ -1533,7 +1533,20 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
                               req->n_approvals, "resume", now, st.epoch, &stmt);
     if (rc) {
         pthread_mutex_unlock(&c->breaker_mu);
-        return detail(call, rc, "resume refused: %s", sigil_strerror(rc));
+        const char *why = rc == SIGIL_E_THRESHOLD   ? "too few approvals"
+                          : rc == SIGIL_E_PERMISSION  ? "an approval names an officer not configured"
+                          : rc == SIGIL_E_PARTICIPANT ? "two approvals by the same officer"
+                          : rc == SIGIL_E_SIGNATURE   ? "an approval signature does not verify"
+                          : rc == SIGIL_E_ENCODING    ? "the statement does not decode"
+                          : rc == SIGIL_E_MISMATCH
+                              ? "the statement is for another action, cluster or halt epoch"
+                          : rc == SIGIL_E_EXPIRED
+                              ? "the statement has expired (or expires too far ahead)"
+                              : sigil_strerror(rc);
+        return detail(call, rc,
+                      "resume refused: %s (needs %u approvals by distinct configured officers "
+                      "over action \"resume\", cluster \"%s\", halt epoch 0 or %" PRIu64 ")",
+                      why, c->cfg->approvals_required, c->cfg->cluster_id, st.epoch);
     }
     rc = sigil_breaker_nonces_use(c->nonces, stmt.nonce, stmt.expires_unix, now);
     if (rc) {
