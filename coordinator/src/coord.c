@@ -73,6 +73,11 @@ typedef struct {
     pool pools[SIGIL_COORD_MAX_NODES];     /* FROST, indexed like info.parties */
     presig_pool qpools[MAX_QUORUMS];       /* ECDSA, one per t-subset */
     size_t nq;
+    /* coalescing of concurrent Sign requests (see sign_coalesced) */
+    pthread_mutex_t bmu;
+    pthread_cond_t bcv;
+    struct sign_req *bhead, *btail;
+    unsigned leaders;
     unsigned rr;                           /* round-robin quorum start */
 } key_rt;
 
@@ -213,6 +218,8 @@ static void key_rt_free(key_rt *k)
     for (size_t i = 0; i < k->nq; i++)
         free(k->qpools[i].e);
     sigil_keyshare_free(&k->pub);
+    pthread_cond_destroy(&k->bcv);
+    pthread_mutex_destroy(&k->bmu);
     pthread_mutex_destroy(&k->mu);
     free(k);
 }
@@ -226,6 +233,8 @@ static int key_rt_new(sigil_coord *c, const sigil_coord_key *info, key_rt **out)
         return SIGIL_E_NOMEM;
     k->info = *info;
     pthread_mutex_init(&k->mu, NULL);
+    pthread_mutex_init(&k->bmu, NULL);
+    pthread_cond_init(&k->bcv, NULL);
     sigil_buf_view(&b, info->package, info->package_len);
     rc = sigil_keyshare_parse(&b, &k->pub);
     if (rc == SIGIL_OK && info->scheme != SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1)
@@ -1019,10 +1028,129 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
     if (rc != SIGIL_OK && rc != SIGIL_E_HALTED) {
         char last[200];
         snprintf(last, sizeof last, "%.190s", why);
-        snprintf(why, whylen, "signing failed on every quorum tried: %.180s", last);
+        snprintf(why, whylen, "signing failed on every quorum tried: %.150s", last);
         rc = SIGIL_E_UNAVAILABLE;
     }
     return rc;
+}
+
+
+/* Coalescing. Concurrent Sign / SignBatch requests for one key are merged
+ * into one node session (up to max_batch items), so the per-session costs
+ * (RPCs, envelopes, the nodes' durable log writes) are shared. Leader /
+ * follower: a request queues itself; if fewer than COALESCE_LEADERS
+ * sessions run for the key it becomes a leader and signs everything queued
+ * (its own request included) until the queue is empty; otherwise it waits
+ * for a leader to sign it. An idle request signs at once, alone. All
+ * requests of a merged session share its outcome; each was validated
+ * before it was queued. The nodes' audit records carry the SHA-256 of the
+ * merged requests' hashes. */
+#define COALESCE_LEADERS 4
+
+typedef struct sign_req {
+    const sign_item *items;
+    size_t m;
+    uint8_t hash[32];
+    sign_out *out;
+    int rc, done;
+    char why[200];
+    struct sign_req *next;
+} sign_req;
+
+static void run_group(sigil_coord *c, key_rt *k, sign_req *g)
+{
+    size_t total = 0, off = 0;
+    sign_item *items;
+    sign_out out;
+    crypto_hash_sha256_state h;
+    uint8_t hash[32];
+    char why[200] = "";
+    int rc;
+
+    for (sign_req *r = g; r; r = r->next)
+        total += r->m;
+    if (!g->next) { /* alone: no copies */
+        g->rc = sign_items(c, k, g->items, g->m, g->hash, g->out, g->why, sizeof g->why);
+        return;
+    }
+    memset(&out, 0, sizeof out);
+    items = calloc(total, sizeof *items);
+    out.sigs = calloc(total, sizeof *out.sigs);
+    out.recids = calloc(total, sizeof *out.recids);
+    crypto_hash_sha256_init(&h);
+    for (sign_req *r = g; r; r = r->next) {
+        if (items)
+            memcpy(items + off, r->items, r->m * sizeof *items);
+        off += r->m;
+        crypto_hash_sha256_update(&h, r->hash, 32);
+    }
+    crypto_hash_sha256_final(&h, hash);
+    rc = (!items || !out.sigs || !out.recids)
+             ? SIGIL_E_NOMEM
+             : sign_items(c, k, items, total, hash, &out, why, sizeof why);
+    off = 0;
+    for (sign_req *r = g; r; r = r->next) {
+        r->rc = rc;
+        snprintf(r->why, sizeof r->why, "%s", why);
+        if (rc == SIGIL_OK) {
+            memcpy(r->out->sigs, out.sigs + off, r->m * sizeof *out.sigs);
+            memcpy(r->out->recids, out.recids + off, r->m * sizeof *out.recids);
+            r->out->siglen = out.siglen;
+            r->out->nsigners = out.nsigners;
+            memcpy(r->out->signers, out.signers, sizeof out.signers);
+        }
+        off += r->m;
+    }
+    free(items);
+    free(out.sigs);
+    free(out.recids);
+}
+
+static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, size_t m,
+                          const uint8_t hash[32], sign_out *out, char *why, size_t whylen)
+{
+    sign_req me;
+    memset(&me, 0, sizeof me);
+    me.items = items;
+    me.m = m;
+    memcpy(me.hash, hash, 32);
+    me.out = out;
+    pthread_mutex_lock(&k->bmu);
+    if (k->btail)
+        k->btail->next = &me;
+    else
+        k->bhead = &me;
+    k->btail = &me;
+    while (!me.done) {
+        if (k->leaders < COALESCE_LEADERS && k->bhead) {
+            /* lead: take up to max_batch items from the queue */
+            sign_req *g = k->bhead, *last = g;
+            size_t total = g->m;
+            while (last->next && total + last->next->m <= c->cfg->max_batch) {
+                last = last->next;
+                total += last->m;
+            }
+            k->bhead = last->next;
+            if (!k->bhead)
+                k->btail = NULL;
+            last->next = NULL;
+            k->leaders++;
+            pthread_mutex_unlock(&k->bmu);
+            run_group(c, k, g);
+            pthread_mutex_lock(&k->bmu);
+            k->leaders--;
+            for (sign_req *r = g, *n; r; r = n) {
+                n = r->next;
+                r->done = 1;
+            }
+            pthread_cond_broadcast(&k->bcv);
+        } else {
+            pthread_cond_wait(&k->bcv, &k->bmu);
+        }
+    }
+    pthread_mutex_unlock(&k->bmu);
+    snprintf(why, whylen, "%s", me.why);
+    return me.rc;
 }
 
 /* ---- wallet API ---- */
@@ -1238,7 +1366,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     for (size_t j = 0; rc == SIGIL_OK && j < m; j++)
         rc = check_item(k, batch ? br->items[j] : sr->item, j, &items[j], call);
     if (rc == SIGIL_OK) {
-        rc = sign_items(c, k, items, m, hash, &out, call->detail, sizeof call->detail);
+        rc = sign_coalesced(c, k, items, m, hash, &out, call->detail, sizeof call->detail);
         if (rc == SIGIL_E_HALTED)
             halted_detail(c, call);
     }
