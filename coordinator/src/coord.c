@@ -18,6 +18,8 @@
 #include <sodium.h>
 
 #include "coord_int.h"
+#include "sigil/audit.h"
+#include "sigil/audit_hsm.h"
 #include "sigil/breaker.h"
 #include "sigil/ecdsa.h"
 #include "sigil/envelope.h"
@@ -25,6 +27,7 @@
 #include "sigil/file.h"
 #include "sigil/frost.h"
 #include "sigil/group.h"
+#include "sigil/hsm.h"
 #include "sigil/v1/admin.pb-c.h"
 #include "sigil/v1/wallet.pb-c.h"
 
@@ -101,6 +104,11 @@ struct sigil_coord {
     pthread_rwlock_t keys_mu;              /* protects the keys array */
     key_rt **keys;
     size_t nkeys, keys_alloc;
+
+    sigil_hsm *hsm;                        /* the coordinator's token: audit log key only */
+    sigil_audit_signer signer;
+    int signer_set;
+    sigil_audit_log *audit;                /* NULL when not configured */
 
     pthread_t filler;
     int filler_started;
@@ -1153,6 +1161,80 @@ static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, siz
     return me.rc;
 }
 
+
+/* ---- audit (fail-closed) ---- */
+
+static void entry_base(sigil_audit_entry *e, int type, const char *actor, const char *key_id,
+                       int scheme)
+{
+    memset(e, 0, sizeof *e);
+    e->version = SIGIL_AUDIT_ENTRY_VERSION;
+    e->type = (uint8_t)type;
+    e->actor_len = (uint8_t)snprintf(e->actor, sizeof e->actor, "%s", actor ? actor : "");
+    if (key_id) {
+        e->key_id_len = (uint8_t)strnlen(key_id, SIGIL_AUDIT_KEYID_MAX);
+        memcpy(e->key_id, key_id, e->key_id_len);
+    }
+    e->scheme = (uint8_t)scheme;
+}
+
+/* Record the m signatures of one request durably; SIGIL_OK only when every
+ * entry is on disk. *seq gets the first entry's index. */
+static int audit_sign(sigil_coord *c, const char *actor, key_rt *k, const sign_item *items,
+                      size_t m, const sign_out *out, ProtobufCBinaryData rid, uint64_t *seq)
+{
+    *seq = 0;
+    if (!c->audit)
+        return SIGIL_OK;
+    sigil_audit_entry *e = calloc(m, sizeof *e);
+    if (!e)
+        return SIGIL_E_NOMEM;
+    for (size_t j = 0; j < m; j++) {
+        entry_base(&e[j], SIGIL_AUDIT_SIGN, actor, k->info.key_id, k->info.scheme);
+        /* digests as signed; messages by their SHA-256 */
+        if (items[j].len == 32 && !k->frost_suite)
+            memcpy(e[j].digest, items[j].data, 32);
+        else if (k->frost_suite == SIGIL_FROST_BIP340)
+            memcpy(e[j].digest, items[j].data, 32);
+        else
+            crypto_hash_sha256(e[j].digest, items[j].data, items[j].len);
+        e[j].digest_len = 32;
+        e[j].outcome = SIGIL_AUDIT_OUTCOME_SIGNATURE;
+        e[j].sig_len = (uint8_t)out->siglen;
+        memcpy(e[j].sig, out->sigs[j], out->siglen);
+        e[j].n_signers = (uint8_t)out->nsigners;
+        for (size_t i = 0; i < out->nsigners; i++)
+            e[j].signers[i] = (uint16_t)out->signers[i];
+        sodium_bin2hex(e[j].request_id, sizeof e[j].request_id, rid.data,
+                       rid.len < 63 ? rid.len : 63);
+        e[j].request_id_len = (uint8_t)strlen(e[j].request_id);
+    }
+    int rc = sigil_audit_append(c->audit, e, m, seq);
+    free(e);
+    return rc;
+}
+
+static int audit_event(sigil_coord *c, int type, const char *actor, const char *key_id,
+                       int scheme, const uint8_t *digest, size_t dlen, const char *msg)
+{
+    sigil_audit_entry e;
+    if (!c->audit)
+        return SIGIL_OK;
+    entry_base(&e, type, actor, key_id, scheme);
+    if (digest && dlen <= SIGIL_AUDIT_DIGEST_MAX) {
+        memcpy(e.digest, digest, dlen);
+        e.digest_len = (uint8_t)dlen;
+    }
+    if (msg) {
+        e.outcome = SIGIL_AUDIT_OUTCOME_ERROR; /* carries the text */
+        e.error = SIGIL_E_HALTED;
+        e.errmsg_len = (uint8_t)snprintf(e.errmsg, sizeof e.errmsg, "%s", msg);
+        if (type != SIGIL_AUDIT_HALT)
+            e.outcome = SIGIL_AUDIT_OUTCOME_NONE, e.error = 0, e.errmsg_len = 0;
+    }
+    return sigil_audit_append(c->audit, &e, 1, NULL);
+}
+
 /* ---- wallet API ---- */
 
 static int check_item(const key_rt *k, const Sigil__V1__SignItem *it, size_t idx, sign_item *out,
@@ -1373,6 +1455,13 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     /* the breaker may have tripped while we signed: nothing leaves */
     if (rc == SIGIL_OK && atomic_load(&c->halted))
         rc = halted_detail(c, call);
+    /* fail-closed audit: nothing leaves before its record is durable */
+    uint64_t seq = 0;
+    if (rc == SIGIL_OK && (rc = audit_sign(c, call->peer->uri, k, items, m, &out, rid, &seq))) {
+        detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable (%s): signature withheld",
+               sigil_strerror(rc));
+        rc = SIGIL_E_UNAVAILABLE;
+    }
     if (rc == SIGIL_OK) {
         if (batch) {
             Sigil__V1__SignBatchResponse resp = SIGIL__V1__SIGN_BATCH_RESPONSE__INIT;
@@ -1389,6 +1478,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
                 resp.public_key.len = k->info.pk_len;
                 resp.signers = out.signers;
                 resp.n_signers = out.nsigners;
+                resp.audit_index_first = seq;
                 uint32_t *rec = NULL;
                 if (!k->frost_suite && (rec = calloc(m, sizeof *rec))) {
                     for (size_t j = 0; j < m; j++)
@@ -1411,6 +1501,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
             resp.signers = out.signers;
             resp.n_signers = out.nsigners;
             resp.recovery_id = k->frost_suite ? 0 : (uint32_t)out.recids[0];
+            resp.audit_index = seq;
             rc = sigil_rpc_pack(&resp.base, call->resp);
         }
     }
@@ -1524,6 +1615,10 @@ static int h_keygen(void *ctx, sigil_rpc_call *call)
             info.share_version = 1;
             rc = key_rt_new(c, &info, &k);
         }
+        if (rc == SIGIL_OK &&
+            (rc = audit_event(c, SIGIL_AUDIT_KEYGEN, call->peer->uri, info.key_id, info.scheme,
+                              info.public_key, info.pk_len, NULL)))
+            detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: key not registered");
         if (rc == SIGIL_OK && (rc = sigil_coord_registry_add(c->registry, &info)))
             detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
         if (rc == SIGIL_OK && (rc = keys_add(c, k)) == SIGIL_OK)
@@ -1606,6 +1701,9 @@ static int h_halt(void *ctx, sigil_rpc_call *call)
     if (rc)
         return detail(call, rc, "halted in memory, but the halted state was not persisted: %s",
                       sigil_strerror(rc));
+    if ((rc = audit_event(c, SIGIL_AUDIT_HALT, call->peer->uri, NULL, 0, NULL, 0, st.reason)))
+        fprintf(stderr, "sigil-coordinator: halt (epoch %" PRIu64 ") not in the audit log: %s\n",
+                st.epoch, sigil_strerror(rc));
     resp.halted = 1;
     resp.halt_epoch = st.epoch;
     resp.halted_at_unix_ms = st.at_unix_ms;
@@ -1683,6 +1781,14 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
                       rc == SIGIL_E_REPLAY ? "this approval statement was used before"
                                            : sigil_strerror(rc));
     }
+    {
+        uint8_t sh[32];
+        crypto_hash_sha256(sh, req->statement.data, req->statement.len);
+        if ((rc = audit_event(c, SIGIL_AUDIT_RESUME, call->peer->uri, NULL, 0, sh, 32, NULL))) {
+            pthread_mutex_unlock(&c->breaker_mu);
+            return detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: still halted");
+        }
+    }
     st.halted = 0;
     rc = sigil_coord_breaker_save(c->breaker_path, &st);
     if (rc == SIGIL_OK) {
@@ -1729,7 +1835,7 @@ static int h_health(void *ctx, sigil_rpc_call *call)
 {
     sigil_coord *c = ctx;
     Sigil__V1__HealthResponse resp = SIGIL__V1__HEALTH_RESPONSE__INIT;
-    Sigil__V1__ComponentHealth comp[SIGIL_COORD_MAX_NODES], *cp[SIGIL_COORD_MAX_NODES];
+    Sigil__V1__ComponentHealth comp[SIGIL_COORD_MAX_NODES], *cp[SIGIL_COORD_MAX_NODES + 1];
     char names[SIGIL_COORD_MAX_NODES][32];
     size_t healthy = 0;
     for (size_t i = 0; i < c->cfg->num_nodes; i++) {
@@ -1741,8 +1847,26 @@ static int h_health(void *ctx, sigil_rpc_call *call)
         healthy += comp[i].ok;
         cp[i] = &comp[i];
     }
+    Sigil__V1__ComponentHealth ac = SIGIL__V1__COMPONENT_HEALTH__INIT;
+    char adetail[96];
+    size_t nc = c->cfg->num_nodes;
+    ac.name = "audit-log";
+    if (c->audit) {
+        sigil_audit_stats as;
+        sigil_audit_log_stats(c->audit, &as);
+        ac.ok = as.error == SIGIL_OK;
+        snprintf(adetail, sizeof adetail, "%" PRIu64 " entries, checkpoint at %" PRIu64 "%s",
+                 as.size, as.checkpoint_size, ac.ok ? "" : "; FAILED: signing refused");
+        if (!ac.ok)
+            healthy = 0;
+    } else {
+        ac.ok = 1;
+        snprintf(adetail, sizeof adetail, "not configured");
+    }
+    ac.detail = adetail;
+    cp[nc++] = &ac;
     resp.components = cp;
-    resp.n_components = c->cfg->num_nodes;
+    resp.n_components = nc;
     resp.version = "sigil-coordinator 0.1";
     resp.status = atomic_load(&c->halted) ? SIGIL__V1__SERVING_STATUS__SERVING_STATUS_HALTED
                   : healthy >= c->cfg->threshold
@@ -1791,6 +1915,26 @@ int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
         (rc = sigil_coord_idem_new(cfg->idem_capacity, &c->idem)) ||
         (rc = sigil_env_peers_new(&c->peers)))
         goto fail;
+
+    /* audit log, checkpoints signed by the token's key */
+    if (cfg->audit) {
+        sigil_hsm_config hc = {0};
+        sigil_audit_config ac = {0};
+        hc.module_path = cfg->pkcs11_module[0] ? cfg->pkcs11_module : NULL;
+        hc.token_label = cfg->audit_token;
+        hc.pin_file = cfg->audit_pin_file;
+        if ((rc = sigil_hsm_open(&c->hsm, &hc)) ||
+            (rc = sigil_audit_signer_hsm(&c->signer, c->hsm, cfg->audit_key_label,
+                                         cfg->audit_origin)))
+            goto fail;
+        c->signer_set = 1;
+        ac.backend = SIGIL_AUDIT_BACKEND_FILE;
+        ac.path = cfg->audit_dir;
+        ac.origin = cfg->audit_origin;
+        ac.signer = &c->signer;
+        if ((rc = sigil_audit_log_open(&ac, &c->audit)))
+            goto fail;
+    }
 
     /* authorization table */
     if ((rc = sigil_rpc_authz_new(&c->authz)))
@@ -1893,6 +2037,11 @@ void sigil_coord_free(sigil_coord *c)
     if (c->filler_started)
         pthread_join(c->filler, NULL);
     sigil_rpc_server_free(c->server);
+    if (c->audit)
+        sigil_audit_log_close(c->audit);
+    if (c->signer_set)
+        sigil_audit_signer_free(&c->signer);
+    sigil_hsm_close(c->hsm);
     for (size_t i = 0; i < c->nkeys; i++)
         key_rt_free(c->keys[i]);
     free(c->keys);
