@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <grpc/status.h>
+#include <secp256k1.h>
+#include <secp256k1_schnorrsig.h>
 #include <sodium.h>
 
 #include "sigil/coord.h"
@@ -141,20 +143,57 @@ static int get_key(const load_opts *o, sigil_rpc_client *c, Sigil__V1__KeyInfo *
     return 0;
 }
 
-/* Single-key baseline in this process: libsodium Ed25519 sign for FROST
- * keys, a plain libsodium sign stands in for every scheme's local cost. */
-static double baseline_us(void)
+/* Single-key baseline in this process, same scheme family: libsodium
+ * Ed25519 for Ed25519, libsecp256k1 ECDSA for ECDSA, libsecp256k1 BIP-340
+ * Schnorr for the two secp256k1 Schnorr schemes. *name gets what ran. */
+static double baseline_us(int scheme, const char **name)
 {
-    uint8_t pk[32], sk[64], msg[32] = {0}, sig[64];
-    crypto_sign_keypair(pk, sk);
-    double t0 = now_s();
-    int n = 2000;
-    for (int i = 0; i < n; i++) {
-        msg[0] = (uint8_t)i;
-        crypto_sign_detached(sig, NULL, msg, sizeof msg, sk);
+    uint8_t msg[32] = {0}, sig[64];
+    const int n = 2000;
+    double t0;
+    if (scheme == SIGIL__V1__SCHEME__SCHEME_ED25519 || scheme == 0) {
+        uint8_t pk[32], sk[64];
+        crypto_sign_keypair(pk, sk);
+        *name = "libsodium Ed25519 sign";
+        t0 = now_s();
+        for (int i = 0; i < n; i++) {
+            msg[0] = (uint8_t)i;
+            crypto_sign_detached(sig, NULL, msg, sizeof msg, sk);
+        }
+        sodium_memzero(sk, sizeof sk);
+        return (now_s() - t0) * 1e6 / n;
     }
+    secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    uint8_t sk[32];
+    do
+        randombytes_buf(sk, 32);
+    while (!secp256k1_ec_seckey_verify(ctx, sk));
+    if (scheme == SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1) {
+        secp256k1_ecdsa_signature es;
+        *name = "libsecp256k1 ECDSA sign";
+        t0 = now_s();
+        for (int i = 0; i < n; i++) {
+            msg[0] = (uint8_t)i;
+            if (!secp256k1_ecdsa_sign(ctx, &es, msg, sk, NULL, NULL))
+                break;
+        }
+    } else {
+        secp256k1_keypair kp;
+        *name = "libsecp256k1 BIP-340 sign";
+        if (!secp256k1_keypair_create(ctx, &kp, sk))
+            return 0;
+        t0 = now_s();
+        for (int i = 0; i < n; i++) {
+            msg[0] = (uint8_t)i;
+            if (!secp256k1_schnorrsig_sign32(ctx, sig, msg, &kp, NULL))
+                break;
+        }
+        sodium_memzero(&kp, sizeof kp);
+    }
+    double us = (now_s() - t0) * 1e6 / n;
     sodium_memzero(sk, sizeof sk);
-    return (now_s() - t0) * 1e6 / n;
+    secp256k1_context_destroy(ctx);
+    return us;
 }
 
 int sigil_bench_load(int argc, char **argv)
@@ -228,8 +267,9 @@ int sigil_bench_load(int argc, char **argv)
            o.count ? "count" : "seconds", o.count ? (double)o.count : o.seconds,
            o.count ? " calls" : "");
     printf("  cores online %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
-    printf("  baseline (single key, in process, libsodium Ed25519 sign): %.1f us/sig\n",
-           baseline_us());
+    const char *bname = "";
+    double bus = baseline_us(ki->scheme, &bname);
+    printf("  baseline (single key, in process, %s): %.1f us/sig\n", bname, bus);
     sigil_rpc_msg_free(km);
 
     atomic_store(&issued, 0);

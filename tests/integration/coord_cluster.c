@@ -385,6 +385,11 @@ static void test_idem(void)
              SIGIL_E_INVALID);
     CHECK_EQ(st.code, GRPC_STATUS_INVALID_ARGUMENT);
     sigil_rpc_client_free(w);
+    /* sigil-bench load against the cluster: 4 mTLS clients, 40 calls, no errors */
+    CHECK(sh("'%s/sigil-bench' load --ca '%s/pki/ca.pem' --cert '%s/pki/wallet-alice.pem' "
+             "--key '%s/pki/wallet-alice.key' --target %s --key-id hot-ed --clients 4 "
+             "--count 40 | grep -q 'calls ok 40, errors 0'",
+             bindir, dir, dir, dir, target) == 0);
 }
 
 static void test_badinput(void)
