@@ -3,6 +3,7 @@
 #include "ot_bench.h"
 #include "sigil/audit_bench.h"
 #include "sigil/rpc_bench.h"
+#include "sigil/coord_bench.h"
 #include "tool.h"
 
 static const sigil_tool_cmd cmds[] = {
@@ -11,6 +12,7 @@ static const sigil_tool_cmd cmds[] = {
     {"ecdsa", sigil_bench_ecdsa, "DKLs23 ECDSA keygen, presign, online, full signature, bytes; libsecp256k1 baseline"},
     {"rpc", sigil_bench_rpc, "mTLS gRPC unary call: sequential latency, 1/4/16 in flight"},
     {"audit", sigil_bench_audit, "audit log: durable appends/s per backend, syncs/entry, added latency, verify speed"},
+    {"load", sigil_bench_load, "N concurrent mTLS wallet clients against a running coordinator"},
     {0, 0, 0},
 };
 

@@ -1,0 +1,2061 @@
+/* sigil-coordinator: the wallet and admin APIs, key generation, signing
+ * from the nodes' pools, the circuit breaker.
+ *
+ * Trust: the coordinator holds no secret except its TLS key. It relays the
+ * nodes' envelopes, opens only the ones addressed to it (RESULT and
+ * COMMITMENT, signed by the node's envelope key certified by the node's HSM
+ * identity key; never encrypted to the coordinator), aggregates with mpc/'s
+ * public-data functions and verifies every signature against the group key
+ * before it is released. */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "coord_int.h"
+#include "sigil/audit.h"
+#include "sigil/audit_hsm.h"
+#include "sigil/breaker.h"
+#include "sigil/ecdsa.h"
+#include "sigil/envelope.h"
+#include "sigil/err.h"
+#include "sigil/file.h"
+#include "sigil/frost.h"
+#include "sigil/group.h"
+#include "sigil/hsm.h"
+#include "sigil/v1/admin.pb-c.h"
+#include "sigil/v1/wallet.pb-c.h"
+
+#define ADMIN_KEYGEN "/sigil.v1.Admin/Keygen"
+#define RESP_MAX ((size_t)8 << 20)
+#define MAX_MESSAGE_ITEM (64u * 1024u)
+#define POOL_COMMIT_MAX 128
+
+/* ---- per-key runtime: the public package and the FROST pools ---- */
+
+typedef struct {
+    uint64_t entry_id;
+    Sigil__V1__Envelope *env;              /* the node's signed COMMITMENT envelope */
+    uint8_t commitment[POOL_COMMIT_MAX];   /* its opened body's commitment */
+    size_t clen;
+} pool_entry;
+
+typedef struct {
+    pool_entry *e;                         /* ring */
+    size_t cap, head, count;
+    int refilling;
+} pool;
+
+/* ECDSA: presignatures belong to a fixed signer set; one pool per set. */
+#define MAX_QUORUMS 64
+/* Presignatures per PRESIGN session: the node's round-2 envelope carries
+ * every presignature's OT messages and is bounded (sigil-node refuses
+ * about 20+ per session with RESOURCE_EXHAUSTED), so larger pools are made
+ * by several sessions. */
+#define PRESIGN_BATCH 16
+typedef struct {
+    uint64_t ids[SIGIL_COORD_MAX_NODES]; /* per signer of the set, in set order */
+} presig_tuple;
+
+typedef struct {
+    size_t pidx[SIGIL_COORD_MAX_NODES];  /* indexes into the key's parties, ascending */
+    presig_tuple *e;                     /* ring */
+    size_t cap, head, count;
+} presig_pool;
+
+typedef struct {
+    sigil_coord_key info;
+    sigil_keyshare pub;                    /* public package (secret NULL) */
+    int frost_suite;                       /* 0 for ECDSA */
+    pthread_mutex_t mu;
+    pool pools[SIGIL_COORD_MAX_NODES];     /* FROST, indexed like info.parties */
+    presig_pool qpools[MAX_QUORUMS];       /* ECDSA, one per t-subset */
+    size_t nq;
+    /* coalescing of concurrent Sign requests (see sign_coalesced) */
+    pthread_mutex_t bmu;
+    pthread_cond_t bcv;
+    struct sign_req *bhead, *btail;
+    unsigned leaders;
+    unsigned rr;                           /* round-robin quorum start */
+} key_rt;
+
+struct sigil_coord {
+    const sigil_coord_config *cfg;
+    sigil_rpc_authz *authz;
+    sigil_rpc_server *server;
+    coord_node nodes[SIGIL_COORD_MAX_NODES];
+    sigil_env_peers *peers;
+    pthread_mutex_t peers_mu;
+    sigil_coord_registry *registry;
+    sigil_coord_idem *idem;
+    char breaker_path[SIGIL_COORD_PATH_MAX + 32];
+    char nonces_path[SIGIL_COORD_PATH_MAX + 32];
+    pthread_mutex_t breaker_mu;            /* serializes Halt / Resume and the file */
+    sigil_coord_breaker_state breaker;
+    atomic_int halted;                     /* read on every Sign, lock-free */
+    sigil_breaker_nonces *nonces;
+    sigil_breaker_officer officers[SIGIL_COORD_MAX_OFFICERS];
+
+    pthread_rwlock_t keys_mu;              /* protects the keys array */
+    key_rt **keys;
+    size_t nkeys, keys_alloc;
+
+    sigil_hsm *hsm;                        /* the coordinator's token: audit log key only */
+    sigil_audit_signer signer;
+    int signer_set;
+    sigil_audit_log *audit;                /* NULL when not configured */
+
+    pthread_t filler;
+    int filler_started;
+    pthread_mutex_t fill_mu;
+    pthread_cond_t fill_cv;
+    int stop;
+};
+
+/* ---- helpers ---- */
+
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static coord_node *node_by_id(sigil_coord *c, uint32_t id)
+{
+    for (size_t i = 0; i < c->cfg->num_nodes; i++)
+        if (c->nodes[i].cfg->id == id)
+            return &c->nodes[i];
+    return NULL;
+}
+
+static int detail(sigil_rpc_call *call, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int detail(sigil_rpc_call *call, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->detail, sizeof call->detail, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int halted_detail(sigil_coord *c, sigil_rpc_call *call)
+{
+    pthread_mutex_lock(&c->breaker_mu);
+    snprintf(call->detail, sizeof call->detail,
+             "signing halted by %.60s (epoch %" PRIu64 "): %.100s; resume needs %u officer approvals",
+             c->breaker.by[0] ? c->breaker.by : "an officer", c->breaker.epoch,
+             c->breaker.reason[0] ? c->breaker.reason : "no reason given",
+             c->cfg->approvals_required);
+    pthread_mutex_unlock(&c->breaker_mu);
+    return SIGIL_E_HALTED;
+}
+
+/* The identity key of node id, for opening its envelopes: from the config,
+ * or learned once from Node/Status over mTLS pinned to the node's SAN. */
+static int ensure_peer(sigil_coord *c, coord_node *n)
+{
+    static const uint8_t zero[32];
+    Sigil__V1__NodeStatusRequest req = SIGIL__V1__NODE_STATUS_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    sigil_rpc_status st;
+    int rc;
+    uint8_t pk[32];
+
+    if (n->cfg->has_identity_pk || atomic_load(&n->peer_known))
+        return SIGIL_OK;
+    rc = sigil_rpc_call_msg(n->client, SIGIL_RPC_NODE_STATUS, &req.base,
+                            &sigil__v1__node_status_response__descriptor, &m,
+                            c->cfg->node_timeout_ms, &st);
+    if (rc)
+        return rc;
+    Sigil__V1__NodeStatusResponse *r = (Sigil__V1__NodeStatusResponse *)m;
+    if (r->identity_public_key.len != 32 || r->node_id != n->cfg->id ||
+        sigil_memeq(r->identity_public_key.data, zero, 32)) {
+        sigil_rpc_msg_free(m);
+        return SIGIL_E_ENCODING;
+    }
+    memcpy(pk, r->identity_public_key.data, 32);
+    sigil_rpc_msg_free(m);
+    pthread_mutex_lock(&c->peers_mu);
+    rc = sigil_env_peers_add(c->peers, n->cfg->id, pk);
+    pthread_mutex_unlock(&c->peers_mu);
+    if (rc == SIGIL_E_EXISTS)
+        rc = SIGIL_OK; /* learned by another thread; the first key stays */
+    if (rc == SIGIL_OK)
+        atomic_store(&n->peer_known, 1);
+    return rc;
+}
+
+/* Open an envelope addressed to the coordinator (RESULT / COMMITMENT). */
+static int open_env(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t want_from,
+                    uint32_t want_kind, const uint8_t *sid, sigil_buf *body)
+{
+    sigil_env_header h;
+    if (!e || e->from != want_from || e->kind != want_kind || e->to != 0)
+        return SIGIL_E_PARTICIPANT;
+    if (sid && (e->session_id.len != 32 || memcmp(e->session_id.data, sid, 32)))
+        return SIGIL_E_SESSION;
+    h.session_id = e->session_id.len ? e->session_id.data : NULL;
+    h.session_id_len = e->session_id.len;
+    h.round = e->round;
+    h.from = e->from;
+    h.to = e->to;
+    h.kind = e->kind;
+    return sigil_env_open(c->peers, NULL, &h, e->payload.data, e->payload.len, body, NULL);
+}
+
+/* ---- keys ---- */
+
+static void key_rt_free(key_rt *k)
+{
+    if (!k)
+        return;
+    for (size_t i = 0; i < SIGIL_COORD_MAX_NODES; i++) {
+        pool *p = &k->pools[i];
+        for (size_t j = 0; j < p->count; j++)
+            sigil_rpc_msg_free(&p->e[(p->head + j) % p->cap].env->base);
+        free(p->e);
+    }
+    for (size_t i = 0; i < k->nq; i++)
+        free(k->qpools[i].e);
+    sigil_keyshare_free(&k->pub);
+    pthread_cond_destroy(&k->bcv);
+    pthread_mutex_destroy(&k->bmu);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+}
+
+static int key_rt_new(sigil_coord *c, const sigil_coord_key *info, key_rt **out)
+{
+    key_rt *k = calloc(1, sizeof *k);
+    sigil_buf b;
+    int rc;
+    if (!k)
+        return SIGIL_E_NOMEM;
+    k->info = *info;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_mutex_init(&k->bmu, NULL);
+    pthread_cond_init(&k->bcv, NULL);
+    sigil_buf_view(&b, info->package, info->package_len);
+    rc = sigil_keyshare_parse(&b, &k->pub);
+    if (rc == SIGIL_OK && info->scheme != SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1)
+        k->frost_suite = info->scheme; /* 1..3 equal sigil_frost_suite */
+    for (size_t i = 0; rc == SIGIL_OK && i < info->num_parties; i++) {
+        k->pools[i].cap = c->cfg->pool_frost_target * 2 + c->cfg->max_batch;
+        if (!k->frost_suite)
+            continue;
+        k->pools[i].e = calloc(k->pools[i].cap, sizeof(pool_entry));
+        if (!k->pools[i].e)
+            rc = SIGIL_E_NOMEM;
+    }
+    if (rc == SIGIL_OK && !k->frost_suite) {
+        /* every t-subset of the parties (in lexicographic order) */
+        size_t n = info->num_parties, t = info->threshold, idx[SIGIL_COORD_MAX_NODES];
+        for (size_t i = 0; i < t; i++)
+            idx[i] = i;
+        while (rc == SIGIL_OK && k->nq < MAX_QUORUMS) {
+            presig_pool *q = &k->qpools[k->nq++];
+            memcpy(q->pidx, idx, t * sizeof *idx);
+            q->cap = c->cfg->pool_ecdsa_target * 2 + c->cfg->max_batch;
+            if (!(q->e = calloc(q->cap, sizeof *q->e)))
+                rc = SIGIL_E_NOMEM;
+            size_t i = t;
+            while (i > 0 && idx[i - 1] == n - t + i - 1)
+                i--;
+            if (i == 0)
+                break;
+            idx[i - 1]++;
+            for (size_t j = i; j < t; j++)
+                idx[j] = idx[j - 1] + 1;
+        }
+    }
+    if (rc) {
+        key_rt_free(k);
+        return rc;
+    }
+    *out = k;
+    return SIGIL_OK;
+}
+
+static int keys_add(sigil_coord *c, key_rt *k)
+{
+    pthread_rwlock_wrlock(&c->keys_mu);
+    if (c->nkeys == c->keys_alloc) {
+        size_t n = c->keys_alloc ? 2 * c->keys_alloc : 16;
+        key_rt **p = realloc(c->keys, n * sizeof *p);
+        if (!p) {
+            pthread_rwlock_unlock(&c->keys_mu);
+            return SIGIL_E_NOMEM;
+        }
+        c->keys = p;
+        c->keys_alloc = n;
+    }
+    c->keys[c->nkeys++] = k;
+    pthread_rwlock_unlock(&c->keys_mu);
+    return SIGIL_OK;
+}
+
+/* Key runtimes are never removed while the coordinator runs, so a pointer
+ * stays valid after the lock is released. */
+static key_rt *keys_find(sigil_coord *c, const char *key_id)
+{
+    key_rt *k = NULL;
+    pthread_rwlock_rdlock(&c->keys_mu);
+    for (size_t i = 0; i < c->nkeys; i++)
+        if (!strcmp(c->keys[i]->info.key_id, key_id)) {
+            k = c->keys[i];
+            break;
+        }
+    pthread_rwlock_unlock(&c->keys_mu);
+    return k;
+}
+
+/* ---- FROST pools ---- */
+
+/* Ask node (index pi in the key's parties) for up to count commitments and
+ * add the ones that open and match to its pool. */
+static int pool_refill(sigil_coord *c, key_rt *k, size_t pi, uint32_t count)
+{
+    coord_node *n = node_by_id(c, k->info.parties[pi]);
+    Sigil__V1__RefillPoolRequest req = SIGIL__V1__REFILL_POOL_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    sigil_rpc_status st;
+    sigil_buf body, packed;
+    int rc;
+
+    if (!n)
+        return SIGIL_E_UNAVAILABLE;
+    if ((rc = ensure_peer(c, n)))
+        return rc;
+    req.key_id = k->info.key_id;
+    req.scheme = (Sigil__V1__Scheme)k->info.scheme;
+    req.count = count;
+    rc = sigil_rpc_call_msg(n->client, SIGIL_RPC_NODE_REFILL_POOL, &req.base,
+                            &sigil__v1__refill_pool_response__descriptor, &m,
+                            c->cfg->node_timeout_ms, &st);
+    if (rc) {
+        if (rc == SIGIL_E_TIMEOUT || rc == SIGIL_E_UNAVAILABLE)
+            coord_node_failed(n);
+        return rc;
+    }
+    coord_node_ok(n);
+    Sigil__V1__RefillPoolResponse *r = (Sigil__V1__RefillPoolResponse *)m;
+    sigil_buf_init(&body, 4096, 0);
+    sigil_buf_init(&packed, 4096, 0);
+    for (size_t i = 0; i < r->n_entries; i++) {
+        Sigil__V1__PoolEntry *pe = r->entries[i];
+        sigil_env_commitment cm;
+        ProtobufCMessage *copy = NULL;
+        sigil_buf_reset(&body);
+        sigil_buf_reset(&packed);
+        if (!pe || !pe->commitment ||
+            open_env(c, pe->commitment, n->cfg->id, SIGIL_ENV_COMMITMENT, NULL, &body) ||
+            sigil_env_commitment_decode(&cm, body.data, body.size) ||
+            cm.scheme != k->info.scheme || strcmp(cm.key_id, k->info.key_id) ||
+            cm.entry_id != pe->entry_id || cm.commitment_len > POOL_COMMIT_MAX ||
+            pe->commitment->session_id.len != 0) {
+            rc = SIGIL_E_CHECK; /* a node sending bad commitments: refuse them all */
+            break;
+        }
+        if (sigil_rpc_pack(&pe->commitment->base, &packed) ||
+            sigil_rpc_unpack(&sigil__v1__envelope__descriptor, packed.data, packed.size, 8192,
+                             &copy))
+            continue;
+        pthread_mutex_lock(&k->mu);
+        pool *p = &k->pools[pi];
+        if (p->count < p->cap) {
+            pool_entry *e = &p->e[(p->head + p->count) % p->cap];
+            e->entry_id = pe->entry_id;
+            e->env = (Sigil__V1__Envelope *)copy;
+            memcpy(e->commitment, cm.commitment, cm.commitment_len);
+            e->clen = cm.commitment_len;
+            p->count++;
+            copy = NULL;
+        }
+        pthread_mutex_unlock(&k->mu);
+        if (copy)
+            sigil_rpc_msg_free(copy);
+    }
+    sigil_buf_free(&body);
+    sigil_buf_free(&packed);
+    sigil_rpc_msg_free(m);
+    return rc;
+}
+
+/* Forget a node's pool for a key: after the node failed a session its
+ * entries may be stale (a restarted node has lost its nonces). */
+static void pool_flush(key_rt *k, size_t pi)
+{
+    pthread_mutex_lock(&k->mu);
+    pool *p = &k->pools[pi];
+    for (size_t j = 0; j < p->count; j++)
+        sigil_rpc_msg_free(&p->e[(p->head + j) % p->cap].env->base);
+    p->head = p->count = 0;
+    pthread_mutex_unlock(&k->mu);
+}
+
+static size_t pool_count(key_rt *k, size_t pi)
+{
+    pthread_mutex_lock(&k->mu);
+    size_t n = k->pools[pi].count;
+    pthread_mutex_unlock(&k->mu);
+    return n;
+}
+
+
+/* ---- ECDSA presignature pools ---- */
+
+static void qpool_flush_party(key_rt *k, uint32_t party)
+{
+    pthread_mutex_lock(&k->mu);
+    for (size_t qi = 0; qi < k->nq; qi++)
+        for (size_t i = 0; i < k->info.threshold; i++)
+            if (k->info.parties[k->qpools[qi].pidx[i]] == party)
+                k->qpools[qi].head = k->qpools[qi].count = 0;
+    pthread_mutex_unlock(&k->mu);
+}
+
+static size_t qpool_count(key_rt *k, size_t qi)
+{
+    pthread_mutex_lock(&k->mu);
+    size_t n = k->qpools[qi].count;
+    pthread_mutex_unlock(&k->mu);
+    return n;
+}
+
+static int quorum_usable(sigil_coord *c, key_rt *k, size_t qi, const int *excluded, int probe)
+{
+    for (size_t i = 0; i < k->info.threshold; i++) {
+        size_t pi = k->qpools[qi].pidx[i];
+        coord_node *n = node_by_id(c, k->info.parties[pi]);
+        if (!n || (excluded && excluded[pi]) || (!probe && !coord_node_healthy(n)))
+            return 0;
+    }
+    return 1;
+}
+
+/* One PRESIGN session on quorum qi making up to count presignatures. */
+static int presign_run(sigil_coord *c, key_rt *k, size_t qi, uint32_t count, uint32_t *blame)
+{
+    presig_pool *qp = &k->qpools[qi];
+    size_t t = k->info.threshold;
+    coord_session s;
+    uint32_t parties[SIGIL_COORD_MAX_NODES], cnt[SIGIL_COORD_MAX_NODES] = {0};
+    uint64_t *ids[SIGIL_COORD_MAX_NODES] = {0};
+    sigil_buf starts[SIGIL_COORD_MAX_NODES], body;
+    int rc = SIGIL_OK;
+
+    memset(&s, 0, sizeof s);
+    *blame = 0;
+    s.count = t;
+    randombytes_buf(s.session_id, 32);
+    for (size_t i = 0; i < t; i++) {
+        parties[i] = k->info.parties[qp->pidx[i]];
+        s.nodes[i] = node_by_id(c, parties[i]);
+        if (rc == SIGIL_OK)
+            rc = ensure_peer(c, s.nodes[i]);
+    }
+    for (size_t i = 0; i < t; i++) {
+        Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        sigil_buf_init(&starts[i], 65536, 0);
+        r.session_id.data = s.session_id;
+        r.session_id.len = 32;
+        r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN;
+        r.key_id = k->info.key_id;
+        r.scheme = (Sigil__V1__Scheme)k->info.scheme;
+        r.threshold = k->info.threshold;
+        r.num_parties = k->info.num_parties;
+        r.parties = parties;
+        r.n_parties = t;
+        r.count = count;
+        if (rc == SIGIL_OK)
+            rc = sigil_rpc_pack(&r.base, &starts[i]);
+    }
+    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, c->cfg->keygen_timeout_ms, 8))) {
+        *blame = s.failed_party;
+        fprintf(stderr, "sigil-coordinator: presign for key '%s' failed: %s (%s)\n",
+                k->info.key_id, sigil_errname(rc), s.detail);
+    }
+    sigil_buf_init(&body, RESP_MAX, 0);
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        char kid[SIGIL_ENV_KEY_ID_MAX + 1];
+        Sigil__V1__SessionResponse *f = s.final[i];
+        sigil_buf_reset(&body);
+        body.size = body.off = 0;
+        if (f->n_results != 1 ||
+            open_env(c, f->results[0], parties[i], SIGIL_ENV_RESULT, s.session_id, &body) ||
+            sigil_env_presign_result_decode(body.data, body.size, kid, &ids[i], &cnt[i]) ||
+            strcmp(kid, k->info.key_id) || cnt[i] != cnt[0] || cnt[i] > count) {
+            rc = SIGIL_E_CHECK;
+            *blame = parties[i];
+        }
+    }
+    if (rc == SIGIL_OK) {
+        pthread_mutex_lock(&k->mu);
+        for (uint32_t j = 0; j < cnt[0] && qp->count < qp->cap; j++) {
+            presig_tuple *e = &qp->e[(qp->head + qp->count) % qp->cap];
+            for (size_t i = 0; i < t; i++)
+                e->ids[i] = ids[i][j];
+            qp->count++;
+        }
+        pthread_mutex_unlock(&k->mu);
+    }
+    for (size_t i = 0; i < t; i++) {
+        free(ids[i]);
+        sigil_buf_free(&starts[i]);
+    }
+    sigil_buf_free(&body);
+    coord_session_clear(&s);
+    return rc;
+}
+
+static void fill_ecdsa(sigil_coord *c, key_rt *k)
+{
+    size_t target = c->cfg->pool_ecdsa_target;
+    for (size_t qi = 0; qi < k->nq && !atomic_load(&c->halted); qi++) {
+        size_t have = qpool_count(k, qi);
+        uint32_t blame;
+        if (have >= target / 2 + 1 || have >= target || !quorum_usable(c, k, qi, NULL, 0))
+            continue;
+        uint32_t want = (uint32_t)(target - have);
+        if (want > PRESIGN_BATCH)
+            want = PRESIGN_BATCH;
+        if (presign_run(c, k, qi, want, &blame) && blame)
+            qpool_flush_party(k, blame);
+    }
+}
+
+static void *filler_main(void *arg)
+{
+    sigil_coord *c = arg;
+    pthread_mutex_lock(&c->fill_mu);
+    while (!c->stop) {
+        pthread_mutex_unlock(&c->fill_mu);
+        size_t nk;
+        pthread_rwlock_rdlock(&c->keys_mu);
+        nk = c->nkeys;
+        pthread_rwlock_unlock(&c->keys_mu);
+        for (size_t ki = 0; ki < nk && !atomic_load(&c->halted); ki++) {
+            key_rt *k;
+            pthread_rwlock_rdlock(&c->keys_mu);
+            k = c->keys[ki];
+            pthread_rwlock_unlock(&c->keys_mu);
+            if (k->info.state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
+                continue;
+            if (!k->frost_suite) {
+                fill_ecdsa(c, k);
+                continue;
+            }
+            for (size_t pi = 0; pi < k->info.num_parties; pi++) {
+                size_t have = pool_count(k, pi), target = c->cfg->pool_frost_target;
+                if (have < target / 2 + 1 && target > have)
+                    (void)pool_refill(c, k, pi, (uint32_t)(target - have));
+            }
+        }
+        pthread_mutex_lock(&c->fill_mu);
+        if (c->stop)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->fill_cv, &c->fill_mu, &ts);
+    }
+    pthread_mutex_unlock(&c->fill_mu);
+    return NULL;
+}
+
+static void filler_kick(sigil_coord *c)
+{
+    pthread_mutex_lock(&c->fill_mu);
+    pthread_cond_signal(&c->fill_cv);
+    pthread_mutex_unlock(&c->fill_mu);
+}
+
+/* ---- signing ---- */
+
+typedef struct {
+    const uint8_t *data;  /* digest or message */
+    size_t len;
+} sign_item;
+
+typedef struct {
+    uint8_t (*sigs)[65];
+    int *recids;                           /* ECDSA */
+    size_t siglen;
+    uint32_t signers[SIGIL_COORD_MAX_NODES];
+    size_t nsigners;
+} sign_out;
+
+/* Pick a quorum of t parties (indexes into the key's parties) that are
+ * healthy and, for FROST, hold at least m pool entries (refilling
+ * synchronously when too few have them). */
+static int pick_quorum(sigil_coord *c, key_rt *k, size_t m, const int *excluded, size_t *q,
+                       int probe)
+{
+    size_t n = k->info.num_parties, t = k->info.threshold, got = 0;
+    unsigned start = __atomic_fetch_add(&k->rr, 1, __ATOMIC_RELAXED);
+    for (int pass = 0; pass < 2 && got < t; pass++) {
+        got = 0;
+        for (size_t j = 0; j < n && got < t; j++) {
+            size_t pi = (start + j) % n;
+            coord_node *nd = node_by_id(c, k->info.parties[pi]);
+            if (excluded[pi] || !nd || (!probe && !coord_node_healthy(nd)))
+                continue;
+            if (pool_count(k, pi) < m) {
+                if (pass == 0)
+                    continue;
+                uint32_t want = (uint32_t)(m + c->cfg->pool_frost_target / 4);
+                if (pool_refill(c, k, pi, want) || pool_count(k, pi) < m)
+                    continue;
+            }
+            q[got++] = pi;
+        }
+    }
+    if (got < t)
+        return SIGIL_E_UNAVAILABLE;
+    /* ascending party ids */
+    for (size_t i = 1; i < t; i++)
+        for (size_t j = i; j > 0 && k->info.parties[q[j - 1]] > k->info.parties[q[j]]; j--) {
+            size_t x = q[j];
+            q[j] = q[j - 1];
+            q[j - 1] = x;
+        }
+    return SIGIL_OK;
+}
+
+/* One FROST signing attempt with quorum q: take m pool entries per signer
+ * (consumed whatever happens), one StartSession per signer, open the
+ * RESULT envelopes, aggregate and verify every signature. */
+static int frost_attempt(sigil_coord *c, key_rt *k, const size_t *q, const sign_item *items,
+                         size_t m, const uint8_t req_hash[32], sign_out *out, uint32_t *blame,
+                         char *why, size_t whylen)
+{
+    size_t t = k->info.threshold;
+    pool_entry *taken = calloc(t * m, sizeof *taken);
+    coord_session s;
+    sigil_buf starts[SIGIL_COORD_MAX_NODES];
+    sigil_buf *shares = NULL, *commits = NULL;
+    uint32_t parties[SIGIL_COORD_MAX_NODES];
+    int rc = SIGIL_OK;
+
+    memset(&s, 0, sizeof s);
+    *blame = 0;
+    if (!taken)
+        return SIGIL_E_NOMEM;
+    /* take the entries */
+    pthread_mutex_lock(&k->mu);
+    for (size_t i = 0; i < t; i++)
+        if (k->pools[q[i]].count < m)
+            rc = SIGIL_E_UNAVAILABLE;
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        pool *p = &k->pools[q[i]];
+        for (size_t j = 0; j < m; j++) {
+            taken[i * m + j] = p->e[p->head];
+            p->head = (p->head + 1) % p->cap;
+            p->count--;
+        }
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (rc) {
+        free(taken);
+        return rc;
+    }
+    filler_kick(c);
+
+    s.count = t;
+    randombytes_buf(s.session_id, 32);
+    for (size_t i = 0; i < t; i++) {
+        parties[i] = k->info.parties[q[i]];
+        s.nodes[i] = node_by_id(c, parties[i]);
+    }
+    /* StartSession requests */
+    Sigil__V1__SignItem *its = calloc(m, sizeof *its), **itp = calloc(m, sizeof *itp);
+    uint64_t *entries = calloc(m, sizeof *entries);
+    Sigil__V1__Envelope **inb = calloc((t - 1) * m + 1, sizeof *inb);
+    if (!its || !itp || !entries || !inb)
+        rc = SIGIL_E_NOMEM;
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
+        sigil__v1__sign_item__init(&its[j]);
+        if (k->frost_suite == SIGIL_FROST_BIP340 || !k->frost_suite) {
+            its[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+            its[j].digest.data = (uint8_t *)items[j].data;
+            its[j].digest.len = items[j].len;
+        } else {
+            its[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE;
+            its[j].message.data = (uint8_t *)items[j].data;
+            its[j].message.len = items[j].len;
+        }
+        itp[j] = &its[j];
+    }
+    for (size_t i = 0; i < t; i++)
+        sigil_buf_init(&starts[i], RESP_MAX, 0);
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        size_t ni = 0;
+        r.session_id.data = s.session_id;
+        r.session_id.len = 32;
+        r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        r.key_id = k->info.key_id;
+        r.scheme = (Sigil__V1__Scheme)k->info.scheme;
+        r.threshold = k->info.threshold;
+        r.num_parties = k->info.num_parties;
+        r.parties = parties;
+        r.n_parties = t;
+        r.items = itp;
+        r.n_items = m;
+        for (size_t j = 0; j < m; j++)
+            entries[j] = taken[i * m + j].entry_id;
+        r.pool_entries = entries;
+        r.n_pool_entries = m;
+        for (size_t o = 0; o < t; o++)
+            if (o != i)
+                for (size_t j = 0; j < m; j++)
+                    inb[ni++] = taken[o * m + j].env;
+        r.inbound = inb;
+        r.n_inbound = ni;
+        r.request_hash.data = (uint8_t *)req_hash;
+        r.request_hash.len = 32;
+        rc = sigil_rpc_pack(&r.base, &starts[i]);
+    }
+    free(its);
+    free(itp);
+    free(entries);
+    free(inb);
+    if (rc == SIGIL_OK) {
+        rc = coord_session_run(&s, starts, c->cfg->node_timeout_ms, 4);
+        if (rc) {
+            *blame = s.failed_party;
+            snprintf(why, whylen, "%s", s.detail);
+        }
+    }
+    for (size_t i = 0; i < t; i++)
+        sigil_buf_free(&starts[i]);
+
+    /* results: one RESULT per signer with m shares in item order */
+    sigil_env_sign_result res[SIGIL_COORD_MAX_NODES];
+    sigil_buf bodies[SIGIL_COORD_MAX_NODES];
+    memset(res, 0, sizeof res);
+    for (size_t i = 0; i < t; i++)
+        sigil_buf_init(&bodies[i], RESP_MAX, 0);
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        Sigil__V1__SessionResponse *f = s.final[i];
+        if (f->n_results != 1 ||
+            open_env(c, f->results[0], parties[i], SIGIL_ENV_RESULT, s.session_id, &bodies[i]) ||
+            sigil_env_sign_result_decode(&res[i], bodies[i].data, bodies[i].size) ||
+            res[i].scheme != k->info.scheme || strcmp(res[i].key_id, k->info.key_id) ||
+            res[i].count != m) {
+            rc = SIGIL_E_CHECK;
+            *blame = parties[i];
+            snprintf(why, whylen, "node %u: bad RESULT envelope", parties[i]);
+            break;
+        }
+        for (size_t j = 0; j < m; j++)
+            if (res[i].entry_ids[j] != taken[i * m + j].entry_id) {
+                rc = SIGIL_E_CHECK;
+                *blame = parties[i];
+                snprintf(why, whylen, "node %u: RESULT for other pool entries", parties[i]);
+                break;
+            }
+    }
+    shares = calloc(t, sizeof *shares);
+    commits = calloc(t, sizeof *commits);
+    if (!shares || !commits)
+        rc = rc ? rc : SIGIL_E_NOMEM;
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
+        uint32_t culprit = 0;
+        for (size_t i = 0; i < t; i++) {
+            sigil_buf_view(&commits[i], taken[i * m + j].commitment, taken[i * m + j].clen);
+            sigil_buf_view(&shares[i], res[i].shares[j].data, res[i].shares[j].size);
+        }
+        rc = sigil_env_frost_aggregate((sigil_frost_suite)k->frost_suite, &k->pub, items[j].data,
+                                       items[j].len, commits, shares, t, out->sigs[j], &culprit);
+        if (rc == SIGIL_E_SIG_SHARE && culprit < k->pub.n) {
+            /* culprit is an index into the key's identifier list = party order */
+            *blame = k->info.parties[culprit];
+        }
+        if (rc) {
+            snprintf(why, whylen, "aggregation failed: %s", sigil_errname(rc));
+            break;
+        }
+        /* invariant 4: verify before release, independently of aggregate */
+        rc = sigil_frost_verify((sigil_frost_suite)k->frost_suite, k->info.public_key,
+                                k->info.pk_len, items[j].data, items[j].len, out->sigs[j],
+                                sigil_frost_sig_len((sigil_frost_suite)k->frost_suite));
+        if (rc)
+            snprintf(why, whylen, "signature does not verify under the group key");
+    }
+    if (rc == SIGIL_OK) {
+        out->siglen = sigil_frost_sig_len((sigil_frost_suite)k->frost_suite);
+        out->nsigners = t;
+        memcpy(out->signers, parties, t * sizeof *parties);
+    }
+    free(shares);
+    free(commits);
+    for (size_t i = 0; i < t; i++) {
+        sigil_env_sign_result_free(&res[i]);
+        sigil_buf_free(&bodies[i]);
+    }
+    coord_session_clear(&s);
+    for (size_t i = 0; i < t * m; i++)
+        if (taken[i].env)
+            sigil_rpc_msg_free(&taken[i].env->base);
+    free(taken);
+    return rc;
+}
+
+/* Pick an ECDSA signer set with at least m presignatures (presigning
+ * synchronously on a usable set when none has enough). */
+static int pick_ecdsa_quorum(sigil_coord *c, key_rt *k, size_t m, const int *excluded, int probe,
+                             size_t *qi_out)
+{
+    unsigned start = __atomic_fetch_add(&k->rr, 1, __ATOMIC_RELAXED);
+    for (size_t j = 0; j < k->nq; j++) {
+        size_t qi = (start + j) % k->nq;
+        if (quorum_usable(c, k, qi, excluded, probe) && qpool_count(k, qi) >= m) {
+            *qi_out = qi;
+            return SIGIL_OK;
+        }
+    }
+    for (size_t j = 0; j < k->nq; j++) {
+        size_t qi = (start + j) % k->nq;
+        uint32_t blame = 0;
+        int failed = 0;
+        if (!quorum_usable(c, k, qi, excluded, probe))
+            continue;
+        while (!failed && qpool_count(k, qi) < m && !atomic_load(&c->halted)) {
+            if (presign_run(c, k, qi, PRESIGN_BATCH, &blame)) {
+                if (blame)
+                    qpool_flush_party(k, blame);
+                failed = 1;
+            }
+        }
+        if (!failed && qpool_count(k, qi) >= m) {
+            *qi_out = qi;
+            return SIGIL_OK;
+        }
+    }
+    return SIGIL_E_UNAVAILABLE;
+}
+
+static int ecdsa_attempt(sigil_coord *c, key_rt *k, size_t qi, const sign_item *items, size_t m,
+                         const uint8_t req_hash[32], sign_out *out, uint32_t *blame, char *why,
+                         size_t whylen)
+{
+    presig_pool *qp = &k->qpools[qi];
+    size_t t = k->info.threshold;
+    presig_tuple *taken = calloc(m, sizeof *taken);
+    coord_session s;
+    sigil_buf starts[SIGIL_COORD_MAX_NODES], bodies[SIGIL_COORD_MAX_NODES];
+    sigil_env_ecdsa_result res[SIGIL_COORD_MAX_NODES];
+    uint32_t parties[SIGIL_COORD_MAX_NODES];
+    int rc = SIGIL_OK;
+
+    memset(&s, 0, sizeof s);
+    memset(res, 0, sizeof res);
+    *blame = 0;
+    if (!taken)
+        return SIGIL_E_NOMEM;
+    pthread_mutex_lock(&k->mu);
+    if (qp->count < m)
+        rc = SIGIL_E_UNAVAILABLE;
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
+        taken[j] = qp->e[qp->head];
+        qp->head = (qp->head + 1) % qp->cap;
+        qp->count--;
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (rc) {
+        free(taken);
+        return rc;
+    }
+    filler_kick(c);
+    s.count = t;
+    randombytes_buf(s.session_id, 32);
+    Sigil__V1__SignItem *its = calloc(m, sizeof *its), **itp = calloc(m, sizeof *itp);
+    uint64_t *entries = calloc(m, sizeof *entries);
+    if (!its || !itp || !entries)
+        rc = SIGIL_E_NOMEM;
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
+        sigil__v1__sign_item__init(&its[j]);
+        its[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+        its[j].digest.data = (uint8_t *)items[j].data;
+        its[j].digest.len = 32;
+        itp[j] = &its[j];
+    }
+    for (size_t i = 0; i < t; i++) {
+        parties[i] = k->info.parties[qp->pidx[i]];
+        s.nodes[i] = node_by_id(c, parties[i]);
+        sigil_buf_init(&starts[i], RESP_MAX, 0);
+        sigil_buf_init(&bodies[i], RESP_MAX, 0);
+    }
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        r.session_id.data = s.session_id;
+        r.session_id.len = 32;
+        r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        r.key_id = k->info.key_id;
+        r.scheme = (Sigil__V1__Scheme)k->info.scheme;
+        r.threshold = k->info.threshold;
+        r.num_parties = k->info.num_parties;
+        r.parties = parties;
+        r.n_parties = t;
+        r.items = itp;
+        r.n_items = m;
+        for (size_t j = 0; j < m; j++)
+            entries[j] = taken[j].ids[i];
+        r.pool_entries = entries;
+        r.n_pool_entries = m;
+        r.request_hash.data = (uint8_t *)req_hash;
+        r.request_hash.len = 32;
+        rc = sigil_rpc_pack(&r.base, &starts[i]);
+    }
+    free(its);
+    free(itp);
+    free(entries);
+    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, c->cfg->node_timeout_ms, 4))) {
+        *blame = s.failed_party;
+        snprintf(why, whylen, "%s", s.detail);
+    }
+    for (size_t i = 0; rc == SIGIL_OK && i < t; i++) {
+        Sigil__V1__SessionResponse *f = s.final[i];
+        if (f->n_results != 1 ||
+            open_env(c, f->results[0], parties[i], SIGIL_ENV_RESULT, s.session_id, &bodies[i]) ||
+            sigil_env_ecdsa_result_decode(&res[i], bodies[i].data, bodies[i].size) ||
+            res[i].scheme != k->info.scheme || strcmp(res[i].key_id, k->info.key_id) ||
+            res[i].count != m) {
+            rc = SIGIL_E_CHECK;
+            *blame = parties[i];
+            snprintf(why, whylen, "node %u: bad RESULT envelope", parties[i]);
+            break;
+        }
+        for (size_t j = 0; j < m; j++)
+            if (res[i].entry_ids[j] != taken[j].ids[i]) {
+                rc = SIGIL_E_CHECK;
+                *blame = parties[i];
+                snprintf(why, whylen, "node %u: RESULT for other presignatures", parties[i]);
+                break;
+            }
+    }
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
+        const sigil_ecdsa_combiner *combs[SIGIL_COORD_MAX_NODES];
+        sigil_buf msgs[SIGIL_COORD_MAX_NODES];
+        uint16_t culprit = 0;
+        for (size_t i = 0; i < t; i++) {
+            combs[i] = &res[i].combiners[j];
+            msgs[i] = res[i].sign_msgs[j];
+        }
+        rc = sigil_env_ecdsa_combine(combs, msgs, t, k->info.public_key, items[j].data,
+                                     out->sigs[j], &out->recids[j], &culprit);
+        if (rc) {
+            *blame = culprit;
+            snprintf(why, whylen, "combination failed: %s", sigil_errname(rc));
+            break;
+        }
+        /* invariant 4: verify before release, independently of combine */
+        if ((rc = sigil_ecdsa_verify(k->info.public_key, k->info.pk_len, items[j].data,
+                                     out->sigs[j], 0)))
+            snprintf(why, whylen, "signature does not verify under the group key");
+    }
+    if (rc == SIGIL_OK) {
+        out->siglen = 64;
+        out->nsigners = t;
+        memcpy(out->signers, parties, t * sizeof *parties);
+    }
+    for (size_t i = 0; i < t; i++) {
+        sigil_env_ecdsa_result_free(&res[i]);
+        sigil_buf_free(&starts[i]);
+        sigil_buf_free(&bodies[i]);
+    }
+    coord_session_clear(&s);
+    free(taken);
+    return rc;
+}
+
+/* Sign m items with key k: quorum choice, retries on another quorum when a
+ * node fails or times out, within the sign deadline. */
+static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t m,
+                      const uint8_t req_hash[32], sign_out *out, char *why, size_t whylen)
+{
+    int excluded[SIGIL_COORD_MAX_NODES] = {0};
+    uint64_t deadline = coord_now_ms() + c->cfg->sign_timeout_ms;
+    int rc = SIGIL_E_UNAVAILABLE;
+    size_t q[SIGIL_COORD_MAX_NODES];
+
+    size_t qi = 0;
+    snprintf(why, whylen, "fewer than %u healthy signer nodes for key '%s'", k->info.threshold,
+             k->info.key_id);
+    for (unsigned attempt = 0; attempt < 8 && coord_now_ms() < deadline;) {
+        uint32_t blame = 0;
+        if (atomic_load(&c->halted))
+            return SIGIL_E_HALTED;
+        /* healthy nodes first; else probe nodes in back-off (a restarted
+         * node comes back at once); else wait a little for one to return */
+        if (k->frost_suite ? (rc = pick_quorum(c, k, m, excluded, q, 0)) &&
+                                 (rc = pick_quorum(c, k, m, excluded, q, 1))
+                           : (rc = pick_ecdsa_quorum(c, k, m, excluded, 0, &qi)) &&
+                                 (rc = pick_ecdsa_quorum(c, k, m, excluded, 1, &qi))) {
+            memset(excluded, 0, sizeof excluded);
+            snprintf(why, whylen, "fewer than %u signer nodes reachable for key '%s'",
+                     k->info.threshold, k->info.key_id);
+            if (coord_now_ms() + 50 >= deadline)
+                break;
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        attempt++;
+        rc = k->frost_suite
+                 ? frost_attempt(c, k, q, items, m, req_hash, out, &blame, why, whylen)
+                 : ecdsa_attempt(c, k, qi, items, m, req_hash, out, &blame, why, whylen);
+        if (rc == SIGIL_OK)
+            return rc;
+        if (rc == SIGIL_E_HALTED || rc == SIGIL_E_NOMEM || rc == SIGIL_E_INVALID)
+            return rc;
+        if (blame) {
+            for (size_t pi = 0; pi < k->info.num_parties; pi++)
+                if (k->info.parties[pi] == blame) {
+                    excluded[pi] = 1;
+                    if (k->frost_suite)
+                        pool_flush(k, pi);
+                }
+            if (!k->frost_suite)
+                qpool_flush_party(k, blame);
+        }
+    }
+    if (rc != SIGIL_OK && rc != SIGIL_E_HALTED) {
+        char last[200];
+        snprintf(last, sizeof last, "%.190s", why);
+        snprintf(why, whylen, "signing failed on every quorum tried: %.150s", last);
+        rc = SIGIL_E_UNAVAILABLE;
+    }
+    return rc;
+}
+
+
+/* Coalescing. Concurrent Sign / SignBatch requests for one key are merged
+ * into one node session (up to max_batch items), so the per-session costs
+ * (RPCs, envelopes, the nodes' durable log writes) are shared. Leader /
+ * follower: a request queues itself; if fewer than COALESCE_LEADERS
+ * sessions run for the key it becomes a leader and signs everything queued
+ * (its own request included) until the queue is empty; otherwise it waits
+ * for a leader to sign it. An idle request signs at once, alone. All
+ * requests of a merged session share its outcome; each was validated
+ * before it was queued. The nodes' audit records carry the SHA-256 of the
+ * merged requests' hashes. */
+#define COALESCE_LEADERS 4
+
+typedef struct sign_req {
+    const sign_item *items;
+    size_t m;
+    uint8_t hash[32];
+    sign_out *out;
+    int rc, done;
+    char why[200];
+    struct sign_req *next;
+} sign_req;
+
+static void run_group(sigil_coord *c, key_rt *k, sign_req *g)
+{
+    size_t total = 0, off = 0;
+    sign_item *items;
+    sign_out out;
+    crypto_hash_sha256_state h;
+    uint8_t hash[32];
+    char why[200] = "";
+    int rc;
+
+    for (sign_req *r = g; r; r = r->next)
+        total += r->m;
+    if (!g->next) { /* alone: no copies */
+        g->rc = sign_items(c, k, g->items, g->m, g->hash, g->out, g->why, sizeof g->why);
+        return;
+    }
+    memset(&out, 0, sizeof out);
+    items = calloc(total, sizeof *items);
+    out.sigs = calloc(total, sizeof *out.sigs);
+    out.recids = calloc(total, sizeof *out.recids);
+    crypto_hash_sha256_init(&h);
+    for (sign_req *r = g; r; r = r->next) {
+        if (items)
+            memcpy(items + off, r->items, r->m * sizeof *items);
+        off += r->m;
+        crypto_hash_sha256_update(&h, r->hash, 32);
+    }
+    crypto_hash_sha256_final(&h, hash);
+    rc = (!items || !out.sigs || !out.recids)
+             ? SIGIL_E_NOMEM
+             : sign_items(c, k, items, total, hash, &out, why, sizeof why);
+    off = 0;
+    for (sign_req *r = g; r; r = r->next) {
+        r->rc = rc;
+        snprintf(r->why, sizeof r->why, "%s", why);
+        if (rc == SIGIL_OK) {
+            memcpy(r->out->sigs, out.sigs + off, r->m * sizeof *out.sigs);
+            memcpy(r->out->recids, out.recids + off, r->m * sizeof *out.recids);
+            r->out->siglen = out.siglen;
+            r->out->nsigners = out.nsigners;
+            memcpy(r->out->signers, out.signers, sizeof out.signers);
+        }
+        off += r->m;
+    }
+    free(items);
+    free(out.sigs);
+    free(out.recids);
+}
+
+static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, size_t m,
+                          const uint8_t hash[32], sign_out *out, char *why, size_t whylen)
+{
+    sign_req me;
+    memset(&me, 0, sizeof me);
+    me.items = items;
+    me.m = m;
+    memcpy(me.hash, hash, 32);
+    me.out = out;
+    pthread_mutex_lock(&k->bmu);
+    if (k->btail)
+        k->btail->next = &me;
+    else
+        k->bhead = &me;
+    k->btail = &me;
+    while (!me.done) {
+        if (k->leaders < COALESCE_LEADERS && k->bhead) {
+            /* lead: take up to max_batch items from the queue */
+            sign_req *g = k->bhead, *last = g;
+            size_t total = g->m;
+            while (last->next && total + last->next->m <= c->cfg->max_batch) {
+                last = last->next;
+                total += last->m;
+            }
+            k->bhead = last->next;
+            if (!k->bhead)
+                k->btail = NULL;
+            last->next = NULL;
+            k->leaders++;
+            pthread_mutex_unlock(&k->bmu);
+            run_group(c, k, g);
+            pthread_mutex_lock(&k->bmu);
+            k->leaders--;
+            for (sign_req *r = g, *n; r; r = n) {
+                n = r->next;
+                r->done = 1;
+            }
+            pthread_cond_broadcast(&k->bcv);
+        } else {
+            pthread_cond_wait(&k->bcv, &k->bmu);
+        }
+    }
+    pthread_mutex_unlock(&k->bmu);
+    snprintf(why, whylen, "%s", me.why);
+    return me.rc;
+}
+
+
+/* ---- audit (fail-closed) ---- */
+
+static void entry_base(sigil_audit_entry *e, int type, const char *actor, const char *key_id,
+                       int scheme)
+{
+    memset(e, 0, sizeof *e);
+    e->version = SIGIL_AUDIT_ENTRY_VERSION;
+    e->type = (uint8_t)type;
+    e->actor_len = (uint8_t)snprintf(e->actor, sizeof e->actor, "%s", actor ? actor : "");
+    if (key_id) {
+        e->key_id_len = (uint8_t)strnlen(key_id, SIGIL_AUDIT_KEYID_MAX);
+        memcpy(e->key_id, key_id, e->key_id_len);
+    }
+    e->scheme = (uint8_t)scheme;
+}
+
+/* Record the m signatures of one request durably; SIGIL_OK only when every
+ * entry is on disk. *seq gets the first entry's index. */
+static int audit_sign(sigil_coord *c, const char *actor, key_rt *k, const sign_item *items,
+                      size_t m, const sign_out *out, ProtobufCBinaryData rid, uint64_t *seq)
+{
+    *seq = 0;
+    if (!c->audit)
+        return SIGIL_OK;
+    sigil_audit_entry *e = calloc(m, sizeof *e);
+    if (!e)
+        return SIGIL_E_NOMEM;
+    for (size_t j = 0; j < m; j++) {
+        entry_base(&e[j], SIGIL_AUDIT_SIGN, actor, k->info.key_id, k->info.scheme);
+        /* digests as signed; messages by their SHA-256 */
+        if (items[j].len == 32 && !k->frost_suite)
+            memcpy(e[j].digest, items[j].data, 32);
+        else if (k->frost_suite == SIGIL_FROST_BIP340)
+            memcpy(e[j].digest, items[j].data, 32);
+        else
+            crypto_hash_sha256(e[j].digest, items[j].data, items[j].len);
+        e[j].digest_len = 32;
+        e[j].outcome = SIGIL_AUDIT_OUTCOME_SIGNATURE;
+        e[j].sig_len = (uint8_t)out->siglen;
+        memcpy(e[j].sig, out->sigs[j], out->siglen);
+        e[j].n_signers = (uint8_t)out->nsigners;
+        for (size_t i = 0; i < out->nsigners; i++)
+            e[j].signers[i] = (uint16_t)out->signers[i];
+        sodium_bin2hex(e[j].request_id, sizeof e[j].request_id, rid.data,
+                       rid.len < 63 ? rid.len : 63);
+        e[j].request_id_len = (uint8_t)strlen(e[j].request_id);
+    }
+    int rc = sigil_audit_append(c->audit, e, m, seq);
+    free(e);
+    return rc;
+}
+
+static int audit_event(sigil_coord *c, int type, const char *actor, const char *key_id,
+                       int scheme, const uint8_t *digest, size_t dlen, const char *msg)
+{
+    sigil_audit_entry e;
+    if (!c->audit)
+        return SIGIL_OK;
+    entry_base(&e, type, actor, key_id, scheme);
+    if (digest && dlen <= SIGIL_AUDIT_DIGEST_MAX) {
+        memcpy(e.digest, digest, dlen);
+        e.digest_len = (uint8_t)dlen;
+    }
+    if (msg) {
+        e.outcome = SIGIL_AUDIT_OUTCOME_ERROR; /* carries the text */
+        e.error = SIGIL_E_HALTED;
+        e.errmsg_len = (uint8_t)snprintf(e.errmsg, sizeof e.errmsg, "%s", msg);
+        if (type != SIGIL_AUDIT_HALT)
+            e.outcome = SIGIL_AUDIT_OUTCOME_NONE, e.error = 0, e.errmsg_len = 0;
+    }
+    return sigil_audit_append(c->audit, &e, 1, NULL);
+}
+
+/* ---- wallet API ---- */
+
+static int check_item(const key_rt *k, const Sigil__V1__SignItem *it, size_t idx, sign_item *out,
+                      sigil_rpc_call *call)
+{
+    int want_digest = k->info.scheme == SIGIL__V1__SCHEME__SCHEME_BIP340 ||
+                      k->info.scheme == SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1;
+    if (!it || it->payload_case == SIGIL__V1__SIGN_ITEM__PAYLOAD__NOT_SET)
+        return detail(call, SIGIL_E_INVALID, "item %zu: neither digest nor message set", idx);
+    if (want_digest) {
+        if (it->payload_case != SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST)
+            return detail(call, SIGIL_E_INVALID,
+                          "item %zu: key '%s' (%s) signs a 32-byte digest, not a message", idx,
+                          k->info.key_id, sigil_coord_scheme_name(k->info.scheme));
+        if (it->digest.len != 32)
+            return detail(call, SIGIL_E_INVALID, "item %zu: digest is %zu bytes, not 32", idx,
+                          it->digest.len);
+        out->data = it->digest.data;
+        out->len = 32;
+    } else {
+        if (it->payload_case != SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE)
+            return detail(call, SIGIL_E_INVALID,
+                          "item %zu: key '%s' (%s) signs the message itself, not a digest", idx,
+                          k->info.key_id, sigil_coord_scheme_name(k->info.scheme));
+        if (it->message.len > MAX_MESSAGE_ITEM)
+            return detail(call, SIGIL_E_TOO_LARGE, "item %zu: message above 64 KiB", idx);
+        out->data = it->message.data ? it->message.data : (const uint8_t *)"";
+        out->len = it->message.len;
+    }
+    return SIGIL_OK;
+}
+
+static void fill_key_info(Sigil__V1__KeyInfo *ki, key_rt *k)
+{
+    ki->key_id = k->info.key_id;
+    ki->scheme = (Sigil__V1__Scheme)k->info.scheme;
+    ki->public_key.data = k->info.public_key;
+    ki->public_key.len = k->info.pk_len;
+    ki->threshold = k->info.threshold;
+    ki->num_parties = k->info.num_parties;
+    ki->state = (Sigil__V1__KeyState)k->info.state;
+    ki->created_unix = k->info.created_unix;
+    ki->share_version = k->info.share_version;
+}
+
+static int h_list_keys(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    const Sigil__V1__ListKeysRequest *req = (const Sigil__V1__ListKeysRequest *)call->req;
+    Sigil__V1__ListKeysResponse resp = SIGIL__V1__LIST_KEYS_RESPONSE__INIT;
+    size_t start = 0, size = req->page_size ? req->page_size : 100, n = 0;
+    char next[24] = "";
+    int rc;
+    if (size > 1000)
+        size = 1000;
+    if (req->page_token && req->page_token[0]) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(req->page_token, &end, 10);
+        if (errno || *end || v > 1000000000ULL)
+            return detail(call, SIGIL_E_INVALID, "bad page_token");
+        start = (size_t)v;
+    }
+    Sigil__V1__KeyInfo *infos = calloc(size, sizeof *infos);
+    Sigil__V1__KeyInfo **ptrs = calloc(size, sizeof *ptrs);
+    if (!infos || !ptrs) {
+        free(infos);
+        free(ptrs);
+        return SIGIL_E_NOMEM;
+    }
+    pthread_rwlock_rdlock(&c->keys_mu);
+    size_t i;
+    for (i = start; i < c->nkeys && n < size; i++) {
+        key_rt *k = c->keys[i];
+        if (req->scheme && (int)req->scheme != k->info.scheme)
+            continue;
+        if (sigil_rpc_authz_check(c->authz, call->peer->uri, SIGIL_RPC_WALLET_SIGN,
+                                  k->info.key_id) &&
+            sigil_rpc_authz_check(c->authz, call->peer->uri, SIGIL_RPC_WALLET_GET_PUBLIC_KEY,
+                                  k->info.key_id))
+            continue;
+        sigil__v1__key_info__init(&infos[n]);
+        fill_key_info(&infos[n], k);
+        ptrs[n] = &infos[n];
+        n++;
+    }
+    if (i < c->nkeys)
+        snprintf(next, sizeof next, "%zu", i);
+    resp.keys = ptrs;
+    resp.n_keys = n;
+    resp.next_page_token = next;
+    rc = sigil_rpc_pack(&resp.base, call->resp);
+    pthread_rwlock_unlock(&c->keys_mu);
+    free(infos);
+    free(ptrs);
+    return rc;
+}
+
+static int h_get_public_key(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    Sigil__V1__GetPublicKeyResponse resp = SIGIL__V1__GET_PUBLIC_KEY_RESPONSE__INIT;
+    Sigil__V1__KeyInfo ki = SIGIL__V1__KEY_INFO__INIT;
+    key_rt *k = keys_find(c, call->key_id);
+    if (!k)
+        return detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
+    fill_key_info(&ki, k);
+    resp.key = &ki;
+    return sigil_rpc_pack(&resp.base, call->resp);
+}
+
+/* SHA-256 of the request's content as the server decoded it (re-encoded,
+ * so a retry with the same content hashes the same). */
+static int request_hash(const ProtobufCMessage *m, uint8_t out[32])
+{
+    sigil_buf b;
+    int rc = sigil_buf_init(&b, RESP_MAX, 0);
+    if (!rc)
+        rc = sigil_rpc_pack(m, &b);
+    if (!rc)
+        crypto_hash_sha256(out, b.data, b.size);
+    sigil_buf_free(&b);
+    return rc;
+}
+
+/* Common front half of Sign and SignBatch: breaker, key, scheme guard,
+ * request id, idempotency. Returns SIGIL_COORD_IDEM_NEW to go on signing,
+ * SIGIL_COORD_IDEM_DONE when call->resp holds the replayed answer. */
+static int sign_front(sigil_coord *c, sigil_rpc_call *call, ProtobufCBinaryData rid, int scheme,
+                      key_rt **kp, uint8_t hash[32])
+{
+    key_rt *k;
+    int rc;
+    if (atomic_load(&c->halted))
+        return halted_detail(c, call);
+    if (rid.len < 16 || rid.len > 64)
+        return detail(call, SIGIL_E_INVALID, "request_id must be 16 to 64 bytes, got %zu",
+                      rid.len);
+    if (!(k = keys_find(c, call->key_id)))
+        return detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
+    if (k->info.state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
+        return detail(call, SIGIL_E_STATE, "key '%s' is not active", call->key_id);
+    if (scheme && scheme != k->info.scheme)
+        return detail(call, SIGIL_E_STATE, "key '%s' is %s, the request says %s; nothing signed",
+                      call->key_id, sigil_coord_scheme_name(k->info.scheme),
+                      sigil_coord_scheme_name(scheme) ? sigil_coord_scheme_name(scheme)
+                                                      : "an unknown scheme");
+    if ((rc = request_hash(call->req, hash)))
+        return rc;
+    rc = sigil_coord_idem_begin(c->idem, call->peer->uri, rid.data, rid.len, hash, call->resp);
+    if (rc == SIGIL_E_EXISTS)
+        return detail(call, rc, "request_id already used with a different request");
+    if (rc == SIGIL_COORD_IDEM_BUSY)
+        return detail(call, SIGIL_E_UNAVAILABLE, "the same request is in progress; retry");
+    if (rc == SIGIL_E_NOMEM)
+        return detail(call, SIGIL_E_NOMEM, "too many requests in progress");
+    *kp = k;
+    return rc;
+}
+
+/* A replayed answer: the stored response with replayed = true. */
+static int mark_replayed(sigil_rpc_call *call, const ProtobufCMessageDescriptor *d, int batch)
+{
+    ProtobufCMessage *m = NULL;
+    int rc = sigil_rpc_unpack(d, call->resp->data, call->resp->size, RESP_MAX, &m);
+    if (rc)
+        return rc;
+    if (batch)
+        ((Sigil__V1__SignBatchResponse *)m)->replayed = 1;
+    else
+        ((Sigil__V1__SignResponse *)m)->replayed = 1;
+    sigil_buf_reset(call->resp);
+    call->resp->size = 0;
+    call->resp->off = 0;
+    rc = sigil_rpc_pack(m, call->resp);
+    sigil_rpc_msg_free(m);
+    return rc;
+}
+
+static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
+{
+    const Sigil__V1__SignRequest *sr = batch ? NULL : (const Sigil__V1__SignRequest *)call->req;
+    const Sigil__V1__SignBatchRequest *br =
+        batch ? (const Sigil__V1__SignBatchRequest *)call->req : NULL;
+    ProtobufCBinaryData rid = batch ? br->request_id : sr->request_id;
+    int scheme = batch ? (int)br->scheme : (int)sr->scheme;
+    size_t m = batch ? br->n_items : 1;
+    uint8_t hash[32];
+    key_rt *k = NULL;
+    sign_item *items = NULL;
+    sign_out out;
+    int rc;
+
+    if (batch && (m < 1 || m > c->cfg->max_batch))
+        return detail(call, m ? SIGIL_E_TOO_LARGE : SIGIL_E_INVALID,
+                      "a batch has 1 to %u items, got %zu", c->cfg->max_batch, m);
+    rc = sign_front(c, call, rid, scheme, &k, hash);
+    if (rc == SIGIL_COORD_IDEM_DONE)
+        return mark_replayed(call, batch ? &sigil__v1__sign_batch_response__descriptor
+                                         : &sigil__v1__sign_response__descriptor,
+                             batch);
+    if (rc != SIGIL_COORD_IDEM_NEW)
+        return rc;
+
+    memset(&out, 0, sizeof out);
+    items = calloc(m, sizeof *items);
+    out.sigs = calloc(m, sizeof *out.sigs);
+    out.recids = calloc(m, sizeof *out.recids);
+    if (!items || !out.sigs || !out.recids)
+        rc = SIGIL_E_NOMEM;
+    for (size_t j = 0; rc == SIGIL_OK && j < m; j++)
+        rc = check_item(k, batch ? br->items[j] : sr->item, j, &items[j], call);
+    if (rc == SIGIL_OK) {
+        rc = sign_coalesced(c, k, items, m, hash, &out, call->detail, sizeof call->detail);
+        if (rc == SIGIL_E_HALTED)
+            halted_detail(c, call);
+    }
+    /* the breaker may have tripped while we signed: nothing leaves */
+    if (rc == SIGIL_OK && atomic_load(&c->halted))
+        rc = halted_detail(c, call);
+    /* fail-closed audit: nothing leaves before its record is durable */
+    uint64_t seq = 0;
+    if (rc == SIGIL_OK && (rc = audit_sign(c, call->peer->uri, k, items, m, &out, rid, &seq))) {
+        detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable (%s): signature withheld",
+               sigil_strerror(rc));
+        rc = SIGIL_E_UNAVAILABLE;
+    }
+    if (rc == SIGIL_OK) {
+        if (batch) {
+            Sigil__V1__SignBatchResponse resp = SIGIL__V1__SIGN_BATCH_RESPONSE__INIT;
+            ProtobufCBinaryData *sigs = calloc(m, sizeof *sigs);
+            if (!sigs) {
+                rc = SIGIL_E_NOMEM;
+            } else {
+                for (size_t j = 0; j < m; j++)
+                    sigs[j] = (ProtobufCBinaryData){out.siglen, out.sigs[j]};
+                resp.signatures = sigs;
+                resp.n_signatures = m;
+                resp.scheme = (Sigil__V1__Scheme)k->info.scheme;
+                resp.public_key.data = k->info.public_key;
+                resp.public_key.len = k->info.pk_len;
+                resp.signers = out.signers;
+                resp.n_signers = out.nsigners;
+                resp.audit_index_first = seq;
+                uint32_t *rec = NULL;
+                if (!k->frost_suite && (rec = calloc(m, sizeof *rec))) {
+                    for (size_t j = 0; j < m; j++)
+                        rec[j] = (uint32_t)out.recids[j];
+                    resp.recovery_ids = rec;
+                    resp.n_recovery_ids = m;
+                }
+                rc = (!k->frost_suite && !rec) ? SIGIL_E_NOMEM
+                                               : sigil_rpc_pack(&resp.base, call->resp);
+                free(rec);
+                free(sigs);
+            }
+        } else {
+            Sigil__V1__SignResponse resp = SIGIL__V1__SIGN_RESPONSE__INIT;
+            resp.signature.data = out.sigs[0];
+            resp.signature.len = out.siglen;
+            resp.scheme = (Sigil__V1__Scheme)k->info.scheme;
+            resp.public_key.data = k->info.public_key;
+            resp.public_key.len = k->info.pk_len;
+            resp.signers = out.signers;
+            resp.n_signers = out.nsigners;
+            resp.recovery_id = k->frost_suite ? 0 : (uint32_t)out.recids[0];
+            resp.audit_index = seq;
+            rc = sigil_rpc_pack(&resp.base, call->resp);
+        }
+    }
+    if (rc == SIGIL_OK)
+        rc = sigil_coord_idem_finish(c->idem, call->peer->uri, rid.data, rid.len,
+                                     call->resp->data, call->resp->size);
+    if (rc)
+        sigil_coord_idem_drop(c->idem, call->peer->uri, rid.data, rid.len);
+    free(items);
+    free(out.sigs);
+    free(out.recids);
+    return rc;
+}
+
+static int h_sign(void *ctx, sigil_rpc_call *call)
+{
+    return h_sign_common(ctx, call, 0);
+}
+
+static int h_sign_batch(void *ctx, sigil_rpc_call *call)
+{
+    return h_sign_common(ctx, call, 1);
+}
+
+/* ---- key generation (admin) ---- */
+
+static int h_keygen(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    const Sigil__V1__KeygenRequest *req = (const Sigil__V1__KeygenRequest *)call->req;
+    Sigil__V1__KeygenResponse resp = SIGIL__V1__KEYGEN_RESPONSE__INIT;
+    Sigil__V1__KeyInfo ki = SIGIL__V1__KEY_INFO__INIT;
+    coord_session s;
+    sigil_buf starts[SIGIL_COORD_MAX_NODES], bodies[SIGIL_COORD_MAX_NODES];
+    sigil_env_dkg_result res[SIGIL_COORD_MAX_NODES];
+    uint32_t parties[SIGIL_COORD_MAX_NODES];
+    sigil_keyshare pub;
+    sigil_coord_key info;
+    key_rt *k = NULL;
+    uint32_t t = req->threshold ? req->threshold : c->cfg->threshold;
+    size_t n = c->cfg->num_nodes;
+    int rc = SIGIL_OK;
+
+    memset(&s, 0, sizeof s);
+    memset(&pub, 0, sizeof pub);
+    if (atomic_load(&c->halted))
+        return halted_detail(c, call);
+    if (!sigil_coord_scheme_name((int)req->scheme))
+        return detail(call, SIGIL_E_INVALID, "unknown scheme %d", (int)req->scheme);
+    if (t < 1 || t > n || n < 2)
+        return detail(call, SIGIL_E_THRESHOLD, "threshold %u with %zu nodes", t, n);
+    if (keys_find(c, call->key_id))
+        return detail(call, SIGIL_E_EXISTS, "key '%s' exists", call->key_id);
+    for (size_t i = 0; i < n; i++) {
+        parties[i] = c->nodes[i].cfg->id;
+        s.nodes[i] = &c->nodes[i];
+        if ((rc = ensure_peer(c, &c->nodes[i])))
+            return detail(call, SIGIL_E_UNAVAILABLE,
+                          "node %u unreachable: every node takes part in key generation",
+                          parties[i]);
+    }
+    s.count = n;
+    randombytes_buf(s.session_id, 32);
+    for (size_t i = 0; i < n; i++) {
+        Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        sigil_buf_init(&starts[i], 65536, 0);
+        sigil_buf_init(&bodies[i], RESP_MAX, 0);
+        r.session_id.data = s.session_id;
+        r.session_id.len = 32;
+        r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+        r.key_id = call->key_id[0] ? (char *)call->key_id : "";
+        r.scheme = req->scheme;
+        r.threshold = t;
+        r.num_parties = (uint32_t)n;
+        r.parties = parties;
+        r.n_parties = n;
+        if (rc == SIGIL_OK)
+            rc = sigil_rpc_pack(&r.base, &starts[i]);
+    }
+    memset(res, 0, sizeof res);
+    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, c->cfg->keygen_timeout_ms, 16)))
+        detail(call, rc, "key generation failed: %s", s.detail);
+    for (size_t i = 0; rc == SIGIL_OK && i < n; i++) {
+        Sigil__V1__SessionResponse *f = s.final[i];
+        if (f->n_results != 1 ||
+            open_env(c, f->results[0], parties[i], SIGIL_ENV_RESULT, s.session_id, &bodies[i]) ||
+            sigil_env_dkg_result_decode(&res[i], bodies[i].data, bodies[i].size) ||
+            res[i].scheme != req->scheme || strcmp(res[i].key_id, call->key_id))
+            rc = detail(call, SIGIL_E_CONFIRM, "node %u: bad key generation result", parties[i]);
+    }
+    /* the key is registered only when every node's confirmation agrees */
+    if (rc == SIGIL_OK && (rc = sigil_env_dkg_results_agree(res, n, &pub)))
+        detail(call, rc, "the nodes' confirmations disagree: key not registered");
+    if (rc == SIGIL_OK) {
+        memset(&info, 0, sizeof info);
+        snprintf(info.key_id, sizeof info.key_id, "%s", call->key_id);
+        info.scheme = (int)req->scheme;
+        if (res[0].public_key_len > SIGIL_COORD_PK_MAX ||
+            res[0].public_package_len > SIGIL_COORD_PACKAGE_MAX) {
+            rc = SIGIL_E_TOO_LARGE;
+        } else {
+            memcpy(info.public_key, res[0].public_key, res[0].public_key_len);
+            info.pk_len = res[0].public_key_len;
+            memcpy(info.package, res[0].public_package, res[0].public_package_len);
+            info.package_len = res[0].public_package_len;
+            info.threshold = t;
+            info.num_parties = (uint32_t)n;
+            memcpy(info.parties, parties, n * sizeof *parties);
+            info.state = SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE;
+            info.created_unix = (uint64_t)time(NULL);
+            info.share_version = 1;
+            rc = key_rt_new(c, &info, &k);
+        }
+        if (rc == SIGIL_OK &&
+            (rc = audit_event(c, SIGIL_AUDIT_KEYGEN, call->peer->uri, info.key_id, info.scheme,
+                              info.public_key, info.pk_len, NULL)))
+            detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: key not registered");
+        if (rc == SIGIL_OK && (rc = sigil_coord_registry_add(c->registry, &info)))
+            detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
+        if (rc == SIGIL_OK && (rc = keys_add(c, k)) == SIGIL_OK)
+            k = NULL;
+    }
+    if (rc == SIGIL_OK) {
+        key_rt *nk = keys_find(c, call->key_id);
+        fill_key_info(&ki, nk);
+        resp.key = &ki;
+        rc = sigil_rpc_pack(&resp.base, call->resp);
+        filler_kick(c);
+    }
+    key_rt_free(k);
+    sigil_keyshare_free(&pub);
+    coord_session_clear(&s);
+    for (size_t i = 0; i < n; i++) {
+        sigil_buf_free(&starts[i]);
+        sigil_buf_free(&bodies[i]);
+    }
+    return rc;
+}
+
+/* ---- admin API: the breaker ---- */
+
+/* Forward a packed admin request to every node and fill PeerResults. */
+static void forward_admin(sigil_coord *c, const char *method, const ProtobufCMessage *req,
+                          Sigil__V1__PeerResult *pr, Sigil__V1__PeerResult **prp, char (*det)[200])
+{
+    coord_node *nodes[SIGIL_COORD_MAX_NODES];
+    sigil_buf reqs[SIGIL_COORD_MAX_NODES];
+    int rcs[SIGIL_COORD_MAX_NODES];
+    sigil_rpc_status st[SIGIL_COORD_MAX_NODES];
+    size_t n = c->cfg->num_nodes;
+    sigil_buf b;
+    sigil_buf_init(&b, 65536, 0);
+    int prc = sigil_rpc_pack(req, &b);
+    for (size_t i = 0; i < n; i++) {
+        nodes[i] = &c->nodes[i];
+        reqs[i] = b;
+    }
+    if (prc == SIGIL_OK)
+        coord_fanout(nodes, n, method, reqs, NULL, rcs, st, 1000);
+    for (size_t i = 0; i < n; i++) {
+        sigil__v1__peer_result__init(&pr[i]);
+        pr[i].identity = (char *)c->nodes[i].cfg->identity;
+        pr[i].ok = prc == SIGIL_OK && rcs[i] == SIGIL_OK;
+        snprintf(det[i], 200, "%.40s%s%.150s", prc ? "not sent" : sigil_rpc_status_name(st[i].code),
+                 st[i].detail[0] ? ": " : "", st[i].detail);
+        pr[i].detail = det[i];
+        prp[i] = &pr[i];
+    }
+    sigil_buf_free(&b);
+}
+
+static int h_halt(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    const Sigil__V1__HaltRequest *req = (const Sigil__V1__HaltRequest *)call->req;
+    Sigil__V1__HaltResponse resp = SIGIL__V1__HALT_RESPONSE__INIT;
+    Sigil__V1__PeerResult pr[SIGIL_COORD_MAX_NODES], *prp[SIGIL_COORD_MAX_NODES];
+    char det[SIGIL_COORD_MAX_NODES][200];
+    sigil_coord_breaker_state st;
+    int rc;
+
+    /* stop signing at once, before anything else */
+    atomic_store(&c->halted, 1);
+    pthread_mutex_lock(&c->breaker_mu);
+    st = c->breaker;
+    if (!st.halted) {
+        st.halted = 1;
+        st.epoch++;
+        snprintf(st.by, sizeof st.by, "%s", call->peer->uri);
+        snprintf(st.reason, sizeof st.reason, "%s", req->reason ? req->reason : "");
+        st.at_unix_ms = unix_ms();
+    }
+    rc = sigil_coord_breaker_save(c->breaker_path, &st);
+    if (rc == SIGIL_OK)
+        c->breaker = st;
+    pthread_mutex_unlock(&c->breaker_mu);
+    if (rc)
+        return detail(call, rc, "halted in memory, but the halted state was not persisted: %s",
+                      sigil_strerror(rc));
+    if ((rc = audit_event(c, SIGIL_AUDIT_HALT, call->peer->uri, NULL, 0, NULL, 0, st.reason)))
+        fprintf(stderr, "sigil-coordinator: halt (epoch %" PRIu64 ") not in the audit log: %s\n",
+                st.epoch, sigil_strerror(rc));
+    resp.halted = 1;
+    resp.halt_epoch = st.epoch;
+    resp.halted_at_unix_ms = st.at_unix_ms;
+    if (!req->local_only) {
+        Sigil__V1__HaltRequest fwd = SIGIL__V1__HALT_REQUEST__INIT;
+        char reason[400];
+        snprintf(reason, sizeof reason, "%.200s (via coordinator, halted by %.96s)", st.reason, st.by);
+        fwd.reason = reason;
+        fwd.local_only = 1;
+        forward_admin(c, SIGIL_RPC_ADMIN_HALT, &fwd.base, pr, prp, det);
+        resp.peers = prp;
+        resp.n_peers = c->cfg->num_nodes;
+    }
+    return sigil_rpc_pack(&resp.base, call->resp);
+}
+
+static int h_resume(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    const Sigil__V1__ResumeRequest *req = (const Sigil__V1__ResumeRequest *)call->req;
+    Sigil__V1__ResumeResponse resp = SIGIL__V1__RESUME_RESPONSE__INIT;
+    Sigil__V1__PeerResult pr[SIGIL_COORD_MAX_NODES], *prp[SIGIL_COORD_MAX_NODES];
+    char det[SIGIL_COORD_MAX_NODES][200];
+    sigil_breaker_approval ap[SIGIL_COORD_MAX_OFFICERS];
+    sigil_breaker_policy pol;
+    sigil_breaker_statement stmt;
+    sigil_coord_breaker_state st;
+    uint64_t now = (uint64_t)time(NULL);
+    int rc;
+
+    if (c->cfg->num_officers == 0)
+        return detail(call, SIGIL_E_PERMISSION, "no officers configured: resume impossible");
+    if (req->n_approvals > SIGIL_COORD_MAX_OFFICERS)
+        return detail(call, SIGIL_E_TOO_LARGE, "too many approvals");
+    for (size_t i = 0; i < req->n_approvals; i++) {
+        ap[i].officer = req->approvals[i]->officer;
+        ap[i].signature = req->approvals[i]->signature.data;
+        ap[i].signature_len = req->approvals[i]->signature.len;
+    }
+    pol.officers = c->officers;
+    pol.m = c->cfg->num_officers;
+    pol.k = c->cfg->approvals_required;
+    pol.cluster_id = c->cfg->cluster_id;
+    pol.max_lifetime_s = 3600;
+
+    pthread_mutex_lock(&c->breaker_mu);
+    st = c->breaker;
+    if (!st.halted) {
+        pthread_mutex_unlock(&c->breaker_mu);
+        return detail(call, SIGIL_E_STATE, "not halted");
+    }
+    rc = sigil_breaker_verify(&pol, req->statement.data, req->statement.len, ap,
+                              req->n_approvals, "resume", now, st.epoch, &stmt);
+    if (rc) {
+        pthread_mutex_unlock(&c->breaker_mu);
+        const char *why = rc == SIGIL_E_THRESHOLD   ? "too few approvals"
+                          : rc == SIGIL_E_PERMISSION  ? "an approval names an officer not configured"
+                          : rc == SIGIL_E_PARTICIPANT ? "two approvals by the same officer"
+                          : rc == SIGIL_E_SIGNATURE   ? "an approval signature does not verify"
+                          : rc == SIGIL_E_ENCODING    ? "the statement does not decode"
+                          : rc == SIGIL_E_MISMATCH
+                              ? "the statement is for another action, cluster or halt epoch"
+                          : rc == SIGIL_E_EXPIRED
+                              ? "the statement has expired (or expires too far ahead)"
+                              : sigil_strerror(rc);
+        return detail(call, rc,
+                      "resume refused: %s (needs %u approvals by distinct configured officers "
+                      "over action \"resume\", cluster \"%s\", halt epoch 0 or %" PRIu64 ")",
+                      why, c->cfg->approvals_required, c->cfg->cluster_id, st.epoch);
+    }
+    rc = sigil_breaker_nonces_use(c->nonces, stmt.nonce, stmt.expires_unix, now);
+    if (rc) {
+        pthread_mutex_unlock(&c->breaker_mu);
+        return detail(call, rc, "resume refused: %s",
+                      rc == SIGIL_E_REPLAY ? "this approval statement was used before"
+                                           : sigil_strerror(rc));
+    }
+    {
+        uint8_t sh[32];
+        crypto_hash_sha256(sh, req->statement.data, req->statement.len);
+        if ((rc = audit_event(c, SIGIL_AUDIT_RESUME, call->peer->uri, NULL, 0, sh, 32, NULL))) {
+            pthread_mutex_unlock(&c->breaker_mu);
+            return detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: still halted");
+        }
+    }
+    st.halted = 0;
+    rc = sigil_coord_breaker_save(c->breaker_path, &st);
+    if (rc == SIGIL_OK) {
+        c->breaker = st;
+        atomic_store(&c->halted, 0);
+    }
+    pthread_mutex_unlock(&c->breaker_mu);
+    if (rc)
+        return detail(call, rc, "resume not persisted; still halted");
+    resp.halted = 0;
+    resp.halt_epoch = st.epoch;
+    if (!req->local_only) {
+        Sigil__V1__ResumeRequest fwd = *req;
+        fwd.local_only = 1;
+        forward_admin(c, SIGIL_RPC_ADMIN_RESUME, &fwd.base, pr, prp, det);
+        resp.peers = prp;
+        resp.n_peers = c->cfg->num_nodes;
+    }
+    filler_kick(c);
+    return sigil_rpc_pack(&resp.base, call->resp);
+}
+
+static int h_status(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    Sigil__V1__AdminStatusResponse resp = SIGIL__V1__ADMIN_STATUS_RESPONSE__INIT;
+    sigil_coord_breaker_state st;
+    pthread_mutex_lock(&c->breaker_mu);
+    st = c->breaker;
+    pthread_mutex_unlock(&c->breaker_mu);
+    resp.identity = "sigil://coordinator";
+    resp.halted = st.halted;
+    resp.halt_epoch = st.epoch;
+    resp.halted_by = st.by;
+    resp.reason = st.reason;
+    resp.halted_at_unix_ms = st.at_unix_ms;
+    resp.approvals_required = c->cfg->approvals_required;
+    resp.officers = (uint32_t)c->cfg->num_officers;
+    resp.cluster_id = (char *)c->cfg->cluster_id;
+    return sigil_rpc_pack(&resp.base, call->resp);
+}
+
+static int h_health(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    Sigil__V1__HealthResponse resp = SIGIL__V1__HEALTH_RESPONSE__INIT;
+    Sigil__V1__ComponentHealth comp[SIGIL_COORD_MAX_NODES], *cp[SIGIL_COORD_MAX_NODES + 1];
+    char names[SIGIL_COORD_MAX_NODES][32];
+    size_t healthy = 0;
+    for (size_t i = 0; i < c->cfg->num_nodes; i++) {
+        sigil__v1__component_health__init(&comp[i]);
+        snprintf(names[i], sizeof names[i], "node/%u", c->nodes[i].cfg->id);
+        comp[i].name = names[i];
+        comp[i].ok = coord_node_healthy(&c->nodes[i]);
+        comp[i].detail = comp[i].ok ? "reachable" : "failing; backing off";
+        healthy += comp[i].ok;
+        cp[i] = &comp[i];
+    }
+    Sigil__V1__ComponentHealth ac = SIGIL__V1__COMPONENT_HEALTH__INIT;
+    char adetail[96];
+    size_t nc = c->cfg->num_nodes;
+    ac.name = "audit-log";
+    if (c->audit) {
+        sigil_audit_stats as;
+        sigil_audit_log_stats(c->audit, &as);
+        ac.ok = as.error == SIGIL_OK;
+        snprintf(adetail, sizeof adetail, "%" PRIu64 " entries, checkpoint at %" PRIu64 "%s",
+                 as.size, as.checkpoint_size, ac.ok ? "" : "; FAILED: signing refused");
+        if (!ac.ok)
+            healthy = 0;
+    } else {
+        ac.ok = 1;
+        snprintf(adetail, sizeof adetail, "not configured");
+    }
+    ac.detail = adetail;
+    cp[nc++] = &ac;
+    resp.components = cp;
+    resp.n_components = nc;
+    resp.version = "sigil-coordinator 0.1";
+    resp.status = atomic_load(&c->halted) ? SIGIL__V1__SERVING_STATUS__SERVING_STATUS_HALTED
+                  : healthy >= c->cfg->threshold
+                      ? SIGIL__V1__SERVING_STATUS__SERVING_STATUS_SERVING
+                      : SIGIL__V1__SERVING_STATUS__SERVING_STATUS_NOT_SERVING;
+    return sigil_rpc_pack(&resp.base, call->resp);
+}
+
+/* ---- lifecycle ---- */
+
+int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
+{
+    sigil_coord *c;
+    char path[SIGIL_COORD_PATH_MAX + 32];
+    int rc;
+
+    if (!cfg || !out)
+        return SIGIL_E_INVALID;
+    if (sodium_init() < 0 || sigil_mpc_init() != SIGIL_OK)
+        return SIGIL_E_CRYPTO;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return SIGIL_E_NOMEM;
+    c->cfg = cfg;
+    pthread_mutex_init(&c->breaker_mu, NULL);
+    pthread_mutex_init(&c->peers_mu, NULL);
+    pthread_mutex_init(&c->fill_mu, NULL);
+    pthread_cond_init(&c->fill_cv, NULL);
+    pthread_rwlock_init(&c->keys_mu, NULL);
+
+    snprintf(c->breaker_path, sizeof c->breaker_path, "%s/breaker.json", cfg->state_dir);
+    snprintf(c->nonces_path, sizeof c->nonces_path, "%s/resume-nonces", cfg->state_dir);
+    snprintf(path, sizeof path, "%s/keys.json", cfg->state_dir);
+    (void)sigil_file_clean_temps(c->breaker_path, NULL);
+    (void)sigil_file_clean_temps(path, NULL);
+    if ((rc = sigil_coord_breaker_load(c->breaker_path, &c->breaker)))
+        goto fail;
+    atomic_store(&c->halted, c->breaker.halted);
+    if ((rc = sigil_breaker_nonces_open(&c->nonces, c->nonces_path)))
+        goto fail;
+    for (size_t i = 0; i < cfg->num_officers; i++) {
+        snprintf(c->officers[i].name, sizeof c->officers[i].name, "%s", cfg->officers[i].name);
+        memcpy(c->officers[i].pk, cfg->officers[i].public_key, 32);
+    }
+    if ((rc = sigil_coord_registry_open(path, &c->registry)) ||
+        (rc = sigil_coord_idem_new(cfg->idem_capacity, &c->idem)) ||
+        (rc = sigil_env_peers_new(&c->peers)))
+        goto fail;
+
+    /* audit log, checkpoints signed by the token's key */
+    if (cfg->audit) {
+        sigil_hsm_config hc = {0};
+        sigil_audit_config ac = {0};
+        hc.module_path = cfg->pkcs11_module[0] ? cfg->pkcs11_module : NULL;
+        hc.token_label = cfg->audit_token;
+        hc.pin_file = cfg->audit_pin_file;
+        if ((rc = sigil_hsm_open(&c->hsm, &hc)) ||
+            (rc = sigil_audit_signer_hsm(&c->signer, c->hsm, cfg->audit_key_label,
+                                         cfg->audit_origin)))
+            goto fail;
+        c->signer_set = 1;
+        ac.backend = SIGIL_AUDIT_BACKEND_FILE;
+        ac.path = cfg->audit_dir;
+        ac.origin = cfg->audit_origin;
+        ac.signer = &c->signer;
+        if ((rc = sigil_audit_log_open(&ac, &c->audit)))
+            goto fail;
+    }
+
+    /* authorization table */
+    if ((rc = sigil_rpc_authz_new(&c->authz)))
+        goto fail;
+    for (size_t i = 0; i < cfg->num_rules; i++)
+        if ((rc = sigil_rpc_authz_allow(c->authz, cfg->rules[i].identity, cfg->rules[i].method,
+                                        cfg->rules[i].key)))
+            goto fail;
+
+    /* node clients (connect lazily) */
+    for (size_t i = 0; i < cfg->num_nodes; i++) {
+        sigil_rpc_client_config cc = {0};
+        c->nodes[i].cfg = &cfg->nodes[i];
+        cc.target = cfg->nodes[i].address;
+        cc.tls = (sigil_rpc_tls){cfg->ca_file, cfg->cert_file, cfg->key_file};
+        cc.expect_identity = cfg->nodes[i].identity;
+        cc.max_message = RESP_MAX;
+        if ((rc = sigil_rpc_client_new(&cc, &c->nodes[i].client)))
+            goto fail;
+        if (cfg->nodes[i].has_identity_pk &&
+            (rc = sigil_env_peers_add(c->peers, cfg->nodes[i].id, cfg->nodes[i].identity_pk)))
+            goto fail;
+    }
+
+    /* keys */
+    sigil_coord_key *keys = NULL;
+    size_t nk = 0;
+    if ((rc = sigil_coord_registry_list(c->registry, &keys, &nk)))
+        goto fail;
+    for (size_t i = 0; i < nk && rc == SIGIL_OK; i++) {
+        key_rt *k = NULL;
+        rc = key_rt_new(c, &keys[i], &k);
+        if (rc == SIGIL_OK && (rc = keys_add(c, k)))
+            key_rt_free(k);
+    }
+    free(keys);
+    if (rc)
+        goto fail;
+    *out = c;
+    return SIGIL_OK;
+fail:
+    sigil_coord_free(c);
+    return rc;
+}
+
+int sigil_coord_start(sigil_coord *c, int *port)
+{
+    sigil_rpc_server_config sc = {0};
+    int rc;
+    if (!c || c->server)
+        return SIGIL_E_INVALID;
+    sc.listen = c->cfg->listen;
+    sc.tls = (sigil_rpc_tls){c->cfg->ca_file, c->cfg->cert_file, c->cfg->key_file};
+    sc.authz = c->authz;
+    sc.max_message = RESP_MAX;
+    sc.threads = c->cfg->server_threads;
+    if ((rc = sigil_rpc_server_new(&sc, &c->server)))
+        return rc;
+    size_t one = 64u * 1024u + 4096u, batch = (size_t)c->cfg->max_batch * (one + 16) + 4096;
+    if (batch > RESP_MAX)
+        batch = RESP_MAX;
+    if ((rc = sigil_rpc_server_add(c->server, SIGIL_RPC_WALLET_LIST_KEYS,
+                                   &sigil__v1__list_keys_request__descriptor, 4096, h_list_keys,
+                                   c)) ||
+        (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_WALLET_GET_PUBLIC_KEY,
+                                   &sigil__v1__get_public_key_request__descriptor, 4096,
+                                   h_get_public_key, c)) ||
+        (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_WALLET_SIGN,
+                                   &sigil__v1__sign_request__descriptor, one, h_sign, c)) ||
+        (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_WALLET_SIGN_BATCH,
+                                   &sigil__v1__sign_batch_request__descriptor, batch, h_sign_batch,
+                                   c)) ||
+        (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_ADMIN_HALT,
+                                   &sigil__v1__halt_request__descriptor, 4096, h_halt, c)) ||
+        (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_ADMIN_RESUME,
+                                   &sigil__v1__resume_request__descriptor, 65536, h_resume, c)) ||
+        (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_ADMIN_STATUS,
+                                   &sigil__v1__admin_status_request__descriptor, 1024, h_status,
+                                   c)) ||
+        (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_ADMIN_HEALTH,
+                                   &sigil__v1__health_request__descriptor, 1024, h_health, c)) ||
+        (rc = sigil_rpc_server_add(c->server, ADMIN_KEYGEN, &sigil__v1__keygen_request__descriptor,
+                                   4096, h_keygen, c)))
+        return rc;
+    if ((rc = sigil_rpc_server_start(c->server, port)))
+        return rc;
+    if (pthread_create(&c->filler, NULL, filler_main, c) == 0)
+        c->filler_started = 1;
+    return SIGIL_OK;
+}
+
+void sigil_coord_free(sigil_coord *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->fill_mu);
+    c->stop = 1;
+    pthread_cond_broadcast(&c->fill_cv);
+    pthread_mutex_unlock(&c->fill_mu);
+    if (c->filler_started)
+        pthread_join(c->filler, NULL);
+    sigil_rpc_server_free(c->server);
+    if (c->audit)
+        sigil_audit_log_close(c->audit);
+    if (c->signer_set)
+        sigil_audit_signer_free(&c->signer);
+    sigil_hsm_close(c->hsm);
+    for (size_t i = 0; i < c->nkeys; i++)
+        key_rt_free(c->keys[i]);
+    free(c->keys);
+    for (size_t i = 0; i < SIGIL_COORD_MAX_NODES; i++)
+        sigil_rpc_client_free(c->nodes[i].client);
+    sigil_env_peers_free(c->peers);
+    sigil_rpc_authz_free(c->authz);
+    sigil_coord_idem_free(c->idem);
+    sigil_coord_registry_free(c->registry);
+    sigil_breaker_nonces_free(c->nonces);
+    pthread_rwlock_destroy(&c->keys_mu);
+    pthread_cond_destroy(&c->fill_cv);
+    pthread_mutex_destroy(&c->fill_mu);
+    pthread_mutex_destroy(&c->peers_mu);
+    pthread_mutex_destroy(&c->breaker_mu);
+    free(c);
+}

@@ -1,0 +1,62 @@
+/* Internal interfaces of the coordinator (not installed). */
+#ifndef SIGIL_COORD_INT_H
+#define SIGIL_COORD_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "sigil/coord.h"
+#include "sigil/rpc.h"
+#include "sigil/v1/node.pb-c.h"
+
+/* One signer node as the coordinator sees it. */
+typedef struct {
+    const sigil_coord_node *cfg;
+    sigil_rpc_client *client;
+    atomic_uint_fast64_t down_until_ms;   /* 0: healthy; else skip until then */
+    atomic_uint fails;                    /* consecutive failures */
+    atomic_int peer_known;                /* its identity key is in the env peers */
+} coord_node;
+
+uint64_t coord_now_ms(void);
+int coord_node_healthy(coord_node *n);
+void coord_node_failed(coord_node *n);
+void coord_node_ok(coord_node *n);
+
+/* Fan one call out to count nodes at once (async, no thread per call) and
+ * wait for every answer. reqs[i] is the packed request for nodes[i];
+ * resps[i] (writable buffers) receive the response bytes, rcs[i] the
+ * outcome, st[i] the status. */
+void coord_fanout(coord_node **nodes, size_t count, const char *method, const sigil_buf *reqs,
+                  sigil_buf *resps, int *rcs, sigil_rpc_status *st, unsigned timeout_ms);
+
+/* A session across `count` parties (ascending ids). */
+typedef struct {
+    size_t count;
+    coord_node *nodes[SIGIL_COORD_MAX_NODES];
+    uint8_t session_id[32];
+    /* after a successful run: each party's final response (done = true),
+     * holding its RESULT envelopes; freed by coord_session_clear */
+    Sigil__V1__SessionResponse *final[SIGIL_COORD_MAX_NODES];
+    uint32_t failed_party;                /* on failure: the party to blame, 0 if none */
+    char detail[200];
+} coord_session;
+
+/* Run a session: StartSession(starts[i]) on every party, then relay each
+ * round's outbound envelopes (to == 0: every other participant; to == k:
+ * party k) into the next Round call of its recipients, until every party
+ * is done. Each node call has node_timeout_ms; the whole session at most
+ * max_rounds rounds. On any failure (a node error or timeout, an envelope
+ * from the wrong sender or to an unknown party, rounds out of step) every
+ * party gets AbortSession and the error is returned with failed_party set
+ * when one node is to blame. */
+int coord_session_run(coord_session *s, const sigil_buf *starts, unsigned node_timeout_ms,
+                      unsigned max_rounds);
+void coord_session_clear(coord_session *s);
+
+/* Send AbortSession for sid to every node (best effort, short deadline). */
+void coord_session_abort(coord_node **nodes, size_t count, const uint8_t sid[32],
+                         const char *reason);
+
+#endif
