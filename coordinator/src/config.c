@@ -246,6 +246,26 @@ int sigil_coord_config_load(const char *path, sigil_coord_config *cfg, char *err
             (rc = get_u32(o, "keygen", &cfg->keygen_timeout_ms, 100, 3600000, err, errlen)))
             goto out;
     }
+    if ((o = json_object_get(root, "audit"))) {
+        if (!json_is_object(o)) {
+            rc = fail(err, errlen, "\"audit\": an object {dir, origin, token, pin_file}");
+            goto out;
+        }
+        strcpy(cfg->audit_key_label, "sigil-audit");
+        if ((rc = get_str(o, "dir", cfg->audit_dir, sizeof cfg->audit_dir, 1, err, errlen)) ||
+            (rc = get_str(o, "origin", cfg->audit_origin, sizeof cfg->audit_origin, 1, err,
+                          errlen)) ||
+            (rc = get_str(o, "token", cfg->audit_token, sizeof cfg->audit_token, 1, err,
+                          errlen)) ||
+            (rc = get_str(o, "pin_file", cfg->audit_pin_file, sizeof cfg->audit_pin_file, 1, err,
+                          errlen)) ||
+            (rc = get_str(o, "key_label", cfg->audit_key_label, sizeof cfg->audit_key_label, 0,
+                          err, errlen)) ||
+            (rc = get_str(o, "pkcs11_module", cfg->pkcs11_module, sizeof cfg->pkcs11_module, 0,
+                          err, errlen)))
+            goto out;
+        cfg->audit = 1;
+    }
     if (cfg->num_officers && cfg->approvals_required > cfg->num_officers) {
         rc = fail(err, errlen, "approvals_required %u > %zu officers", cfg->approvals_required,
                   cfg->num_officers);

@@ -18,6 +18,8 @@
 #include <sodium.h>
 
 #include "coord_int.h"
+#include "sigil/audit.h"
+#include "sigil/audit_hsm.h"
 #include "sigil/breaker.h"
 #include "sigil/ecdsa.h"
 #include "sigil/envelope.h"
@@ -25,6 +27,7 @@
 #include "sigil/file.h"
 #include "sigil/frost.h"
 #include "sigil/group.h"
+#include "sigil/hsm.h"
 #include "sigil/v1/admin.pb-c.h"
 #include "sigil/v1/wallet.pb-c.h"
 
@@ -73,6 +76,11 @@ typedef struct {
     pool pools[SIGIL_COORD_MAX_NODES];     /* FROST, indexed like info.parties */
     presig_pool qpools[MAX_QUORUMS];       /* ECDSA, one per t-subset */
     size_t nq;
+    /* coalescing of concurrent Sign requests (see sign_coalesced) */
+    pthread_mutex_t bmu;
+    pthread_cond_t bcv;
+    struct sign_req *bhead, *btail;
+    unsigned leaders;
     unsigned rr;                           /* round-robin quorum start */
 } key_rt;
 
@@ -96,6 +104,11 @@ struct sigil_coord {
     pthread_rwlock_t keys_mu;              /* protects the keys array */
     key_rt **keys;
     size_t nkeys, keys_alloc;
+
+    sigil_hsm *hsm;                        /* the coordinator's token: audit log key only */
+    sigil_audit_signer signer;
+    int signer_set;
+    sigil_audit_log *audit;                /* NULL when not configured */
 
     pthread_t filler;
     int filler_started;
@@ -213,6 +226,8 @@ static void key_rt_free(key_rt *k)
     for (size_t i = 0; i < k->nq; i++)
         free(k->qpools[i].e);
     sigil_keyshare_free(&k->pub);
+    pthread_cond_destroy(&k->bcv);
+    pthread_mutex_destroy(&k->bmu);
     pthread_mutex_destroy(&k->mu);
     free(k);
 }
@@ -226,6 +241,8 @@ static int key_rt_new(sigil_coord *c, const sigil_coord_key *info, key_rt **out)
         return SIGIL_E_NOMEM;
     k->info = *info;
     pthread_mutex_init(&k->mu, NULL);
+    pthread_mutex_init(&k->bmu, NULL);
+    pthread_cond_init(&k->bcv, NULL);
     sigil_buf_view(&b, info->package, info->package_len);
     rc = sigil_keyshare_parse(&b, &k->pub);
     if (rc == SIGIL_OK && info->scheme != SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1)
@@ -1019,10 +1036,203 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
     if (rc != SIGIL_OK && rc != SIGIL_E_HALTED) {
         char last[200];
         snprintf(last, sizeof last, "%.190s", why);
-        snprintf(why, whylen, "signing failed on every quorum tried: %.180s", last);
+        snprintf(why, whylen, "signing failed on every quorum tried: %.150s", last);
         rc = SIGIL_E_UNAVAILABLE;
     }
     return rc;
+}
+
+
+/* Coalescing. Concurrent Sign / SignBatch requests for one key are merged
+ * into one node session (up to max_batch items), so the per-session costs
+ * (RPCs, envelopes, the nodes' durable log writes) are shared. Leader /
+ * follower: a request queues itself; if fewer than COALESCE_LEADERS
+ * sessions run for the key it becomes a leader and signs everything queued
+ * (its own request included) until the queue is empty; otherwise it waits
+ * for a leader to sign it. An idle request signs at once, alone. All
+ * requests of a merged session share its outcome; each was validated
+ * before it was queued. The nodes' audit records carry the SHA-256 of the
+ * merged requests' hashes. */
+#define COALESCE_LEADERS 4
+
+typedef struct sign_req {
+    const sign_item *items;
+    size_t m;
+    uint8_t hash[32];
+    sign_out *out;
+    int rc, done;
+    char why[200];
+    struct sign_req *next;
+} sign_req;
+
+static void run_group(sigil_coord *c, key_rt *k, sign_req *g)
+{
+    size_t total = 0, off = 0;
+    sign_item *items;
+    sign_out out;
+    crypto_hash_sha256_state h;
+    uint8_t hash[32];
+    char why[200] = "";
+    int rc;
+
+    for (sign_req *r = g; r; r = r->next)
+        total += r->m;
+    if (!g->next) { /* alone: no copies */
+        g->rc = sign_items(c, k, g->items, g->m, g->hash, g->out, g->why, sizeof g->why);
+        return;
+    }
+    memset(&out, 0, sizeof out);
+    items = calloc(total, sizeof *items);
+    out.sigs = calloc(total, sizeof *out.sigs);
+    out.recids = calloc(total, sizeof *out.recids);
+    crypto_hash_sha256_init(&h);
+    for (sign_req *r = g; r; r = r->next) {
+        if (items)
+            memcpy(items + off, r->items, r->m * sizeof *items);
+        off += r->m;
+        crypto_hash_sha256_update(&h, r->hash, 32);
+    }
+    crypto_hash_sha256_final(&h, hash);
+    rc = (!items || !out.sigs || !out.recids)
+             ? SIGIL_E_NOMEM
+             : sign_items(c, k, items, total, hash, &out, why, sizeof why);
+    off = 0;
+    for (sign_req *r = g; r; r = r->next) {
+        r->rc = rc;
+        snprintf(r->why, sizeof r->why, "%s", why);
+        if (rc == SIGIL_OK) {
+            memcpy(r->out->sigs, out.sigs + off, r->m * sizeof *out.sigs);
+            memcpy(r->out->recids, out.recids + off, r->m * sizeof *out.recids);
+            r->out->siglen = out.siglen;
+            r->out->nsigners = out.nsigners;
+            memcpy(r->out->signers, out.signers, sizeof out.signers);
+        }
+        off += r->m;
+    }
+    free(items);
+    free(out.sigs);
+    free(out.recids);
+}
+
+static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, size_t m,
+                          const uint8_t hash[32], sign_out *out, char *why, size_t whylen)
+{
+    sign_req me;
+    memset(&me, 0, sizeof me);
+    me.items = items;
+    me.m = m;
+    memcpy(me.hash, hash, 32);
+    me.out = out;
+    pthread_mutex_lock(&k->bmu);
+    if (k->btail)
+        k->btail->next = &me;
+    else
+        k->bhead = &me;
+    k->btail = &me;
+    while (!me.done) {
+        if (k->leaders < COALESCE_LEADERS && k->bhead) {
+            /* lead: take up to max_batch items from the queue */
+            sign_req *g = k->bhead, *last = g;
+            size_t total = g->m;
+            while (last->next && total + last->next->m <= c->cfg->max_batch) {
+                last = last->next;
+                total += last->m;
+            }
+            k->bhead = last->next;
+            if (!k->bhead)
+                k->btail = NULL;
+            last->next = NULL;
+            k->leaders++;
+            pthread_mutex_unlock(&k->bmu);
+            run_group(c, k, g);
+            pthread_mutex_lock(&k->bmu);
+            k->leaders--;
+            for (sign_req *r = g, *n; r; r = n) {
+                n = r->next;
+                r->done = 1;
+            }
+            pthread_cond_broadcast(&k->bcv);
+        } else {
+            pthread_cond_wait(&k->bcv, &k->bmu);
+        }
+    }
+    pthread_mutex_unlock(&k->bmu);
+    snprintf(why, whylen, "%s", me.why);
+    return me.rc;
+}
+
+
+/* ---- audit (fail-closed) ---- */
+
+static void entry_base(sigil_audit_entry *e, int type, const char *actor, const char *key_id,
+                       int scheme)
+{
+    memset(e, 0, sizeof *e);
+    e->version = SIGIL_AUDIT_ENTRY_VERSION;
+    e->type = (uint8_t)type;
+    e->actor_len = (uint8_t)snprintf(e->actor, sizeof e->actor, "%s", actor ? actor : "");
+    if (key_id) {
+        e->key_id_len = (uint8_t)strnlen(key_id, SIGIL_AUDIT_KEYID_MAX);
+        memcpy(e->key_id, key_id, e->key_id_len);
+    }
+    e->scheme = (uint8_t)scheme;
+}
+
+/* Record the m signatures of one request durably; SIGIL_OK only when every
+ * entry is on disk. *seq gets the first entry's index. */
+static int audit_sign(sigil_coord *c, const char *actor, key_rt *k, const sign_item *items,
+                      size_t m, const sign_out *out, ProtobufCBinaryData rid, uint64_t *seq)
+{
+    *seq = 0;
+    if (!c->audit)
+        return SIGIL_OK;
+    sigil_audit_entry *e = calloc(m, sizeof *e);
+    if (!e)
+        return SIGIL_E_NOMEM;
+    for (size_t j = 0; j < m; j++) {
+        entry_base(&e[j], SIGIL_AUDIT_SIGN, actor, k->info.key_id, k->info.scheme);
+        /* digests as signed; messages by their SHA-256 */
+        if (items[j].len == 32 && !k->frost_suite)
+            memcpy(e[j].digest, items[j].data, 32);
+        else if (k->frost_suite == SIGIL_FROST_BIP340)
+            memcpy(e[j].digest, items[j].data, 32);
+        else
+            crypto_hash_sha256(e[j].digest, items[j].data, items[j].len);
+        e[j].digest_len = 32;
+        e[j].outcome = SIGIL_AUDIT_OUTCOME_SIGNATURE;
+        e[j].sig_len = (uint8_t)out->siglen;
+        memcpy(e[j].sig, out->sigs[j], out->siglen);
+        e[j].n_signers = (uint8_t)out->nsigners;
+        for (size_t i = 0; i < out->nsigners; i++)
+            e[j].signers[i] = (uint16_t)out->signers[i];
+        sodium_bin2hex(e[j].request_id, sizeof e[j].request_id, rid.data,
+                       rid.len < 63 ? rid.len : 63);
+        e[j].request_id_len = (uint8_t)strlen(e[j].request_id);
+    }
+    int rc = sigil_audit_append(c->audit, e, m, seq);
+    free(e);
+    return rc;
+}
+
+static int audit_event(sigil_coord *c, int type, const char *actor, const char *key_id,
+                       int scheme, const uint8_t *digest, size_t dlen, const char *msg)
+{
+    sigil_audit_entry e;
+    if (!c->audit)
+        return SIGIL_OK;
+    entry_base(&e, type, actor, key_id, scheme);
+    if (digest && dlen <= SIGIL_AUDIT_DIGEST_MAX) {
+        memcpy(e.digest, digest, dlen);
+        e.digest_len = (uint8_t)dlen;
+    }
+    if (msg) {
+        e.outcome = SIGIL_AUDIT_OUTCOME_ERROR; /* carries the text */
+        e.error = SIGIL_E_HALTED;
+        e.errmsg_len = (uint8_t)snprintf(e.errmsg, sizeof e.errmsg, "%s", msg);
+        if (type != SIGIL_AUDIT_HALT)
+            e.outcome = SIGIL_AUDIT_OUTCOME_NONE, e.error = 0, e.errmsg_len = 0;
+    }
+    return sigil_audit_append(c->audit, &e, 1, NULL);
 }
 
 /* ---- wallet API ---- */
@@ -1238,13 +1448,20 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     for (size_t j = 0; rc == SIGIL_OK && j < m; j++)
         rc = check_item(k, batch ? br->items[j] : sr->item, j, &items[j], call);
     if (rc == SIGIL_OK) {
-        rc = sign_items(c, k, items, m, hash, &out, call->detail, sizeof call->detail);
+        rc = sign_coalesced(c, k, items, m, hash, &out, call->detail, sizeof call->detail);
         if (rc == SIGIL_E_HALTED)
             halted_detail(c, call);
     }
     /* the breaker may have tripped while we signed: nothing leaves */
     if (rc == SIGIL_OK && atomic_load(&c->halted))
         rc = halted_detail(c, call);
+    /* fail-closed audit: nothing leaves before its record is durable */
+    uint64_t seq = 0;
+    if (rc == SIGIL_OK && (rc = audit_sign(c, call->peer->uri, k, items, m, &out, rid, &seq))) {
+        detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable (%s): signature withheld",
+               sigil_strerror(rc));
+        rc = SIGIL_E_UNAVAILABLE;
+    }
     if (rc == SIGIL_OK) {
         if (batch) {
             Sigil__V1__SignBatchResponse resp = SIGIL__V1__SIGN_BATCH_RESPONSE__INIT;
@@ -1261,6 +1478,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
                 resp.public_key.len = k->info.pk_len;
                 resp.signers = out.signers;
                 resp.n_signers = out.nsigners;
+                resp.audit_index_first = seq;
                 uint32_t *rec = NULL;
                 if (!k->frost_suite && (rec = calloc(m, sizeof *rec))) {
                     for (size_t j = 0; j < m; j++)
@@ -1283,6 +1501,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
             resp.signers = out.signers;
             resp.n_signers = out.nsigners;
             resp.recovery_id = k->frost_suite ? 0 : (uint32_t)out.recids[0];
+            resp.audit_index = seq;
             rc = sigil_rpc_pack(&resp.base, call->resp);
         }
     }
@@ -1475,6 +1694,10 @@ static int h_keygen(void *ctx, sigil_rpc_call *call)
             info.share_version = 1;
             rc = key_rt_new(c, &info, &k);
         }
+        if (rc == SIGIL_OK &&
+            (rc = audit_event(c, SIGIL_AUDIT_KEYGEN, call->peer->uri, info.key_id, info.scheme,
+                              info.public_key, info.pk_len, NULL)))
+            detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: key not registered");
         if (rc == SIGIL_OK && (rc = sigil_coord_registry_add(c->registry, &info)))
             detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
         if (rc == SIGIL_OK && (rc = keys_add(c, k)) == SIGIL_OK)
@@ -1557,6 +1780,9 @@ static int h_halt(void *ctx, sigil_rpc_call *call)
     if (rc)
         return detail(call, rc, "halted in memory, but the halted state was not persisted: %s",
                       sigil_strerror(rc));
+    if ((rc = audit_event(c, SIGIL_AUDIT_HALT, call->peer->uri, NULL, 0, NULL, 0, st.reason)))
+        fprintf(stderr, "sigil-coordinator: halt (epoch %" PRIu64 ") not in the audit log: %s\n",
+                st.epoch, sigil_strerror(rc));
     resp.halted = 1;
     resp.halt_epoch = st.epoch;
     resp.halted_at_unix_ms = st.at_unix_ms;
@@ -1634,6 +1860,14 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
                       rc == SIGIL_E_REPLAY ? "this approval statement was used before"
                                            : sigil_strerror(rc));
     }
+    {
+        uint8_t sh[32];
+        crypto_hash_sha256(sh, req->statement.data, req->statement.len);
+        if ((rc = audit_event(c, SIGIL_AUDIT_RESUME, call->peer->uri, NULL, 0, sh, 32, NULL))) {
+            pthread_mutex_unlock(&c->breaker_mu);
+            return detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: still halted");
+        }
+    }
     st.halted = 0;
     rc = sigil_coord_breaker_save(c->breaker_path, &st);
     if (rc == SIGIL_OK) {
@@ -1680,7 +1914,7 @@ static int h_health(void *ctx, sigil_rpc_call *call)
 {
     sigil_coord *c = ctx;
     Sigil__V1__HealthResponse resp = SIGIL__V1__HEALTH_RESPONSE__INIT;
-    Sigil__V1__ComponentHealth comp[SIGIL_COORD_MAX_NODES], *cp[SIGIL_COORD_MAX_NODES];
+    Sigil__V1__ComponentHealth comp[SIGIL_COORD_MAX_NODES], *cp[SIGIL_COORD_MAX_NODES + 1];
     char names[SIGIL_COORD_MAX_NODES][32];
     size_t healthy = 0;
     for (size_t i = 0; i < c->cfg->num_nodes; i++) {
@@ -1692,8 +1926,26 @@ static int h_health(void *ctx, sigil_rpc_call *call)
         healthy += comp[i].ok;
         cp[i] = &comp[i];
     }
+    Sigil__V1__ComponentHealth ac = SIGIL__V1__COMPONENT_HEALTH__INIT;
+    char adetail[96];
+    size_t nc = c->cfg->num_nodes;
+    ac.name = "audit-log";
+    if (c->audit) {
+        sigil_audit_stats as;
+        sigil_audit_log_stats(c->audit, &as);
+        ac.ok = as.error == SIGIL_OK;
+        snprintf(adetail, sizeof adetail, "%" PRIu64 " entries, checkpoint at %" PRIu64 "%s",
+                 as.size, as.checkpoint_size, ac.ok ? "" : "; FAILED: signing refused");
+        if (!ac.ok)
+            healthy = 0;
+    } else {
+        ac.ok = 1;
+        snprintf(adetail, sizeof adetail, "not configured");
+    }
+    ac.detail = adetail;
+    cp[nc++] = &ac;
     resp.components = cp;
-    resp.n_components = c->cfg->num_nodes;
+    resp.n_components = nc;
     resp.version = "sigil-coordinator 0.1";
     resp.status = atomic_load(&c->halted) ? SIGIL__V1__SERVING_STATUS__SERVING_STATUS_HALTED
                   : healthy >= c->cfg->threshold
@@ -1742,6 +1994,26 @@ int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
         (rc = sigil_coord_idem_new(cfg->idem_capacity, &c->idem)) ||
         (rc = sigil_env_peers_new(&c->peers)))
         goto fail;
+
+    /* audit log, checkpoints signed by the token's key */
+    if (cfg->audit) {
+        sigil_hsm_config hc = {0};
+        sigil_audit_config ac = {0};
+        hc.module_path = cfg->pkcs11_module[0] ? cfg->pkcs11_module : NULL;
+        hc.token_label = cfg->audit_token;
+        hc.pin_file = cfg->audit_pin_file;
+        if ((rc = sigil_hsm_open(&c->hsm, &hc)) ||
+            (rc = sigil_audit_signer_hsm(&c->signer, c->hsm, cfg->audit_key_label,
+                                         cfg->audit_origin)))
+            goto fail;
+        c->signer_set = 1;
+        ac.backend = SIGIL_AUDIT_BACKEND_FILE;
+        ac.path = cfg->audit_dir;
+        ac.origin = cfg->audit_origin;
+        ac.signer = &c->signer;
+        if ((rc = sigil_audit_log_open(&ac, &c->audit)))
+            goto fail;
+    }
 
     /* authorization table */
     if ((rc = sigil_rpc_authz_new(&c->authz)))
@@ -1844,6 +2116,11 @@ void sigil_coord_free(sigil_coord *c)
     if (c->filler_started)
         pthread_join(c->filler, NULL);
     sigil_rpc_server_free(c->server);
+    if (c->audit)
+        sigil_audit_log_close(c->audit);
+    if (c->signer_set)
+        sigil_audit_signer_free(&c->signer);
+    sigil_hsm_close(c->hsm);
     for (size_t i = 0; i < c->nkeys; i++)
         key_rt_free(c->keys[i]);
     free(c->keys);

@@ -35,6 +35,10 @@
 #define NODE_VERSION "sigil-node 0.1"
 #define MAX_SESSIONS 4096
 #define SHARE_VERSION 1
+/* Presignatures per PRESIGN session: each DKLs23 pairwise message is
+ * ~25 KB, and one envelope body carries `count` of them (<= 1 MiB). Run
+ * several sessions (in parallel) for more. */
+#define PRESIGN_MAX_COUNT 16
 
 /* ------------------------------------------------------------------ state */
 
@@ -52,11 +56,16 @@ typedef struct {
     size_t ns;
 } presig_entry;
 
+/* Keys are only ever added while the node runs (never removed, and a FROST
+ * key's fields never change), so a handler may keep a keyrec pointer and
+ * read its public fields and blob without the lock; pools and the ECDSA
+ * blob (re-sealed after an OT cheat) change only under nd->mu. */
 typedef struct keyrec {
     char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
     uint16_t scheme;
     uint32_t party, version;
     sigil_keyshare pub; /* secret NULL */
+    uint8_t pkg_hash[32]; /* SHA-256 of the public package encoding */
     uint8_t pk[SIGIL_FROST_PK_MAX];
     size_t pklen;
     uint8_t *blob;
@@ -103,6 +112,8 @@ typedef struct {
     pthread_mutex_t mu;
     sigil_audit_log *audit;
     sigil_audit_signer audit_signer;
+    sigil_buf unseal;       /* SIGIL_BUF_SECRET, reused under mu */
+    sigil_scalar *secret;   /* sodium_malloc'ed, reused under mu */
     int audit_signer_set;
     sigil_hsm *hsm;
     uint8_t identity_pk[32];
@@ -381,6 +392,7 @@ static int key_from_bytes(const uint8_t *p, size_t n, keyrec **out)
         sigil_buf_view(&pb, pkg, pkglen);
         rc = sigil_keyshare_parse(&pb, &k->pub);
         if (!rc && k->pub.secret) rc = SIGIL_E_ENCODING;
+        crypto_hash_sha256(k->pkg_hash, pkg, pkglen);
     }
     if (!rc && k->scheme == SIGIL_ENV_SCHEME_ECDSA) {
         if (sigil_group_point_len(k->pub.g) != 33)
@@ -453,23 +465,46 @@ static void ad_for(const keyrec *k, sigil_hsm_ad *ad)
     ad->share_version = k->version;
 }
 
-/* Unseal the key's share into *out (secret memory). */
-static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
+/* FROST sealed plaintext: u8 1 | 32 signing share | 32 SHA-256(public
+ * package), so the clear public package in the key file cannot be swapped.
+ * Unsealed per use into memory allocated once with sodium_malloc (the node
+ * lock serializes users); the public part stays parsed in k->pub.
+ * Release with key_release. */
+#define FROST_SEALED_LEN (1 + 32 + 32)
+
+/* Unseal into the given secure buffer and scalar slot. */
+static int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slot,
+                           sigil_keyshare *out)
 {
     sigil_hsm_ad ad;
     ad_for(k, &ad);
-    sigil_buf s;
-    int rc = sigil_buf_init(&s, SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
-    if (rc)
-        return rc;
-    rc = sigil_hsm_unseal(nd->hsm, &ad, k->blob, k->bloblen, &s);
     memset(out, 0, sizeof *out);
-    if (!rc) rc = sigil_keyshare_parse(&s, out);
-    if (!rc && !out->secret) rc = SIGIL_E_ENCODING;
-    if (rc)
-        sigil_keyshare_free(out);
-    sigil_buf_free(&s);
-    return rc;
+    sigil_buf_reset(buf);
+    int rc = sigil_hsm_unseal(nd->hsm, &ad, k->blob, k->bloblen, buf);
+    if (!rc && (buf->size != FROST_SEALED_LEN || buf->data[0] != 1 ||
+                memcmp(buf->data + 33, k->pkg_hash, 32) != 0))
+        rc = SIGIL_E_MISMATCH;
+    if (!rc) rc = sigil_scalar_parse(k->pub.g, slot, buf->data + 1);
+    sigil_buf_reset(buf);
+    if (rc) {
+        sodium_memzero(slot, sizeof *slot);
+        return rc;
+    }
+    *out = k->pub; /* shallow: the arrays stay k->pub's */
+    out->secret = slot;
+    return SIGIL_OK;
+}
+
+/* The same into the node's slot (callers hold nd->mu). */
+static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
+{
+    return key_unseal_into(nd, k, &nd->unseal, nd->secret, out);
+}
+
+static void key_release(node *nd, sigil_keyshare *ks)
+{
+    sodium_memzero(nd->secret, sizeof *nd->secret);
+    memset(ks, 0, sizeof *ks);
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -1106,8 +1141,13 @@ static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1
         if (!rc) rc = sigil_keyshare_serialize(&pubk, &pubb);
         if (!rc && s->scheme != SIGIL_ENV_SCHEME_ECDSA) {
             keyrec *k = NULL;
-            rc = sigil_buf_init(&sec, SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
-            if (!rc) rc = sigil_keyshare_serialize(&ks, &sec);
+            uint8_t *sp = NULL, h[32];
+            rc = sigil_buf_init(&sec, FROST_SEALED_LEN, SIGIL_BUF_SECRET);
+            if (!rc) rc = sigil_buf_put_u8(&sec, 1);
+            if (!rc) rc = sigil_buf_reserve(&sec, 32, &sp);
+            if (!rc) sigil_scalar_serialize(ks.g, sp, ks.secret);
+            crypto_hash_sha256(h, pubb.data, pubb.size);
+            if (!rc) rc = sigil_buf_put(&sec, h, 32);
             if (!rc) rc = key_store(nd, s->key_id, s->scheme, &sec, &pubb, &k);
             if (!rc) rc = dkg_result(nd, s, k, &res);
             if (!rc) {
@@ -1248,8 +1288,8 @@ static int presign_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartS
         DETAIL(call, "%zu signers for a %u-of-%u key", rq->n_parties, k->pub.t, k->pub.n);
         return SIGIL_E_THRESHOLD;
     }
-    if (rq->count < 1 || rq->count > nd->cfg.refill_max || rq->n_inbound || rq->n_items) {
-        DETAIL(call, "PRESIGN count must be 1..%u, without inbound or items", nd->cfg.refill_max);
+    if (rq->count < 1 || rq->count > PRESIGN_MAX_COUNT || rq->n_inbound || rq->n_items) {
+        DETAIL(call, "PRESIGN count must be 1..%d, without inbound or items", PRESIGN_MAX_COUNT);
         return SIGIL_E_INVALID;
     }
     if (nd->nsessions >= MAX_SESSIONS)
@@ -1313,7 +1353,7 @@ static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil
         if (!rc && !(s->ps = calloc(c, sizeof *s->ps)))
             rc = SIGIL_E_NOMEM;
         uint16_t signers[SIGIL_ECDSA_MAX_PARTIES];
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n && i < SIGIL_ECDSA_MAX_PARTIES; i++)
             signers[i] = (uint16_t)s->parties[i];
         for (uint32_t j = 0; j < c && !rc; j++) {
             uint8_t isid[32];
@@ -1725,7 +1765,7 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         if (rc)
             DETAIL(call, "item %zu: %s", i, sigil_strerror(rc));
     }
-    sigil_keyshare_free(&ks);
+    key_release(nd, &ks);
     for (size_t i = 0; i < ni; i++)
         sigil_frost_nonce_free(nonces[i]);
     outbox res;
@@ -1763,7 +1803,9 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         DETAIL(call, "session id already seen by this node");
         rc = SIGIL_E_REPLAY;
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG) {
-        rc = dkg_start(nd, call, rq);
+        rc = check_not_halted(nd, call);
+        if (!rc)
+            rc = dkg_start(nd, call, rq);
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN) {
         if (rq->scheme >= 1 && rq->scheme <= 3) {
             rc = frost_sign(nd, call, rq, &ab);
@@ -1806,6 +1848,8 @@ static int h_round(void *ctx, sigil_rpc_call *call)
     if (!s) {
         DETAIL(call, "no open session with this id");
         rc = SIGIL_E_NOT_FOUND;
+    } else if ((rc = check_not_halted(nd, call)) != SIGIL_OK) {
+        /* a halted node takes no protocol step (the session stays as it is) */
     } else if (rq->round != s->round) {
         DETAIL(call, "session expects round %u, request is for round %u", s->round, rq->round);
         rc = rq->round < s->round ? SIGIL_E_REPLAY : SIGIL_E_STATE;
@@ -1832,6 +1876,9 @@ static int h_abort(void *ctx, sigil_rpc_call *call)
     return sigil_rpc_pack(&r.base, call->resp);
 }
 
+/* RefillPool: the nonces are made outside the node lock (a large refill
+ * must not stall signing); the lock is taken to reserve ids and to add the
+ * entries, and the breaker is checked both times. */
 static int h_refill(void *ctx, sigil_rpc_call *call)
 {
     node *nd = ctx;
@@ -1852,74 +1899,107 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
         rc = SIGIL_E_INVALID;
     }
     size_t count = 0;
+    uint64_t first = 0;
     if (!rc) {
         size_t room = nd->cfg.pool_max > k->npool ? nd->cfg.pool_max - k->npool : 0;
         count = rq->count;
         if (count > room) count = room;
         if (count > nd->cfg.refill_max) count = nd->cfg.refill_max;
+        first = ((uint64_t)nd->boot << 32) | (nd->seq + 1u);
+        nd->seq += (uint32_t)count; /* ids reserved: never reused even if dropped */
     }
+    pthread_mutex_unlock(&nd->mu);
+    if (rc)
+        return rc;
+
     outbox o;
     memset(&o, 0, sizeof o);
     Sigil__V1__PoolEntry *pe = NULL, **pp = NULL;
+    pool_entry *made = NULL;
+    size_t nmade = 0;
     sigil_keyshare ks;
     memset(&ks, 0, sizeof ks);
-    if (!rc && count) {
+    sigil_buf ubuf;
+    memset(&ubuf, 0, sizeof ubuf);
+    sigil_scalar *slot = NULL;
+    if (count) {
         rc = outbox_init(&o, count);
         pe = calloc(count, sizeof *pe);
         pp = calloc(count, sizeof *pp);
-        if (!rc && (!pe || !pp)) rc = SIGIL_E_NOMEM;
-        if (!rc && k->npool + count > k->cap) {
-            pool_entry *np = realloc(k->pool, (k->npool + count) * sizeof *np);
-            if (!np)
-                rc = SIGIL_E_NOMEM;
-            else {
-                k->pool = np;
-                k->cap = k->npool + count;
-            }
-        }
-        if (!rc) rc = key_unseal(nd, k, &ks);
+        made = calloc(count, sizeof *made);
+        slot = sodium_malloc(sizeof *slot);
+        if (!rc && (!pe || !pp || !made || !slot)) rc = SIGIL_E_NOMEM;
+        if (!rc) rc = sigil_buf_init(&ubuf, 4096, SIGIL_BUF_SECRET);
+        if (!rc) rc = key_unseal_into(nd, k, &ubuf, slot, &ks);
         for (size_t i = 0; i < count && !rc; i++) {
-            pool_entry e;
-            memset(&e, 0, sizeof e);
+            pool_entry *e = &made[i];
             sigil_buf cb;
-            sigil_buf_init(&cb, sizeof e.commit, 0);
-            rc = sigil_frost_commit((sigil_frost_suite)k->scheme, &ks, NULL, NULL, &e.nonce, &cb);
+            sigil_buf_init(&cb, sizeof e->commit, 0);
+            rc = sigil_frost_commit((sigil_frost_suite)k->scheme, &ks, NULL, NULL, &e->nonce, &cb);
             if (!rc) {
-                memcpy(e.commit, cb.data, cb.size);
-                e.clen = cb.size;
-                e.id = ((uint64_t)nd->boot << 32) | ++nd->seq;
+                memcpy(e->commit, cb.data, cb.size);
+                e->clen = cb.size;
+                e->id = first + i;
+                nmade++;
             }
             sigil_buf_free(&cb);
             sigil_buf body;
             memset(&body, 0, sizeof body);
             if (!rc) rc = sigil_buf_init(&body, 512, 0);
-            if (!rc) rc = sigil_env_commitment_encode(k->scheme, k->key_id, e.id, e.commit, e.clen, &body);
+            if (!rc) rc = sigil_env_commitment_encode(k->scheme, k->key_id, e->id, e->commit, e->clen, &body);
             if (!rc) rc = outbox_add(nd, &o, NULL, 0, 0, SIGIL_ENV_COMMITMENT, body.data, body.size, NULL);
             sigil_buf_free(&body);
-            if (rc) {
-                sigil_frost_nonce_free(e.nonce);
-                break;
+        }
+        if (slot) {
+            sodium_memzero(slot, sizeof *slot);
+            sodium_free(slot);
+        }
+        sigil_buf_free(&ubuf);
+        memset(&ks, 0, sizeof ks);
+    }
+    size_t added = 0, avail = 0;
+    pthread_mutex_lock(&nd->mu);
+    if (!rc && (rc = check_not_halted(nd, call)) != SIGIL_OK) {
+        /* halted meanwhile: the nonces are dropped */
+    }
+    if (!rc && count) {
+        size_t room = nd->cfg.pool_max > k->npool ? nd->cfg.pool_max - k->npool : 0;
+        added = nmade < room ? nmade : room;
+        if (k->npool + added > k->cap) {
+            pool_entry *np = realloc(k->pool, (k->npool + added) * sizeof *np);
+            if (!np)
+                rc = SIGIL_E_NOMEM;
+            else {
+                k->pool = np;
+                k->cap = k->npool + added;
             }
-            k->pool[k->npool++] = e;
+        }
+        for (size_t i = 0; !rc && i < added; i++) {
+            k->pool[k->npool++] = made[i];
+            made[i].nonce = NULL;
             Sigil__V1__PoolEntry init = SIGIL__V1__POOL_ENTRY__INIT;
             pe[i] = init;
-            pe[i].entry_id = e.id;
+            pe[i].entry_id = made[i].id;
             pe[i].commitment = o.ptr[i];
             pp[i] = &pe[i];
         }
-        sigil_keyshare_free(&ks);
     }
+    if (!rc)
+        avail = k->npool;
+    pthread_mutex_unlock(&nd->mu);
+    for (size_t i = 0; made && i < count; i++)
+        sigil_frost_nonce_free(made[i].nonce);
     if (!rc) {
         Sigil__V1__RefillPoolResponse r = SIGIL__V1__REFILL_POOL_RESPONSE__INIT;
-        r.n_entries = count;
+        r.n_entries = added;
         r.entries = pp;
-        r.pool_available = k->npool;
+        r.pool_available = avail;
         rc = sigil_rpc_pack(&r.base, call->resp);
     }
-    pthread_mutex_unlock(&nd->mu);
     outbox_free(&o);
     free(pe);
     free(pp);
+    free(made);
     return rc;
 }
 
@@ -2108,6 +2188,9 @@ static int node_init(node *nd, char *err, size_t cap)
     pthread_mutex_init(&nd->mu, NULL);
     nd->seen_fd = -1;
     nd->started = time(NULL);
+    nd->secret = sodium_malloc(sizeof *nd->secret);
+    if (!nd->secret || sigil_buf_init(&nd->unseal, 4096, SIGIL_BUF_SECRET) != SIGIL_OK)
+        return SIGIL_E_NOMEM;
     snprintf(nd->path_halt, sizeof nd->path_halt, "%s/breaker.state", c->state_dir);
     snprintf(nd->path_seen, sizeof nd->path_seen, "%s/sessions.seen", c->state_dir);
     snprintf(nd->path_keys, sizeof nd->path_keys, "%s/keys", c->state_dir);
@@ -2206,6 +2289,9 @@ static void node_free(node *nd)
         key_free(k);
     }
     sigil_audit_log_close(nd->audit);
+    sigil_buf_free(&nd->unseal);
+    if (nd->secret)
+        sodium_free(nd->secret);
     if (nd->audit_signer_set)
         sigil_audit_signer_free(&nd->audit_signer);
     sigil_env_key_free(nd->ek);

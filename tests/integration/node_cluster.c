@@ -251,10 +251,14 @@ typedef struct {
 
 /* Full DKG among nodes 1..N, with the adversarial checks done on the way
  * when `adversary` is set. */
+static uint8_t first_dkg_sid[32];
+
 static void dkg(key_t_ *key, const char *key_id, int scheme, int adversary)
 {
     uint8_t sid[32];
     randombytes_buf(sid, 32);
+    if (adversary)
+        memcpy(first_dkg_sid, sid, 32);
     uint32_t parties[N] = {1, 2, 3};
     Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
     rq.session_id.data = sid;
@@ -277,11 +281,55 @@ static void dkg(key_t_ *key, const char *key_id, int scheme, int adversary)
         CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_REPLAY);
         CHECK_EQ(st.code, GRPC_STATUS_ALREADY_EXISTS);
     }
+    Sigil__V1__SessionResponse *other = NULL;
+    uint8_t osid[32];
+    if (adversary) {
+        /* a second session on node 1, to take a genuine envelope from */
+        Sigil__V1__StartSessionRequest orq = rq;
+        randombytes_buf(osid, 32);
+        orq.session_id.data = osid;
+        orq.key_id = (char *)"k-cross";
+        REQUIRE(start(1, &orq, &other, NULL) == SIGIL_OK);
+    }
     Sigil__V1__Envelope *in[4 * N];
     for (uint32_t r = 1; !resp[1]->done; r++) {
         REQUIRE(r <= 6);
         for (int i = 1; i <= N; i++) {
             size_t k = route(resp, (uint32_t)i, in, 4 * N);
+            if (adversary && r == 1 && i == 2) {
+                sigil_rpc_status st;
+                Sigil__V1__SessionResponse *x = NULL;
+                Sigil__V1__Envelope *bad[4 * N];
+                memcpy(bad, in, k * sizeof *in);
+                size_t j1 = 0;
+                while (bad[j1]->from != 1)
+                    j1++;
+                /* node 1's genuine round-1 broadcast of another session */
+                bad[j1] = other->outbound[0];
+                CHECK_REFUSED(round_call(2, sid, 1, bad, k, &x, &st), SIGIL_E_SESSION);
+                CHECK(strstr(st.detail, "another session") != NULL);
+                /* ... relabelled with this session's id: the signature binds it */
+                Sigil__V1__Envelope t = *other->outbound[0];
+                t.session_id.data = sid;
+                bad[j1] = &t;
+                CHECK_REFUSED(round_call(2, sid, 1, bad, k, &x, &st), SIGIL_E_SIGNATURE);
+                /* AbortSession forgets it; the id stays burned */
+                Sigil__V1__AbortSessionRequest ab = SIGIL__V1__ABORT_SESSION_REQUEST__INIT;
+                ab.session_id.data = osid;
+                ab.session_id.len = 32;
+                Sigil__V1__AbortSessionResponse *ar = NULL;
+                CHECK_EQ(call(cl[1], SIGIL_RPC_NODE_ABORT_SESSION, &ab.base,
+                              &sigil__v1__abort_session_response__descriptor, (ProtobufCMessage **)&ar, &st),
+                         SIGIL_OK);
+                CHECK(ar && ar->existed);
+                if (ar)
+                    sigil_rpc_msg_free(&ar->base);
+                Sigil__V1__StartSessionRequest orq = rq;
+                orq.session_id.data = osid;
+                orq.key_id = (char *)"k-cross";
+                CHECK_REFUSED(start(1, &orq, &x, &st), SIGIL_E_REPLAY);
+                sigil_rpc_msg_free(&other->base);
+            }
             if (adversary && r == 2 && i == 2) {
                 sigil_rpc_status st;
                 Sigil__V1__SessionResponse *x = NULL;
@@ -561,6 +609,98 @@ static int finish_sign(signreq *s, const key_t_ *k, uint8_t *sig)
     return rc;
 }
 
+static int open_result(const Sigil__V1__SessionResponse *r, uint32_t from, const uint8_t *sid,
+                       sigil_buf *body);
+
+/* One SIGN session with m items (SignBatch): inbound = per item the other
+ * signer's commitment; every signature aggregated and verified. */
+static void sign_batch(const key_t_ *k, const uint32_t *signers, size_t m)
+{
+    enum { MAXM = 16 };
+    REQUIRE(m <= MAXM);
+    uint8_t sid[32], msgs[MAXM][32];
+    randombytes_buf(sid, 32);
+    Sigil__V1__SignItem it[MAXM], *items[MAXM];
+    const Sigil__V1__PoolEntry *pe[2][MAXM];
+    uint64_t entries[2][MAXM];
+    Sigil__V1__Envelope *in[2][MAXM];
+    for (size_t j = 0; j < m; j++) {
+        Sigil__V1__SignItem init = SIGIL__V1__SIGN_ITEM__INIT;
+        it[j] = init;
+        randombytes_buf(msgs[j], 32);
+        if (k->scheme == 3) {
+            it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+            it[j].digest.data = msgs[j];
+            it[j].digest.len = 32;
+        } else {
+            it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE;
+            it[j].message.data = msgs[j];
+            it[j].message.len = 32;
+        }
+        items[j] = &it[j];
+        for (int i = 0; i < 2; i++) {
+            pool *p = &pools[signers[i]];
+            REQUIRE(p->resp && p->next < p->resp->n_entries);
+            pe[i][j] = p->resp->entries[p->next++];
+            entries[i][j] = pe[i][j]->entry_id;
+        }
+        in[0][j] = pe[1][j]->commitment;
+        in[1][j] = pe[0][j]->commitment;
+    }
+    Sigil__V1__SessionResponse *resp[2] = {0};
+    sigil_env_sign_result res[2];
+    sigil_buf bodies[2];
+    memset(res, 0, sizeof res);
+    for (int i = 0; i < 2; i++) {
+        Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        rq.session_id.data = sid;
+        rq.session_id.len = 32;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        rq.key_id = (char *)k->key_id;
+        rq.scheme = (Sigil__V1__Scheme)k->scheme;
+        rq.parties = (uint32_t *)signers;
+        rq.n_parties = 2;
+        rq.items = items;
+        rq.n_items = m;
+        rq.pool_entries = entries[i];
+        rq.n_pool_entries = m;
+        rq.inbound = in[i];
+        rq.n_inbound = m;
+        sigil_rpc_status st;
+        int rc = start((int)signers[i], &rq, &resp[i], &st);
+        if (rc)
+            fprintf(stderr, "batch sign node %u: %s\n", signers[i], st.detail);
+        REQUIRE(rc == SIGIL_OK);
+        REQUIRE(open_result(resp[i], signers[i], sid, &bodies[i]) == SIGIL_OK);
+        REQUIRE(sigil_env_sign_result_decode(&res[i], bodies[i].data, bodies[i].size) == SIGIL_OK);
+        CHECK_EQ(res[i].count, m);
+    }
+    for (size_t j = 0; j < m; j++) {
+        uint8_t cb[2][128], sig[65];
+        sigil_buf com[2], shares[2];
+        for (int i = 0; i < 2; i++) {
+            size_t l = 0;
+            REQUIRE(open_commitment(k, pe[i][j], cb[i], &l) == SIGIL_OK);
+            sigil_buf_view(&com[i], cb[i], l);
+            CHECK(res[i].entry_ids[j] == entries[i][j]);
+            shares[i] = res[i].shares[j];
+        }
+        uint32_t culprit = 0;
+        CHECK_EQ(sigil_env_frost_aggregate((sigil_frost_suite)k->scheme, &k->pub, msgs[j], 32, com, shares, 2,
+                                           sig, &culprit), SIGIL_OK);
+        CHECK_EQ(verify_independent(k, msgs[j], 32, sig), SIGIL_OK);
+        /* shares of item j do not aggregate for item j+1 */
+        if (j + 1 < m)
+            CHECK(sigil_env_frost_aggregate((sigil_frost_suite)k->scheme, &k->pub, msgs[j + 1], 32, com,
+                                            shares, 2, sig, &culprit) != SIGIL_OK);
+    }
+    for (int i = 0; i < 2; i++) {
+        sigil_env_sign_result_free(&res[i]);
+        sigil_buf_free(&bodies[i]);
+        sigil_rpc_msg_free(&resp[i]->base);
+    }
+}
+
 static void sign_ok(const key_t_ *k, const uint32_t *signers, size_t ns)
 {
     signreq s;
@@ -623,7 +763,9 @@ static int open_result(const Sigil__V1__SessionResponse *r, uint32_t from, const
 }
 
 /* PRESIGN `count` among signers (2), then sign `count` digests one by one. */
-static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count)
+static void ecdsa_batch_sign(const key_t_ *k, const uint32_t *signers, uint32_t count, uint64_t **ids);
+
+static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count, int batch)
 {
     uint8_t sid[32];
     randombytes_buf(sid, 32);
@@ -649,6 +791,12 @@ static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count
         CHECK(!strcmp(kid, k->key_id));
         sigil_buf_free(&b);
         sigil_rpc_msg_free(&resp[i]->base);
+    }
+    if (batch) {
+        ecdsa_batch_sign(k, signers, count, ids);
+        free(ids[0]);
+        free(ids[1]);
+        return;
     }
     for (uint32_t j = 0; j < count; j++) {
         uint8_t ssid[32], digest[32];
@@ -686,11 +834,13 @@ static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count
             CHECK(res[i].count == 1 && res[i].entry_ids[0] == ids[i][j]);
             combs[i] = &res[i].combiners[0];
             msgs[i] = res[i].sign_msgs[0];
-            /* the presignature is gone */
-            randombytes_buf(ssid, 32);
-            CHECK_REFUSED(start((int)signers[i], &sr, &r, &st), SIGIL_E_NOT_FOUND);
-            memcpy(ssid, sr.session_id.data, 32);
             sigil_rpc_msg_free(&r->base);
+            /* the presignature is gone (fresh session id, same entry) */
+            uint8_t sid2[32];
+            randombytes_buf(sid2, 32);
+            sr.session_id.data = sid2;
+            Sigil__V1__SessionResponse *r2 = NULL;
+            CHECK_REFUSED(start((int)signers[i], &sr, &r2, &st), SIGIL_E_NOT_FOUND);
         }
         uint8_t sig[64];
         int recid = -1;
@@ -715,6 +865,73 @@ static void ecdsa_round(const key_t_ *k, const uint32_t *signers, uint32_t count
     }
     free(ids[0]);
     free(ids[1]);
+}
+
+/* All `count` presignatures in one SIGN session (SignBatch for ECDSA). */
+static void ecdsa_batch_sign(const key_t_ *k, const uint32_t *signers, uint32_t count, uint64_t **ids)
+{
+    enum { MAXM = 16 };
+    REQUIRE(count <= MAXM);
+    uint8_t sid[32], dig[MAXM][32];
+    randombytes_buf(sid, 32);
+    Sigil__V1__SignItem it[MAXM], *items[MAXM];
+    for (uint32_t j = 0; j < count; j++) {
+        Sigil__V1__SignItem init = SIGIL__V1__SIGN_ITEM__INIT;
+        it[j] = init;
+        randombytes_buf(dig[j], 32);
+        it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+        it[j].digest.data = dig[j];
+        it[j].digest.len = 32;
+        items[j] = &it[j];
+    }
+    sigil_env_ecdsa_result res[2];
+    sigil_buf bodies[2];
+    for (int i = 0; i < 2; i++) {
+        Sigil__V1__StartSessionRequest sr = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        sr.session_id.data = sid;
+        sr.session_id.len = 32;
+        sr.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        sr.key_id = (char *)k->key_id;
+        sr.scheme = SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1;
+        sr.parties = (uint32_t *)signers;
+        sr.n_parties = 2;
+        sr.items = items;
+        sr.n_items = count;
+        sr.pool_entries = ids[i];
+        sr.n_pool_entries = count;
+        Sigil__V1__SessionResponse *r = NULL;
+        sigil_rpc_status st;
+        REQUIRE(start((int)signers[i], &sr, &r, &st) == SIGIL_OK);
+        REQUIRE(open_result(r, signers[i], sid, &bodies[i]) == SIGIL_OK);
+        REQUIRE(sigil_env_ecdsa_result_decode(&res[i], bodies[i].data, bodies[i].size) == SIGIL_OK);
+        CHECK_EQ(res[i].count, count);
+        sigil_rpc_msg_free(&r->base);
+    }
+    secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    secp256k1_pubkey pk;
+    CHECK(secp256k1_ec_pubkey_parse(ctx, &pk, k->pk, 33) == 1);
+    for (uint32_t j = 0; j < count; j++) {
+        const sigil_ecdsa_combiner *combs[2] = {&res[0].combiners[j], &res[1].combiners[j]};
+        sigil_buf msgs[2] = {res[1].sign_msgs[j], res[0].sign_msgs[j]}; /* any order */
+        uint8_t sig[64];
+        int recid = -1;
+        uint16_t culprit = 0;
+        CHECK_EQ(sigil_env_ecdsa_combine(combs, msgs, 2, k->pk, dig[j], sig, &recid, &culprit), SIGIL_OK);
+        secp256k1_ecdsa_signature es;
+        CHECK(secp256k1_ecdsa_signature_parse_compact(ctx, &es, sig) == 1);
+        CHECK(secp256k1_ecdsa_verify(ctx, &es, dig[j], &pk) == 1);
+        /* mixing items is caught */
+        if (j + 1 < count) {
+            const sigil_ecdsa_combiner *mix[2] = {&res[0].combiners[j], &res[1].combiners[j + 1]};
+            CHECK_EQ(sigil_env_ecdsa_combine(mix, msgs, 2, k->pk, dig[j], sig, &recid, &culprit),
+                     SIGIL_E_MISMATCH);
+        }
+    }
+    secp256k1_context_destroy(ctx);
+    for (int i = 0; i < 2; i++) {
+        sigil_env_ecdsa_result_free(&res[i]);
+        sigil_buf_free(&bodies[i]);
+    }
 }
 
 /* ------------------------------------------------------------- breaker */
@@ -853,14 +1070,18 @@ int main(void)
         sign_ok(keys[kk], q12, 2);
         sign_ok(keys[kk], q23, 2);
         sign_ok(keys[kk], q13, 2);
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, keys[kk], 12, NULL) == SIGIL_OK);
+        sign_batch(keys[kk], q13, 12);
     }
 
     /* ---- ECDSA (DKLs23): DKG + OT setup, PRESIGN, one-call SIGN ---- */
     key_t_ kec;
     dkg(&kec, "k-ecdsa", 4, 0);
     CHECK_EQ(kec.pklen, 33);
-    ecdsa_round(&kec, q12, 3);
-    ecdsa_round(&kec, q23, 2);
+    ecdsa_round(&kec, q12, 16, 0); /* PRESIGN_MAX_COUNT: fits the envelope and message limits */
+    ecdsa_round(&kec, q23, 2, 0);
+    ecdsa_round(&kec, q13, 8, 1); /* one SIGN session for all 8 */
     {
         /* RefillPool is FROST only */
         sigil_rpc_status st;
@@ -927,9 +1148,89 @@ int main(void)
         for (size_t e = 0; e < pools[1].resp->n_entries; e++)
             CHECK(pools[1].resp->entries[e]->entry_id != old_entry &&
                   (pools[1].resp->entries[e]->entry_id >> 32) > (old_entry >> 32));
-        /* the session id used before the restart is still refused */
-        memcpy(s.sid, s.rq[0].session_id.data, 32);
+        /* session ids seen before the restart are still refused */
+        {
+            uint32_t parties[N] = {1, 2, 3};
+            Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+            rq.session_id.data = first_dkg_sid;
+            rq.session_id.len = 32;
+            rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+            rq.key_id = (char *)"k-new";
+            rq.scheme = 1;
+            rq.threshold = T;
+            rq.num_parties = N;
+            rq.parties = parties;
+            rq.n_parties = N;
+            CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_REPLAY);
+            CHECK(strstr(st.detail, "already seen") != NULL);
+            CHECK_REFUSED(start(1, &pending.rq[0], &x, &st), SIGIL_E_NOT_FOUND);
+        }
         sign_ok(&ked, q12, 2);
+    }
+
+    /* ---- pool limits and status ---- */
+    {
+        sigil_rpc_status st;
+        REQUIRE(refill(3, &ked, 100000, &st) == SIGIL_OK);
+        CHECK_EQ(pools[3].resp->n_entries, 200); /* refill_max */
+        Sigil__V1__NodeStatusRequest rq = SIGIL__V1__NODE_STATUS_REQUEST__INIT;
+        rq.key_id = (char *)"k-ed25519";
+        Sigil__V1__NodeStatusResponse *r = NULL;
+        CHECK_EQ(call(cl[3], SIGIL_RPC_NODE_STATUS, &rq.base, &sigil__v1__node_status_response__descriptor,
+                      (ProtobufCMessage **)&r, &st), SIGIL_OK);
+        if (r) {
+            CHECK(r->node_id == 3 && !r->halted && r->n_keys == 1);
+            CHECK(r->identity_public_key.len == 32 && !memcmp(r->identity_public_key.data, idpk[3], 32));
+            if (r->n_keys == 1)
+                CHECK(r->keys[0]->pool_available >= 200 && r->keys[0]->party_id == 3);
+            sigil_rpc_msg_free(&r->base);
+        }
+        for (int i = 0; i < 3; i++) /* up to pool_max = 500 */
+            REQUIRE(refill(3, &ked, 100000, &st) == SIGIL_OK);
+        CHECK(pools[3].resp->pool_available == 500);
+        CHECK(pools[3].resp->n_entries < 200);
+        REQUIRE(refill(3, &ked, 1, &st) == SIGIL_OK);
+        CHECK_EQ(pools[3].resp->n_entries, 0);
+        /* unknown key, wrong scheme */
+        key_t_ nokey = ked;
+        snprintf(nokey.key_id, sizeof nokey.key_id, "no-such-key");
+        CHECK_REFUSED(refill(3, &nokey, 1, &st), SIGIL_E_NOT_FOUND);
+        nokey = ked;
+        nokey.scheme = 2;
+        CHECK_REFUSED(refill(3, &nokey, 1, &st), SIGIL_E_MISMATCH);
+        /* a full pool is emptied by a restart (nonces never outlive the process) */
+        stop_node(3);
+        start_node(3);
+        REQUIRE(refill(3, &ked, 10, &st) == SIGIL_OK);
+        CHECK_EQ(pools[3].resp->pool_available, 10);
+    }
+
+    /* ---- malformed input: clear status, the node keeps serving ---- */
+    {
+        sigil_rpc_status st;
+        sigil_buf resp;
+        REQUIRE(sigil_buf_init(&resp, 1 << 20, 0) == SIGIL_OK);
+        const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
+        CHECK(sigil_rpc_call_unary(cl[2], SIGIL_RPC_NODE_START_SESSION, junk, sizeof junk, &resp, TMO, &st) != SIGIL_OK);
+        CHECK_EQ(st.code, GRPC_STATUS_INVALID_ARGUMENT);
+        /* a short session id, a Round for no session */
+        Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        uint8_t sid[31] = {0};
+        rq.session_id.data = sid;
+        rq.session_id.len = sizeof sid;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
+        Sigil__V1__SessionResponse *x = NULL;
+        CHECK_REFUSED(start(2, &rq, &x, &st), SIGIL_E_ENCODING);
+        uint8_t sid32[32];
+        randombytes_buf(sid32, 32);
+        CHECK_REFUSED(round_call(2, sid32, 1, NULL, 0, &x, &st), SIGIL_E_NOT_FOUND);
+        /* unsupported session kind */
+        rq.session_id.data = sid32;
+        rq.session_id.len = 32;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH;
+        CHECK_REFUSED(start(2, &rq, &x, &st), SIGIL_E_VERSION);
+        sigil_buf_free(&resp);
+        sign_ok(&ked, q23, 2);
     }
 
     /* ---- permissions ---- */
@@ -963,6 +1264,23 @@ int main(void)
         CHECK_EQ(st.code, GRPC_STATUS_FAILED_PRECONDITION);
         CHECK(strstr(st.detail, "halted") != NULL);
         CHECK_REFUSED(refill(1, &ked, 5, &st), SIGIL_E_HALTED);
+        {
+            /* no key generation either */
+            uint8_t dsid[32];
+            randombytes_buf(dsid, 32);
+            uint32_t parties[N] = {1, 2, 3};
+            Sigil__V1__StartSessionRequest rq = SIGIL__V1__START_SESSION_REQUEST__INIT;
+            rq.session_id.data = dsid;
+            rq.session_id.len = 32;
+            rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+            rq.key_id = (char *)"k-halted";
+            rq.scheme = 1;
+            rq.threshold = T;
+            rq.num_parties = N;
+            rq.parties = parties;
+            rq.n_parties = N;
+            CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_HALTED);
+        }
         /* survives a restart */
         stop_node(1);
         start_node(1);
@@ -1082,7 +1400,7 @@ int main(void)
             REQUIRE(refill(i, keys[kk], 4, NULL) == SIGIL_OK);
         sign_ok(keys[kk], q23, 2);
     }
-    ecdsa_round(&kec, q13, 1);
+    ecdsa_round(&kec, q13, 1, 0);
     /* no key material in the clear on disk: the share file holds a sealed blob */
     {
         char path[600];
@@ -1108,7 +1426,7 @@ int main(void)
         if (v != SIGIL_AUDIT_V_OK)
             fprintf(stderr, "audit verify: %s\n", msg);
         CHECK_EQ(v, SIGIL_AUDIT_V_OK);
-        CHECK_EQ(vr.entries, 17 + 200);
+        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1); /* every signature node 2 took part in */
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);

@@ -73,6 +73,16 @@ typedef struct {
     uint32_t server_threads;
     uint32_t max_batch;
     uint32_t idem_capacity;             /* remembered request ids */
+    /* audit log (optional; when set, fail-closed: no signature leaves before
+     * its entry is durable). Checkpoints are signed by an Ed25519 key in a
+     * PKCS#11 token (SOFTHSM2_CONF from the environment for SoftHSM). */
+    int audit;
+    char audit_dir[SIGIL_COORD_PATH_MAX];
+    char audit_origin[65];              /* checkpoint origin and note key name */
+    char audit_token[33];
+    char audit_pin_file[SIGIL_COORD_PATH_MAX];
+    char audit_key_label[33];           /* default "sigil-audit" */
+    char pkcs11_module[SIGIL_COORD_PATH_MAX];
 } sigil_coord_config;
 
 /* Load and validate the JSON configuration at path. Missing optional fields
