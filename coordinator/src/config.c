@@ -228,6 +228,13 @@ int sigil_coord_config_load(const char *path, sigil_coord_config *cfg, char *err
         (rc = get_u32(root, "max_batch", &cfg->max_batch, 1, 4096, err, errlen)) ||
         (rc = get_u32(root, "idem_capacity", &cfg->idem_capacity, 16, 10000000, err, errlen)))
         goto out;
+    if ((o = json_object_get(root, "keygen_approvals"))) {
+        if (!json_is_boolean(o)) {
+            rc = fail(err, errlen, "\"keygen_approvals\": true or false");
+            goto out;
+        }
+        cfg->keygen_approvals = json_is_true(o);
+    }
     if ((o = json_object_get(root, "pool"))) {
         if ((rc = get_u32(o, "frost_target", &cfg->pool_frost_target, 0, 100000, err, errlen)) ||
             (rc = get_u32(o, "ecdsa_target", &cfg->pool_ecdsa_target, 0, 100000, err, errlen)))

@@ -1528,6 +1528,83 @@ static int h_sign_batch(void *ctx, sigil_rpc_call *call)
 
 /* ---- key generation (admin) ---- */
 
+/* Keygen approvals (sigil-ceremony): when the config sets
+ * "keygen_approvals", a Keygen must carry k-of-m officer approvals over an
+ * ApprovalStatement{action "keygen", key_id, params_hash = SHA-256 of the
+ * request's fields 1-3 packed alone}; the statement's nonce is then burned
+ * (the same used-nonce file as Resume), before the DKG starts. */
+static int keygen_approved(sigil_coord *c, sigil_rpc_call *call,
+                           const Sigil__V1__KeygenRequest *req)
+{
+    Sigil__V1__KeygenRequest p = SIGIL__V1__KEYGEN_REQUEST__INIT;
+    sigil_breaker_approval ap[SIGIL_COORD_MAX_OFFICERS];
+    sigil_breaker_policy pol;
+    sigil_breaker_statement stmt;
+    uint8_t h[crypto_hash_sha256_BYTES];
+    uint64_t now = (uint64_t)time(NULL), epoch;
+    sigil_buf b;
+    int rc;
+
+    if (!c->cfg->keygen_approvals)
+        return SIGIL_OK;
+    if (c->cfg->num_officers == 0)
+        return detail(call, SIGIL_E_PERMISSION, "no officers configured: keygen impossible");
+    if (req->n_approvals > SIGIL_COORD_MAX_OFFICERS)
+        return detail(call, SIGIL_E_TOO_LARGE, "too many approvals");
+    for (size_t i = 0; i < req->n_approvals; i++) {
+        ap[i].officer = req->approvals[i]->officer;
+        ap[i].signature = req->approvals[i]->signature.data;
+        ap[i].signature_len = req->approvals[i]->signature.len;
+    }
+    pol.officers = c->officers;
+    pol.m = c->cfg->num_officers;
+    pol.k = c->cfg->approvals_required;
+    pol.cluster_id = c->cfg->cluster_id;
+    pol.max_lifetime_s = 3600;
+    p.key_id = req->key_id;
+    p.scheme = req->scheme;
+    p.threshold = req->threshold;
+    sigil_buf_init(&b, 4096, 0);
+    rc = sigil_rpc_pack(&p.base, &b);
+    if (rc == SIGIL_OK)
+        crypto_hash_sha256(h, b.data, b.size);
+    sigil_buf_free(&b);
+    if (rc)
+        return detail(call, rc, "keygen request not encodable");
+    pthread_mutex_lock(&c->breaker_mu);
+    epoch = c->breaker.epoch;
+    rc = sigil_breaker_verify(&pol, req->statement.data, req->statement.len, ap,
+                              req->n_approvals, "keygen", now, epoch, &stmt);
+    if (rc == SIGIL_OK && (strcmp(stmt.key_id, req->key_id ? req->key_id : "") ||
+                           stmt.params_hash_len != sizeof h ||
+                           sodium_memcmp(stmt.params_hash, h, sizeof h)))
+        rc = SIGIL_E_MISMATCH;
+    if (rc) {
+        pthread_mutex_unlock(&c->breaker_mu);
+        const char *why = rc == SIGIL_E_THRESHOLD   ? "too few approvals"
+                          : rc == SIGIL_E_PERMISSION  ? "an approval names an officer not configured"
+                          : rc == SIGIL_E_PARTICIPANT ? "two approvals by the same officer"
+                          : rc == SIGIL_E_SIGNATURE   ? "an approval signature does not verify"
+                          : rc == SIGIL_E_ENCODING    ? "the statement is missing or does not decode"
+                          : rc == SIGIL_E_MISMATCH
+                              ? "the statement is for another action, cluster, key or parameters"
+                          : rc == SIGIL_E_EXPIRED
+                              ? "the statement has expired (or expires too far ahead)"
+                              : sigil_strerror(rc);
+        return detail(call, rc,
+                      "keygen refused: %s (needs %u approvals by distinct configured officers "
+                      "over action \"keygen\", cluster \"%s\", this key id and parameters)",
+                      why, c->cfg->approvals_required, c->cfg->cluster_id);
+    }
+    rc = sigil_breaker_nonces_use(c->nonces, stmt.nonce, stmt.expires_unix, now);
+    pthread_mutex_unlock(&c->breaker_mu);
+    if (rc)
+        return detail(call, rc, "keygen refused: %s",
+                      rc == SIGIL_E_REPLAY ? "this approval statement was used before"
+                                           : sigil_strerror(rc));
+    return SIGIL_OK;
+}
+
 static int h_keygen(void *ctx, sigil_rpc_call *call)
 {
     sigil_coord *c = ctx;
@@ -1555,6 +1632,8 @@ static int h_keygen(void *ctx, sigil_rpc_call *call)
         return detail(call, SIGIL_E_THRESHOLD, "threshold %u with %zu nodes", t, n);
     if (keys_find(c, call->key_id))
         return detail(call, SIGIL_E_EXISTS, "key '%s' exists", call->key_id);
+    if ((rc = keygen_approved(c, call, req)))
+        return rc;
     for (size_t i = 0; i < n; i++) {
         parties[i] = c->nodes[i].cfg->id;
         s.nodes[i] = &c->nodes[i];
@@ -2017,7 +2096,7 @@ int sigil_coord_start(sigil_coord *c, int *port)
         (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_ADMIN_HEALTH,
                                    &sigil__v1__health_request__descriptor, 1024, h_health, c)) ||
         (rc = sigil_rpc_server_add(c->server, ADMIN_KEYGEN, &sigil__v1__keygen_request__descriptor,
-                                   4096, h_keygen, c)))
+                                   16384, h_keygen, c)))
         return rc;
     if ((rc = sigil_rpc_server_start(c->server, port)))
         return rc;

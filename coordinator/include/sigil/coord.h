@@ -64,6 +64,7 @@ typedef struct {
     sigil_coord_officer officers[SIGIL_COORD_MAX_OFFICERS];
     size_t num_officers;
     uint32_t approvals_required;        /* k for Resume */
+    int keygen_approvals;               /* Keygen needs k approvals too ("keygen_approvals") */
     uint32_t pool_frost_target;         /* FROST commitments kept per node and key */
     uint32_t pool_ecdsa_target;         /* ECDSA presignatures kept per quorum and key */
     uint32_t node_timeout_ms;           /* one node call */

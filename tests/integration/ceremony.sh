@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Integration tests of sigil-ceremony: real sigil-node / sigil-coordinator
+# processes over mTLS, real SoftHSM tokens, everything made by
+# `sigil-ceremony init`.
+#
+#   tests/integration/ceremony.sh CASE BIN_DIR SCRIPTS_DIR
+#
+# CASE: init_keygen_sign | bad_approvals | halt_resume
+set -uo pipefail
+
+case_=${1:?case} BIN=${2:?bin dir} SCRIPTS=${3:?scripts dir}
+C=$BIN/sigil-ceremony
+T=$(mktemp -d /tmp/sigil-ceremony-test.XXXXXX)
+pass=0 failed=0
+cleanup() {
+  for d in "$T"/*/; do [[ -f $d/cluster.json ]] && "$SCRIPTS/cluster" down "$d" 2>/dev/null; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; failed=$((failed + 1)); }
+# expect_ok DESC CMD...: exit 0
+expect_ok() {
+  local d=$1; shift
+  if "$@" >"$T/out" 2>"$T/err"; then ok "$d"; else bad "$d (exit $?): $(tail -3 "$T/err")"; fi
+}
+# expect_refused DESC TEXT CMD...: non-zero exit and TEXT in stderr
+expect_refused() {
+  local d=$1 want=$2; shift 2
+  if "$@" >"$T/out" 2>"$T/err"; then
+    bad "$d: accepted, should be refused"
+  elif grep -qF -- "$want" "$T/err"; then
+    ok "$d"
+  else
+    bad "$d: refused without '$want': $(tail -2 "$T/err")"
+  fi
+}
+done_() {
+  echo "$pass passed, $failed failed"
+  ((failed == 0 && pass > 0))
+  exit $?
+}
+
+init_cluster() { # DIR ID OFFICERS
+  "$C" --cluster "$1" init --id "$2" -n 3 -t 2 --officers "$3" -k 2 \
+    --wallet 'alice=hot-*' --admin ops >"$T/init.out" 2>"$T/init.err" ||
+    { cat "$T/init.err"; bad "init $2"; done_; }
+}
+start() { "$SCRIPTS/cluster" start "$1" 2>"$T/start.err" || { cat "$T/start.err"; bad "start"; done_; }; }
+client() { # DIR ARGS...: sigil-client as wallet/alice
+  local d=$1; shift
+  "$BIN/sigil-client" --target "127.0.0.1:$(sed -n 's/^coord=//p' "$d/ports")" \
+    --ca "$d/pki/ca.pem" --cert "$d/pki/wallet-alice.pem" --key "$d/pki/wallet-alice.key" "$@"
+}
+approved_keygen() { # DIR KEY SCHEME: propose, two approvals, keygen
+  local d=$1 k=$2 s=$3
+  "$C" --cluster "$d" propose keygen "$k" --scheme "$s" --threshold 2 --out "$T/$k.stmt" >/dev/null &&
+    "$C" --cluster "$d" approve "$T/$k.stmt" --officer carol --out "$T/$k.c" --yes >/dev/null &&
+    "$C" --cluster "$d" approve "$T/$k.stmt" --officer dave --out "$T/$k.d" --yes >/dev/null &&
+    "$C" --cluster "$d" keygen "$T/$k.stmt" --approval "$T/$k.c" --approval "$T/$k.d"
+}
+halted() { "$C" --cluster "$1" --json status --officer erin 2>/dev/null | grep -q '"halted":true'; }
+
+# Ed25519 signature check with the openssl CLI (shares no code with Sigil)
+verify_ed25519() { # JSON line from sigil-client --json sign
+  local pk sig msg
+  pk=$(sed -n 's/.*"public_key":"\([0-9a-f]*\)".*/\1/p' <<<"$1")
+  sig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' <<<"$1")
+  msg=$(sed -n 's/.*"message":"\([0-9a-f]*\)".*/\1/p' <<<"$1")
+  { printf '302a300506032b6570032100'; printf %s "$pk"; } | xxd -r -p >"$T/pk.der"
+  xxd -r -p <<<"$sig" >"$T/sig.bin"
+  xxd -r -p <<<"$msg" >"$T/msg.bin"
+  openssl pkeyutl -verify -pubin -keyform DER -inkey "$T/pk.der" -rawin -in "$T/msg.bin" \
+    -sigfile "$T/sig.bin" >/dev/null 2>&1
+}
+
+case $case_ in
+init_keygen_sign)
+  A=$T/a
+  t0=$(date +%s%N)
+  init_cluster "$A" alpha carol,dave,erin
+  ok "init made a cluster"
+  for f in cluster.json coord/coord.json node1/node.conf node3/node.conf pki/ca.pem pki/node-2.pem \
+    pki/officer-erin.pem pki/wallet-alice.pem pki/admin-ops.pem hsm/node1/softhsm2.conf \
+    officers/carol/softhsm2.conf; do
+    [[ -s $A/$f ]] || bad "missing $f"
+  done
+  [[ $(stat -c %a "$A/pki/ca.key") == 600 ]] && ok "CA key mode 0600" || bad "CA key mode"
+  openssl x509 -in "$A/pki/node-2.pem" -noout -ext subjectAltName | grep -q 'URI:sigil://node/2' &&
+    ok "node 2 certificate carries SAN sigil://node/2" || bad "node SAN"
+  openssl x509 -in "$A/pki/officer-dave.pem" -noout -ext subjectAltName | grep -q 'URI:sigil://officer/dave' &&
+    ok "officer certificate SAN" || bad "officer SAN"
+  openssl verify -CAfile "$A/pki/ca.pem" "$A/pki/coordinator.pem" >/dev/null && ok "chain verifies" || bad "chain"
+  openssl x509 -in "$A/pki/coordinator.pem" -noout -checkend $((364 * 86400)) >/dev/null &&
+    ! openssl x509 -in "$A/pki/coordinator.pem" -noout -checkend $((366 * 86400)) >/dev/null &&
+    ok "certificates expire after 365 days" || bad "expiry"
+  grep -q '"keygen_approvals": true' "$A/coord/coord.json" && ok "coordinator requires keygen approvals" || bad "keygen_approvals"
+
+  # re-running init refuses and changes nothing
+  sum=$(cat "$A"/cluster.json "$A"/pki/*.pem "$A"/coord/coord.json | sha256sum)
+  expect_refused "re-init refused" "already holds a cluster" \
+    "$C" --cluster "$A" init --id alpha -n 3 -t 2 --officers carol,dave,erin
+  expect_refused "re-init with an unknown --replace item refused" "only cert:IDENTITY" \
+    "$C" --cluster "$A" init --replace tokens
+  expect_refused "--replace of a certificate that does not exist refused" "does not exist" \
+    "$C" --cluster "$A" init --replace cert:node/9
+  [[ $(cat "$A"/cluster.json "$A"/pki/*.pem "$A"/coord/coord.json | sha256sum) == "$sum" ]] &&
+    ok "refused re-inits changed nothing" || bad "a refused re-init changed files"
+  old=$(sha256sum <"$A/pki/node-3.pem")
+  expect_ok "--replace cert:node/3" "$C" --cluster "$A" init --replace cert:node/3
+  [[ $(sha256sum <"$A/pki/node-3.pem") != "$old" ]] &&
+    openssl verify -CAfile "$A/pki/ca.pem" "$A/pki/node-3.pem" >/dev/null &&
+    ok "node 3 certificate reissued by the same CA" || bad "replace"
+
+  start "$A"
+  ok "3 nodes and the coordinator started from init's output"
+  out=$(approved_keygen "$A" hot-ed frost-ed25519 2>"$T/err") && ok "approved keygen: $out" ||
+    bad "keygen: $(cat "$T/err")"
+  line=$(client "$A" --json sign hot-ed --message 'ceremony test' 2>"$T/err")
+  [[ $line == *'"signature"'* ]] && ok "sign through sigil-client" || bad "sign: $(cat "$T/err")"
+  verify_ed25519 "$line" && ok "signature verifies with openssl (independent)" || bad "openssl verify"
+  t1=$(date +%s%N)
+  echo "# init + start + approved keygen + sign: $(((t1 - t0) / 1000000)) ms"
+  ;;
+
+bad_approvals)
+  A=$T/a B=$T/b
+  init_cluster "$A" alpha carol,dave,erin
+  init_cluster "$B" beta carol,mallory,dave # a foreign cluster, same officer names
+  start "$A"
+  S=$T/k1.stmt
+  "$C" --cluster "$A" propose keygen hot-k1 --scheme frost-ed25519 --threshold 2 --out "$S" >/dev/null
+  "$C" --cluster "$A" approve "$S" --officer carol --out "$T/c" --yes >/dev/null
+  "$C" --cluster "$A" approve "$S" --officer dave --out "$T/d" --yes >/dev/null
+  # foreign approvals: cluster B's officers over cluster A's statement
+  expect_refused "approve refuses another cluster's statement" "is for cluster \"alpha\"" \
+    "$C" --cluster "$B" approve "$S" --officer carol --out "$T/x" --yes
+  "$C" --cluster "$B" propose keygen hot-k1 --scheme frost-ed25519 --threshold 2 --out "$T/b.stmt" >/dev/null
+  "$C" --cluster "$B" approve "$T/b.stmt" --officer carol --out "$T/bc" --yes >/dev/null
+  "$C" --cluster "$B" approve "$T/b.stmt" --officer mallory --out "$T/bm" --yes >/dev/null
+  "$C" --cluster "$B" approve "$T/b.stmt" --officer dave --out "$T/bd" --yes >/dev/null
+  expect_refused "approve: not confirmed" "not confirmed" \
+    bash -c "echo no | '$C' --cluster '$A' approve '$S' --officer erin --out '$T/e'"
+  [[ ! -e $T/e ]] && ok "unconfirmed approval wrote nothing" || bad "unconfirmed approval written"
+
+  for mode in local server; do
+    x=(); [[ $mode == server ]] && x=(--skip-local-check)
+    expect_refused "$mode: too few approvals" "too few approvals" \
+      "$C" --cluster "$A" keygen "$S" --approval "$T/c" "${x[@]}"
+    expect_refused "$mode: duplicate approvals" "same officer" \
+      "$C" --cluster "$A" keygen "$S" --approval "$T/c" --approval "$T/c" "${x[@]}"
+    # mallory is an officer of B only: her approval (of a copy of A's statement) is foreign
+    sed "s/\"officer\": \"dave\"/\"officer\": \"mallory\"/" "$T/d" >"$T/dm"
+    expect_refused "$mode: approval by a foreign officer" "officer" \
+      "$C" --cluster "$A" keygen "$S" --approval "$T/c" --approval "$T/dm" "${x[@]}"
+    # B's carol and dave signed with B's tokens: wrong keys for A
+    expect_refused "$mode: approvals signed with another cluster's officer keys" "does not verify" \
+      "$C" --cluster "$A" keygen "$T/b.stmt" --approval "$T/bc" --approval "$T/bd" "${x[@]}"
+  done
+  expect_refused "an approval of another statement" "different statement" \
+    "$C" --cluster "$A" keygen "$S" --approval "$T/c" --approval "$T/bd"
+  # a statement for cluster beta signed with A's officer tokens (an officer
+  # tricked with a doctored cluster.json): A's coordinator refuses the cluster
+  mkdir -p "$T/fake"
+  sed 's/"cluster_id": "alpha"/"cluster_id": "beta"/' "$A/cluster.json" >"$T/fake/cluster.json"
+  "$C" --cluster "$T/fake" propose keygen hot-k1 --scheme frost-ed25519 --threshold 2 --out "$T/f.stmt" >/dev/null
+  for o in carol dave; do
+    "$C" --cluster "$T/fake" approve "$T/f.stmt" --officer $o --out "$T/f$o" --yes \
+      --token-conf "$A/officers/$o/softhsm2.conf" --pin-file "$A/officers/$o/officer-$o.pin" >/dev/null
+  done
+  expect_refused "local: a statement of another cluster" "another action, cluster" \
+    "$C" --cluster "$A" keygen "$T/f.stmt" --approval "$T/fcarol" --approval "$T/fdave"
+  expect_refused "server: a statement of another cluster" "another action, cluster" \
+    "$C" --cluster "$A" keygen "$T/f.stmt" --approval "$T/fcarol" --approval "$T/fdave" --skip-local-check
+  # altered parameters: threshold changed in the file after signing
+  sed 's/"threshold": 2/"threshold": 3/' "$S" >"$T/alt.stmt"
+  expect_refused "approve refuses altered parameters" "do not match" \
+    "$C" --cluster "$A" approve "$T/alt.stmt" --officer erin --out "$T/e2" --yes
+  expect_refused "keygen refuses altered parameters" "matching parameters" \
+    "$C" --cluster "$A" keygen "$T/alt.stmt" --approval "$T/c" --approval "$T/d" --skip-local-check
+  # expired
+  "$C" --cluster "$A" propose keygen hot-k2 --scheme frost-ed25519 --threshold 2 --expires 2 --out "$T/x.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/x.stmt" --officer carol --out "$T/xc" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/x.stmt" --officer dave --out "$T/xd" --yes >/dev/null
+  sleep 3
+  expect_refused "approve refuses an expired statement" "expired" \
+    "$C" --cluster "$A" approve "$T/x.stmt" --officer erin --out "$T/xe" --yes
+  expect_refused "local: expired statement" "expired" \
+    "$C" --cluster "$A" keygen "$T/x.stmt" --approval "$T/xc" --approval "$T/xd"
+  expect_refused "server: expired statement" "expired" \
+    "$C" --cluster "$A" keygen "$T/x.stmt" --approval "$T/xc" --approval "$T/xd" --skip-local-check
+  # nothing changed: no key exists, and the refused statement still works once
+  keys=$(client "$A" --json keys 2>&1)
+  [[ $keys != *hot-k1* && $keys != *hot-k2* ]] && ok "no key was created by refused attempts" || bad "keys: $keys"
+  expect_ok "the same statement with k valid approvals is accepted" \
+    "$C" --cluster "$A" keygen "$S" --approval "$T/c" --approval "$T/d"
+  expect_refused "replayed keygen refused" "exists" \
+    "$C" --cluster "$A" keygen "$S" --approval "$T/c" --approval "$T/d"
+  ;;
+
+halt_resume)
+  A=$T/a
+  init_cluster "$A" alpha carol,dave,erin
+  start "$A"
+  approved_keygen "$A" hot-ed frost-ed25519 >/dev/null 2>"$T/err" || { cat "$T/err"; bad keygen; done_; }
+  expect_ok "sign before halt" client "$A" sign hot-ed --message one
+  R=$T/r.stmt
+  "$C" --cluster "$A" propose resume --out "$R" >/dev/null
+  "$C" --cluster "$A" approve "$R" --officer carol --out "$T/rc" --yes >/dev/null
+  "$C" --cluster "$A" approve "$R" --officer dave --out "$T/rd" --yes >/dev/null
+  expect_refused "resume when not halted" "not halted" \
+    "$C" --cluster "$A" resume "$R" --approval "$T/rc" --approval "$T/rd"
+  expect_ok "halt by one officer (erin)" "$C" --cluster "$A" halt --officer erin --reason test
+  halted "$A" && ok "status: halted" || bad "not halted"
+  expect_refused "sign refused while halted" "halt" client "$A" sign hot-ed --message two
+  expect_refused "resume with one approval refused" "too few approvals" \
+    "$C" --cluster "$A" resume "$R" --approval "$T/rc"
+  expect_refused "server: resume with one approval refused" "too few approvals" \
+    "$C" --cluster "$A" resume "$R" --approval "$T/rc" --skip-local-check
+  halted "$A" && ok "still halted after refused resumes" || bad "resumed by a refused resume"
+  expect_ok "resume with 2 of 3 approvals" "$C" --cluster "$A" resume "$R" --approval "$T/rc" --approval "$T/rd"
+  halted "$A" && bad "still halted" || ok "status: running"
+  expect_ok "sign after resume" client "$A" sign hot-ed --message three
+  expect_ok "halt again" "$C" --cluster "$A" halt --officer carol
+  expect_refused "replayed resume statement refused" "used before" \
+    "$C" --cluster "$A" resume "$R" --approval "$T/rc" --approval "$T/rd"
+  halted "$A" && ok "still halted after the replay" || bad "replay resumed"
+  epoch=$("$C" --cluster "$A" --json status --officer dave | sed -n 's/.*"halt_epoch":\([0-9]*\).*/\1/p')
+  "$C" --cluster "$A" propose resume --epoch "$epoch" --out "$T/r2.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/r2.stmt" --officer dave --out "$T/r2d" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/r2.stmt" --officer erin --out "$T/r2e" --yes >/dev/null
+  expect_ok "resume with a fresh statement bound to epoch $epoch" \
+    "$C" --cluster "$A" --json resume "$T/r2.stmt" --approval "$T/r2e" --approval "$T/r2d"
+  grep -q '"nodes_ok":3' "$T/out" && ok "all 3 nodes resumed" || bad "nodes: $(cat "$T/out")"
+  expect_ok "sign after the second resume" client "$A" sign hot-ed --message four
+  ;;
+*) echo "unknown case $case_"; exit 2 ;;
+esac
+done_
