@@ -1437,7 +1437,7 @@ static const char usage_text[] =
     "  keygen     distributed key generation (k-of-m approval files)\n"
     "  status     breaker state and quorum policy\n"
     "\n"
-    "Not yet: import, refresh, backup, restore, retire (see docs/notes/ceremony.md).\n"
+    "Not yet: import, refresh, backup, restore, retire (see docs/modules/ceremony.md).\n"
     "\n"
     "example, from nothing to a signing key:\n"
     "  export SIGIL_CLUSTER=/srv/sigil\n"

@@ -14,7 +14,7 @@ static const char usage_text[] =
     "\n"
     "Serves the wallet API (ListKeys, GetPublicKey, Sign, SignBatch) and the admin API\n"
     "(Halt, Resume, Status, Health, Keygen) over mTLS and drives the signer nodes.\n"
-    "The configuration (JSON) is documented in docs/notes/coord.md. SIGTERM or SIGINT\n"
+    "The configuration (JSON) is documented in docs/modules/coordinator.md. SIGTERM or SIGINT\n"
     "shuts down cleanly. On start it prints one line: \"listening on PORT\".\n";
 
 int main(int argc, char **argv)

@@ -1,6 +1,6 @@
 /* DKLs23 threshold ECDSA on secp256k1: key material, pairwise OT setup,
  * presigning, the online round and combination. See ecdsa.h for the
- * contracts and docs/notes/dkls.md for the protocol.
+ * contracts and docs/modules/mpc-ecdsa.md for the protocol.
  *
  * Notation (party i, signer set S, j ranges over S \ {i}):
  *   sk_i = lambda_i(S) * x_i, pk_j = lambda_j(S) * X_j (public)

@@ -11,7 +11,7 @@
  *         side, k_{i,Delta_i} = H(fp, i, b_i*A) on the other
  *   msg3 (ext receiver -> ext sender):  H(fp, i, k_{i,0}), H(fp, i, k_{i,1})
  *         the ext sender checks the one for its Delta_i (SIGIL_E_CONFIRM).
- * See docs/notes/ot.md for the choice of protocol and its assumptions. */
+ * See docs/modules/mpc-ot.md for the choice of protocol and its assumptions. */
 #include <string.h>
 
 #include "ot_internal.h"

@@ -14,7 +14,7 @@
  *             sender t_A = h_0, sends tau = alpha + h_1 - h_0;
  *             receiver t_B = x_j * tau - h_{x_j}.  Then t_A + t_B = x_j * alpha.
  *
- * Primitives (measured on this machine, see docs/notes/ot.md):
+ * Primitives (measured on this machine, see docs/modules/mpc-ot.md):
  *   G     AES-128-CTR keyed by the seed, IV = H(session, column) (OpenSSL EVP,
  *         AES-NI);
  *   Hs    TCCR hash pi(pi(x) ^ tweak) ^ pi(x) (Guo-Katz-Wang-Yu, eprint

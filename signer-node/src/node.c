@@ -1,6 +1,6 @@
 /* sigil-node: the signer node daemon (one share per key, sealed in the HSM;
  * FROST DKG and signing from a nonce pool; end-to-end envelopes; circuit
- * breaker). See docs/notes/node.md. */
+ * breaker). See docs/modules/signer-node.md. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -2333,7 +2333,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             cfgpath = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: sigil-node --config FILE   (see docs/notes/node.md)\n");
+            printf("usage: sigil-node --config FILE   (see docs/modules/signer-node.md)\n");
             return 0;
         } else {
             fprintf(stderr, "sigil-node: unknown argument %s\n", argv[i]);

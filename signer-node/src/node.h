@@ -30,7 +30,7 @@ typedef struct {
     unsigned threads;
 } node_config;
 
-/* Parse the key=value configuration file (see docs/notes/node.md). On
+/* Parse the key=value configuration file (see docs/modules/signer-node.md). On
  * error writes a message to err (cap bytes). */
 int node_config_load(node_config *c, const char *path, char *err, size_t cap);
 

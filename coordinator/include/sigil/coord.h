@@ -7,7 +7,7 @@
  * relays the nodes' opaque, end-to-end signed envelopes.
  *
  * Pieces, each usable (and unit-tested) on its own:
- *   sigil_coord_config   the JSON configuration file (see docs/notes/coord.md)
+ *   sigil_coord_config   the JSON configuration file (see docs/modules/coordinator.md)
  *   sigil_coord_idem     bounded cache of (identity, request id) -> result
  *   sigil_coord_registry public key registry, persisted atomically
  *   sigil_coord_breaker  the circuit breaker's persisted halted state
@@ -86,7 +86,7 @@ typedef struct {
 } sigil_coord_config;
 
 /* Load and validate the JSON configuration at path. Missing optional fields
- * get defaults (docs/notes/coord.md). SIGIL_E_IO if the file cannot be
+ * get defaults (docs/modules/coordinator.md). SIGIL_E_IO if the file cannot be
  * read, SIGIL_E_ENCODING for bad JSON or a bad field, with a one-line reason
  * in err (if non-NULL, errlen bytes). Free with sigil_coord_config_free. */
 int sigil_coord_config_load(const char *path, sigil_coord_config *cfg, char *err, size_t errlen);

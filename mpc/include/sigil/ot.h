@@ -8,7 +8,7 @@
  *      (batched "simplest OT" with a proof of knowledge of the sender's
  *      discrete log and hashed transcripts, as in Zhou et al., "Endemic
  *      Oblivious Transfer via Random Oracles, Revisited", eprint 2022/1525;
- *      see docs/notes/ot.md), with a key-confirmation message. The result
+ *      see docs/modules/mpc-ot.md), with a key-confirmation message. The result
  *      is a long-term secret state per role (sigil_ot_sender on one side,
  *      sigil_ot_receiver on the other) that is serialised and stored with
  *      the key share.

@@ -1,5 +1,5 @@
 /* DKLs23 review: the properties the implementation relies on instead of the
- * paper's per-signature zero-sharing (docs/notes/dkls.md, "Zero-sharing"),
+ * paper's per-signature zero-sharing (docs/modules/mpc-ecdsa.md, "Zero-sharing"),
  * and the session binding / burned-state handling fixed in review.
  *
  *  1. The Gamma^v check pins each signer's multiplication input to

@@ -1,5 +1,5 @@
 /* Regression tests for the findings of the security review
- * (docs/notes/review.md), each failing before its fix:
+ * (docs/modules/mpc-review.md), each failing before its fix:
  *   F-1  a nonce freed twice was put on the free list twice, so two later
  *        commitments shared one nonce slot;
  *   F-2  an error while writing a commitment, a signature share, a DKG

@@ -168,7 +168,7 @@ int main(void)
      * exactly when Delta_i = 1; when Delta_i = 0 the deviation has no effect
      * on the sender's matrix, the receiver learns that one bit and the
      * state is not burned. Every refusal burns the state, so an attacker
-     * gets one such probe per setup (docs/notes/ot.md). */
+     * gets one such probe per setup (docs/modules/mpc-ot.md). */
     int agree = 0, refusals = 0;
     for (size_t i = 0; i < SIGIL_OT_KAPPA; i++) {
         memset(cols, 0, sizeof(cols));
