@@ -1,5 +1,6 @@
 /* The coordinator's JSON configuration (jansson). Every field is checked
  * here, once, so the daemon only ever sees validated values. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 
 #include "sigil/coord.h"
 #include "sigil/err.h"
+
+#define CONFIG_MAX (1 << 20) /* a configuration file is small */
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -180,10 +183,38 @@ int sigil_coord_config_load(const char *path, sigil_coord_config *cfg, char *err
     memset(cfg, 0, sizeof *cfg);
     if (err && errlen)
         err[0] = 0;
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    /* read once: the bytes parsed are the bytes hashed for the audit log */
+    {
+        FILE *f = fopen(path, "rb");
+        uint8_t *data = NULL;
+        size_t n = 0;
+        if (f) {
+            data = malloc(CONFIG_MAX + 1);
+            if (data)
+                n = fread(data, 1, CONFIG_MAX + 1, f);
+            if (!data || ferror(f)) {
+                free(data);
+                data = NULL;
+            }
+            fclose(f);
+        }
+        if (!data) {
+            fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            return SIGIL_E_IO;
+        }
+        if (n > CONFIG_MAX) {
+            free(data);
+            fail(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX);
+            return SIGIL_E_ENCODING;
+        }
+        crypto_hash_sha256(cfg->config_sha256, data, n);
+        cfg->has_config_sha256 = 1;
+        root = json_loadb((const char *)data, n, JSON_REJECT_DUPLICATES, &je);
+        free(data);
+    }
     if (!root) {
         fail(err, errlen, "%s:%d: %s", path, je.line, je.text);
-        return je.line <= 0 && je.position == 0 ? SIGIL_E_IO : SIGIL_E_ENCODING;
+        return SIGIL_E_ENCODING;
     }
     /* defaults */
     strcpy(cfg->listen, "127.0.0.1:7443");

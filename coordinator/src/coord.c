@@ -7,6 +7,7 @@
  * identity key; never encrypted to the coordinator), aggregates with mpc/'s
  * public-data functions and verifies every signature against the group key
  * before it is released. */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: writer-preferring audit lock */
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -108,7 +109,19 @@ struct sigil_coord {
     sigil_hsm *hsm;                        /* the coordinator's token: audit log key only */
     sigil_audit_signer signer;
     int signer_set;
-    sigil_audit_log *audit;                /* NULL when not configured */
+    /* The audit log. cfg->audit says whether it is configured; audit is NULL
+     * only while a reopen after a failure has not succeeded. Appenders hold
+     * audit_mu shared, the recovery thread (audit_watch_main) holds it
+     * exclusive to close and reopen the log. */
+    sigil_audit_log *audit;
+    sigil_audit_config audit_cfg;          /* kept for reopening */
+    pthread_rwlock_t audit_mu;
+    pthread_t audit_watch;
+    int audit_watch_started;
+    pthread_mutex_t audit_wmu;             /* audit_wcv, audit_stop, audit_kick */
+    pthread_cond_t audit_wcv;
+    int audit_stop, audit_kick;
+    atomic_int audit_down;                 /* failure reported, no append since */
 
     pthread_t filler;
     int filler_started;
@@ -1178,13 +1191,137 @@ static void entry_base(sigil_audit_entry *e, int type, const char *actor, const 
     e->scheme = (uint8_t)scheme;
 }
 
+/* Append under the shared lock. While the log is failed (or a reopen has
+ * not succeeded yet) this returns SIGIL_E_UNAVAILABLE at once and wakes the
+ * recovery thread. */
+static int audit_append(sigil_coord *c, sigil_audit_entry *e, size_t n, uint64_t *seq)
+{
+    pthread_rwlock_rdlock(&c->audit_mu);
+    int rc = c->audit ? sigil_audit_append(c->audit, e, n, seq) : SIGIL_E_UNAVAILABLE;
+    pthread_rwlock_unlock(&c->audit_mu);
+    /* a failure, or the first success after one: the recovery thread
+     * reports it at once */
+    if (rc == SIGIL_E_IO || rc == SIGIL_E_UNAVAILABLE ||
+        (rc == SIGIL_OK && atomic_load(&c->audit_down))) {
+        pthread_mutex_lock(&c->audit_wmu);
+        c->audit_kick = 1;
+        pthread_cond_signal(&c->audit_wcv);
+        pthread_mutex_unlock(&c->audit_wmu);
+    }
+    return rc;
+}
+
+/* SIGIL_OK while the log accepts appends, else why not. */
+static int audit_state(sigil_coord *c, sigil_audit_stats *as)
+{
+    memset(as, 0, sizeof *as);
+    pthread_rwlock_rdlock(&c->audit_mu);
+    if (c->audit)
+        sigil_audit_log_stats(c->audit, as);
+    else
+        as->error = SIGIL_E_UNAVAILABLE;
+    pthread_rwlock_unlock(&c->audit_mu);
+    return as->error;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Recovery: once the log has failed (a write or fsync error: full disk, I/O
+ * error), appends are refused until the log is reopened. This thread checks
+ * the log every second (and at once when an append reports the failure),
+ * and while it is failed closes and reopens it at most once per second.
+ * Opening cuts a torn tail back to the last complete entry and refuses to
+ * cut anything a checkpoint covers, so a reopened log is a consistent one.
+ * The reopen holds audit_mu exclusive: no append runs on a half-open log.
+ * One line to the operator on failure and one on recovery. */
+static void *audit_watch_main(void *arg)
+{
+    sigil_coord *c = arg;
+    /* reported: the failure line was printed and no append has succeeded
+     * since; reopened_at: log size right after the last reopen */
+    int reported = 0, last_open_rc = SIGIL_OK;
+    uint64_t last_try = 0, reopened_at = 0;
+    for (;;) {
+        pthread_mutex_lock(&c->audit_wmu);
+        if (!c->audit_stop && !c->audit_kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&c->audit_wcv, &c->audit_wmu, &ts);
+        }
+        int stop = c->audit_stop;
+        c->audit_kick = 0;
+        pthread_mutex_unlock(&c->audit_wmu);
+        if (stop)
+            break;
+        sigil_audit_stats as;
+        int err = audit_state(c, &as);
+        if (err == SIGIL_OK) {
+            /* recovered only once an append went through on the reopened
+             * log: a reopen on a still-full disk is not a recovery */
+            if (reported && as.size > reopened_at) {
+                fprintf(stderr,
+                        "sigil-coordinator: audit log recovered (%" PRIu64
+                        " entries): signing resumes\n", as.size);
+                reported = 0;
+                atomic_store(&c->audit_down, 0);
+            }
+            continue;
+        }
+        if (!reported) {
+            fprintf(stderr,
+                    "sigil-coordinator: audit log FAILED (%s: %s): signing, keygen and resume "
+                    "refused until it can write again; retrying every second\n",
+                    sigil_errname(err), sigil_strerror(err));
+            reported = 1;
+            atomic_store(&c->audit_down, 1);
+        }
+        uint64_t t = mono_ms();
+        if (last_try && t - last_try < 1000)
+            continue;
+        last_try = t;
+        pthread_rwlock_wrlock(&c->audit_mu);
+        if (c->audit) {
+            sigil_audit_stats cur;
+            sigil_audit_log_stats(c->audit, &cur);
+            if (cur.error == SIGIL_OK) { /* someone else's view was stale */
+                pthread_rwlock_unlock(&c->audit_mu);
+                continue;
+            }
+            (void)sigil_audit_log_close(c->audit);
+            c->audit = NULL;
+        }
+        sigil_audit_log *l = NULL;
+        int rc = sigil_audit_log_open(&c->audit_cfg, &l);
+        if (rc == SIGIL_OK) {
+            c->audit = l;
+            sigil_audit_log_stats(l, &as);
+            reopened_at = as.size;
+        }
+        pthread_rwlock_unlock(&c->audit_mu);
+        if (rc == SIGIL_OK) {
+            last_open_rc = SIGIL_OK;
+        } else if (rc != last_open_rc) {
+            fprintf(stderr, "sigil-coordinator: audit log reopen failed: %s (%s); still refusing\n",
+                    sigil_strerror(rc), sigil_errname(rc));
+            last_open_rc = rc;
+        }
+    }
+    return NULL;
+}
+
 /* Record the m signatures of one request durably; SIGIL_OK only when every
  * entry is on disk. *seq gets the first entry's index. */
 static int audit_sign(sigil_coord *c, const char *actor, key_rt *k, const sign_item *items,
                       size_t m, const sign_out *out, ProtobufCBinaryData rid, uint64_t *seq)
 {
     *seq = 0;
-    if (!c->audit)
+    if (!c->cfg->audit)
         return SIGIL_OK;
     sigil_audit_entry *e = calloc(m, sizeof *e);
     if (!e)
@@ -1209,7 +1346,7 @@ static int audit_sign(sigil_coord *c, const char *actor, key_rt *k, const sign_i
                        rid.len < 63 ? rid.len : 63);
         e[j].request_id_len = (uint8_t)strlen(e[j].request_id);
     }
-    int rc = sigil_audit_append(c->audit, e, m, seq);
+    int rc = audit_append(c, e, m, seq);
     free(e);
     return rc;
 }
@@ -1218,7 +1355,7 @@ static int audit_event(sigil_coord *c, int type, const char *actor, const char *
                        int scheme, const uint8_t *digest, size_t dlen, const char *msg)
 {
     sigil_audit_entry e;
-    if (!c->audit)
+    if (!c->cfg->audit)
         return SIGIL_OK;
     entry_base(&e, type, actor, key_id, scheme);
     if (digest && dlen <= SIGIL_AUDIT_DIGEST_MAX) {
@@ -1232,7 +1369,7 @@ static int audit_event(sigil_coord *c, int type, const char *actor, const char *
         if (type != SIGIL_AUDIT_HALT)
             e.outcome = SIGIL_AUDIT_OUTCOME_NONE, e.error = 0, e.errmsg_len = 0;
     }
-    return sigil_audit_append(c->audit, &e, 1, NULL);
+    return audit_append(c, &e, 1, NULL);
 }
 
 /* ---- wallet API ---- */
@@ -1927,15 +2064,15 @@ static int h_health(void *ctx, sigil_rpc_call *call)
         cp[i] = &comp[i];
     }
     Sigil__V1__ComponentHealth ac = SIGIL__V1__COMPONENT_HEALTH__INIT;
-    char adetail[96];
+    char adetail[160];
     size_t nc = c->cfg->num_nodes;
     ac.name = "audit-log";
-    if (c->audit) {
+    if (c->cfg->audit) {
         sigil_audit_stats as;
-        sigil_audit_log_stats(c->audit, &as);
-        ac.ok = as.error == SIGIL_OK;
-        snprintf(adetail, sizeof adetail, "%" PRIu64 " entries, checkpoint at %" PRIu64 "%s",
-                 as.size, as.checkpoint_size, ac.ok ? "" : "; FAILED: signing refused");
+        ac.ok = audit_state(c, &as) == SIGIL_OK;
+        snprintf(adetail, sizeof adetail, "%" PRIu64 " entries, checkpoint at %" PRIu64 "%s%s",
+                 as.size, as.checkpoint_size, ac.ok ? "" : "; FAILED, signing refused: ",
+                 ac.ok ? "" : sigil_errname(as.error));
         if (!ac.ok)
             healthy = 0;
     } else {
@@ -1975,6 +2112,17 @@ int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
     pthread_mutex_init(&c->fill_mu, NULL);
     pthread_cond_init(&c->fill_cv, NULL);
     pthread_rwlock_init(&c->keys_mu, NULL);
+    {
+        /* writer-preferring: a steady stream of appenders must not starve
+         * the reopen that recovers a failed log */
+        pthread_rwlockattr_t ra;
+        pthread_rwlockattr_init(&ra);
+        pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&c->audit_mu, &ra);
+        pthread_rwlockattr_destroy(&ra);
+    }
+    pthread_mutex_init(&c->audit_wmu, NULL);
+    pthread_cond_init(&c->audit_wcv, NULL);
 
     snprintf(c->breaker_path, sizeof c->breaker_path, "%s/breaker.json", cfg->state_dir);
     snprintf(c->nonces_path, sizeof c->nonces_path, "%s/resume-nonces", cfg->state_dir);
@@ -1998,7 +2146,7 @@ int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
     /* audit log, checkpoints signed by the token's key */
     if (cfg->audit) {
         sigil_hsm_config hc = {0};
-        sigil_audit_config ac = {0};
+        sigil_audit_config *ac = &c->audit_cfg;
         hc.module_path = cfg->pkcs11_module[0] ? cfg->pkcs11_module : NULL;
         hc.token_label = cfg->audit_token;
         hc.pin_file = cfg->audit_pin_file;
@@ -2007,12 +2155,26 @@ int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
                                          cfg->audit_origin)))
             goto fail;
         c->signer_set = 1;
-        ac.backend = SIGIL_AUDIT_BACKEND_FILE;
-        ac.path = cfg->audit_dir;
-        ac.origin = cfg->audit_origin;
-        ac.signer = &c->signer;
-        if ((rc = sigil_audit_log_open(&ac, &c->audit)))
+        ac->backend = SIGIL_AUDIT_BACKEND_FILE;
+        ac->path = cfg->audit_dir;
+        ac->origin = cfg->audit_origin;
+        ac->signer = &c->signer;
+        if ((rc = sigil_audit_log_open(ac, &c->audit)))
             goto fail;
+        /* the configuration this run uses, by its SHA-256: a change between
+         * runs shows in the log. Fail-closed like every other record. */
+        if (cfg->has_config_sha256 &&
+            (rc = audit_event(c, SIGIL_AUDIT_CONFIG, "local:config", NULL, 0, cfg->config_sha256,
+                              32, NULL))) {
+            fprintf(stderr, "sigil-coordinator: cannot record the configuration in the audit "
+                            "log: %s\n", sigil_errname(rc));
+            goto fail;
+        }
+        if (pthread_create(&c->audit_watch, NULL, audit_watch_main, c)) {
+            rc = SIGIL_E_NOMEM;
+            goto fail;
+        }
+        c->audit_watch_started = 1;
     }
 
     /* authorization table */
@@ -2116,6 +2278,12 @@ void sigil_coord_free(sigil_coord *c)
     if (c->filler_started)
         pthread_join(c->filler, NULL);
     sigil_rpc_server_free(c->server);
+    pthread_mutex_lock(&c->audit_wmu);
+    c->audit_stop = 1;
+    pthread_cond_broadcast(&c->audit_wcv);
+    pthread_mutex_unlock(&c->audit_wmu);
+    if (c->audit_watch_started)
+        pthread_join(c->audit_watch, NULL);
     if (c->audit)
         sigil_audit_log_close(c->audit);
     if (c->signer_set)
@@ -2132,6 +2300,9 @@ void sigil_coord_free(sigil_coord *c)
     sigil_coord_registry_free(c->registry);
     sigil_breaker_nonces_free(c->nonces);
     pthread_rwlock_destroy(&c->keys_mu);
+    pthread_rwlock_destroy(&c->audit_mu);
+    pthread_cond_destroy(&c->audit_wcv);
+    pthread_mutex_destroy(&c->audit_wmu);
     pthread_cond_destroy(&c->fill_cv);
     pthread_mutex_destroy(&c->fill_mu);
     pthread_mutex_destroy(&c->peers_mu);

@@ -17,7 +17,16 @@
  *                            quorum); the node restarted rejoins
  *   coord_cluster breaker    halt stops signing within 1 s; halted state
  *                            survives coordinator and node restarts; resume
- *                            needs 2 approvals, is not replayable */
+ *                            needs 2 approvals, is not replayable
+ *   coord_cluster auditfull  the audit directory on a small tmpfs filled up:
+ *                            Sign refused with UNAVAILABLE, Health says the
+ *                            log failed, nothing released; space freed:
+ *                            signing resumes within seconds, no restart;
+ *                            the log verifies and holds every released
+ *                            signature (needs root for mount)
+ *   coord_cluster auditconfig  a CONFIG entry with the SHA-256 of the
+ *                            configuration file at every start; a changed
+ *                            file gives a new digest */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
@@ -669,6 +678,226 @@ static void test_breaker(void)
     sigil_rpc_client_free(carol);
 }
 
+/* ---- audit log: failure and recovery, configuration records ---- */
+
+static int health_audit(sigil_rpc_client *c, char *detail, size_t n)
+{
+    Sigil__V1__HealthRequest req = SIGIL__V1__HEALTH_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    sigil_rpc_status st;
+    int ok = -1;
+    detail[0] = 0;
+    if (sigil_rpc_call_msg(c, SIGIL_RPC_ADMIN_HEALTH, &req.base,
+                           &sigil__v1__health_response__descriptor, &m, 10000, &st))
+        return -1;
+    Sigil__V1__HealthResponse *r = (Sigil__V1__HealthResponse *)m;
+    for (size_t i = 0; i < r->n_components; i++)
+        if (!strcmp(r->components[i]->name, "audit-log")) {
+            ok = r->components[i]->ok;
+            snprintf(detail, n, "%s", r->components[i]->detail);
+        }
+    sigil_rpc_msg_free(m);
+    return ok;
+}
+
+static char mnt[PATH_MAX + 32];
+static int mounted;
+
+static void unmount_audit(void)
+{
+    if (!mounted)
+        return;
+    /* the coordinator must let go of the files first */
+    sh("'%s/cluster' down '%s' >/dev/null 2>&1", scripts, dir);
+    if (sh("umount '%s'", mnt) != 0)
+        sh("umount -l '%s'", mnt);
+    mounted = 0;
+}
+
+static void test_auditfull(void)
+{
+    char p[PATH_MAX + 64], detail[256];
+    sig_result rel[200];
+    int nrel = 0, code = 0;
+    uint8_t rid[16], msg[32];
+    sigil_rpc_status st;
+
+    /* move the coordinator's audit log onto a 1 MiB tmpfs */
+    snprintf(mnt, sizeof mnt, "%s/coord/audit", dir);
+    REQUIRE(sh("'%s/cluster' stop-coord '%s'", scripts, dir) == 0);
+    REQUIRE(sh("mv '%s' '%s.orig' && mkdir '%s'", mnt, mnt, mnt) == 0);
+    if (sh("mount -t tmpfs -o size=1m,mode=0700 sigil-audit-test '%s'", mnt) != 0) {
+        fprintf(stderr, "auditfull: cannot mount a tmpfs on %s: this test needs root (CAP_SYS_ADMIN) "
+                        "to make the audit log's disk really full\n", mnt);
+        CHECK(0);
+        return;
+    }
+    mounted = 1;
+    atexit(unmount_audit);
+    REQUIRE(sh("cp -a '%s.orig/.' '%s/'", mnt, mnt) == 0);
+    REQUIRE(sh("'%s/cluster' start-coord '%s'", scripts, dir) == 0);
+    sigil_rpc_client *w = client("wallet/alice"), *adm = client("admin/ops");
+    make_ed_key();
+    for (int i = 0; i < 3; i++) {
+        randombytes_buf(rid, sizeof rid);
+        randombytes_buf(msg, sizeof msg);
+        CHECK_EQ(sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &rel[nrel], &st), 0);
+        nrel += rel[nrel].siglen > 0;
+    }
+    CHECK_EQ(health_audit(adm, detail, sizeof detail), 1);
+
+    /* fill the filesystem: the log's last page may still take a few
+     * entries, then appends fail with ENOSPC */
+    sh("dd if=/dev/zero of='%s/fill' bs=4k >/dev/null 2>&1", mnt);
+    for (int i = 0; i < 150; i++) {
+        randombytes_buf(rid, sizeof rid);
+        randombytes_buf(msg, sizeof msg);
+        sig_result r;
+        code = sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &r, &st);
+        if (code)
+            break;
+        if (nrel < (int)(sizeof rel / sizeof rel[0]))
+            rel[nrel++] = r;
+    }
+    CHECK_EQ(code, GRPC_STATUS_UNAVAILABLE);
+    CHECK(strstr(st.detail, "audit log unavailable") != NULL);
+    if (code != GRPC_STATUS_UNAVAILABLE)
+        fprintf(stderr, "full disk: %s %s\n", sigil_rpc_status_name(code), st.detail);
+    /* while full: refused every time, nothing released; Health says why */
+    for (int i = 0; i < 5; i++) {
+        sig_result r;
+        memset(&r, 0, sizeof r);
+        randombytes_buf(rid, sizeof rid);
+        CHECK_EQ(sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &r, &st), GRPC_STATUS_UNAVAILABLE);
+        CHECK_EQ(r.siglen, 0);
+        usleep(200 * 1000);
+    }
+    CHECK_EQ(health_audit(adm, detail, sizeof detail), 0);
+    CHECK(strstr(detail, "FAILED") != NULL);
+    snprintf(p, sizeof p, "%s/coord/log", dir);
+    CHECK(sh("grep -q 'audit log FAILED' '%s'", p) == 0);
+
+    /* free the space: signing resumes without a restart */
+    REQUIRE(sh("rm -f '%s/fill'", mnt) == 0);
+    double t0 = now_s();
+    code = -1;
+    while (code && now_s() - t0 < 5.0) {
+        sig_result r;
+        randombytes_buf(rid, sizeof rid);
+        randombytes_buf(msg, sizeof msg);
+        code = sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &r, &st);
+        if (code == 0 && nrel < (int)(sizeof rel / sizeof rel[0]))
+            rel[nrel++] = r;
+        else if (code)
+            usleep(100 * 1000);
+    }
+    CHECK_EQ(code, 0);
+    CHECK(now_s() - t0 < 5.0);
+    for (int i = 0; i < 5; i++) {
+        randombytes_buf(rid, sizeof rid);
+        randombytes_buf(msg, sizeof msg);
+        CHECK_EQ(sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &rel[nrel], &st), 0);
+        nrel += rel[nrel].siglen > 0;
+    }
+    CHECK_EQ(health_audit(adm, detail, sizeof detail), 1);
+    /* one line for the outage, one for the recovery, however long it lasted */
+    CHECK(sh("test \"$(grep -c 'audit log FAILED' '%s')\" = 1", p) == 0);
+    CHECK(sh("test \"$(grep -c 'audit log recovered' '%s')\" = 1", p) == 0);
+    sigil_rpc_client_free(w);
+    sigil_rpc_client_free(adm);
+
+    /* stopped: the whole log verifies offline and holds every signature
+     * that was released */
+    REQUIRE(sh("'%s/cluster' stop-coord '%s'", scripts, dir) == 0);
+    CHECK(sh("'%s/sigil-audit' verify --log '%s' --key '%s/coord/audit.pub'", bindir, mnt, dir) == 0);
+    snprintf(p, sizeof p, "%s/show.txt", dir);
+    CHECK(sh("'%s/sigil-audit' show --log '%s' --type sign > '%s'", bindir, mnt, p) == 0);
+    FILE *f = fopen(p, "r");
+    REQUIRE(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    rewind(f);
+    char *text = calloc(1, (size_t)len + 1);
+    REQUIRE(text && fread(text, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    CHECK(nrel >= 9);
+    for (int i = 0; i < nrel; i++) {
+        char h[2 * 65 + 8] = "sig=";
+        for (size_t j = 0; j < rel[i].siglen; j++)
+            sprintf(h + 4 + 2 * j, "%02x", rel[i].sig[j]);
+        CHECK(strstr(text, h) != NULL);
+    }
+    free(text);
+    /* the coordinator stays stopped; main unmounts before cluster_down */
+}
+
+/* the config digests recorded in the log, in order; returns their count */
+static int config_digests(char out[][65], int max)
+{
+    char p[PATH_MAX + 64], line[2048];
+    int n = 0;
+    snprintf(p, sizeof p, "%s/config.txt", dir);
+    if (sh("'%s/sigil-audit' show --log '%s/coord/audit' --type config --actor local:config > '%s'",
+           bindir, dir, p))
+        return -1;
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return -1;
+    while (n < max && fgets(line, sizeof line, f)) {
+        char *d = strstr(line, "digest=");
+        if (d && strstr(line, "actor=local:config") && strlen(d) >= 7 + 64) {
+            memcpy(out[n], d + 7, 64);
+            out[n++][64] = 0;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static int file_sha256(const char *path, char out[65])
+{
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    int ok = fscanf(f, "%64s", out) == 1;
+    pclose(f);
+    return ok && strlen(out) == 64 ? 0 : -1;
+}
+
+static void test_auditconfig(void)
+{
+    char conf[PATH_MAX + 32], d0[65], d1[65], got[4][65];
+    snprintf(conf, sizeof conf, "%s/coord/coord.json", dir);
+    REQUIRE(file_sha256(conf, d0) == 0);
+    /* a stopped log, read offline */
+    REQUIRE(sh("'%s/cluster' stop-coord '%s'", scripts, dir) == 0);
+    CHECK_EQ(config_digests(got, 4), 1);
+    CHECK(!strcmp(got[0], d0));
+    /* the same file again: the same digest, recorded again */
+    REQUIRE(sh("'%s/cluster' start-coord '%s' && '%s/cluster' stop-coord '%s'", scripts, dir,
+               scripts, dir) == 0);
+    CHECK_EQ(config_digests(got, 4), 2);
+    CHECK(!strcmp(got[1], d0));
+    /* a changed configuration (a bigger batch limit): a different digest */
+    REQUIRE(sh("sed -i 's/\"approvals_required\": 2,/\"approvals_required\": 2, \"max_batch\": 512,/' '%s'",
+               conf) == 0);
+    REQUIRE(sh("grep -q max_batch '%s'", conf) == 0);
+    REQUIRE(file_sha256(conf, d1) == 0);
+    CHECK(strcmp(d0, d1) != 0);
+    REQUIRE(sh("'%s/cluster' start-coord '%s' && '%s/cluster' stop-coord '%s'", scripts, dir,
+               scripts, dir) == 0);
+    CHECK_EQ(config_digests(got, 4), 3);
+    CHECK(!strcmp(got[2], d1));
+    CHECK(sh("'%s/sigil-audit' verify --log '%s/coord/audit' --key '%s/coord/audit.pub' >/dev/null",
+             bindir, dir, dir) == 0);
+    /* readable in show: type name, actor and digest on one line */
+    CHECK(sh("'%s/sigil-audit' show --log '%s/coord/audit' --type config | grep -q "
+             "'config .*actor=local:config .*digest=%s'", bindir, dir, d1) == 0);
+    REQUIRE(sh("'%s/cluster' start-coord '%s'", scripts, dir) == 0);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -676,9 +905,10 @@ int main(int argc, char **argv)
         void (*fn)(void);
     } tests[] = {{"schemes", test_schemes},   {"idem", test_idem},
                  {"badinput", test_badinput}, {"failover", test_failover},
-                 {"breaker", test_breaker}};
+                 {"breaker", test_breaker},   {"auditfull", test_auditfull},
+                 {"auditconfig", test_auditconfig}};
     if (argc != 2) {
-        fprintf(stderr, "usage: coord_cluster schemes|idem|badinput|failover|breaker\n");
+        fprintf(stderr, "usage: coord_cluster schemes|idem|badinput|failover|breaker|auditfull|auditconfig\n");
         return 2;
     }
     if (getenv("SIGIL_BIN"))
@@ -689,6 +919,11 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], tests[i].name)) {
             cluster_up();
             tests[i].fn();
+            if (mounted) { /* the coordinator lets go of the tmpfs first */
+                CHECK(sh("'%s/cluster' stop-coord '%s'", scripts, dir) == 0);
+                CHECK(sh("umount '%s'", mnt) == 0);
+                mounted = 0;
+            }
             cluster_down();
             return check_done();
         }

@@ -83,6 +83,11 @@ typedef struct {
     char audit_pin_file[SIGIL_COORD_PATH_MAX];
     char audit_key_label[33];           /* default "sigil-audit" */
     char pkcs11_module[SIGIL_COORD_PATH_MAX];
+    /* SHA-256 of the configuration file's bytes, set by
+     * sigil_coord_config_load; the coordinator records it in the audit log
+     * (a CONFIG entry, actor "local:config") at every start. */
+    uint8_t config_sha256[32];
+    int has_config_sha256;
 } sigil_coord_config;
 
 /* Load and validate the JSON configuration at path. Missing optional fields
