@@ -344,10 +344,10 @@ static void test_schemes(void)
     sigil_rpc_client_free(w);
     w = client("wallet/alice");
     CHECK_EQ(quick_sign(w, "hot-ed", &st), 0);
-    /* the audit log holds every key generation and signature (4 + 20 + 200 + 1),
-     * checked offline by the independent verifier against the token's key */
+    /* the audit log holds every key generation and signature (4 + 20 + 200 + 1)
+     * and the configuration of each of the two starts (2), checked offline by the independent verifier against the token's key */
     CHECK(sh("'%s/cluster' stop-coord '%s' && '%s/sigil-audit' verify --log '%s/coord/audit' "
-             "--key '%s/coord/audit.pub' | grep -q 'ok: 225 entries'",
+             "--key '%s/coord/audit.pub' | grep -q 'ok: 227 entries'",
              scripts, dir, bindir, dir, dir) == 0);
     /* every node's share log matches the central log: each share backs a
      * released signature, each signature is backed by t node records */
@@ -714,11 +714,51 @@ static void unmount_audit(void)
     mounted = 0;
 }
 
+/* signers running through the outage: every answer is a verified
+ * signature or UNAVAILABLE, nothing else */
+typedef struct {
+    sigil_rpc_client *c;
+    atomic_int *stop;
+    pthread_mutex_t *mu;
+    sig_result *rel;
+    int *nrel, max, unavailable, other;
+} outage_arg;
+
+static void *outage_main(void *p)
+{
+    outage_arg *a = p;
+    uint8_t rid[16], msg[32];
+    while (!atomic_load(a->stop)) {
+        sig_result r;
+        sigil_rpc_status st;
+        randombytes_buf(rid, sizeof rid);
+        randombytes_buf(msg, sizeof msg);
+        int code = sign(a->c, "hot-ed", rid, msg, sizeof msg, 0, 0, &r, &st);
+        if (code == 0) {
+            pthread_mutex_lock(a->mu);
+            if (*a->nrel < a->max)
+                a->rel[(*a->nrel)++] = r;
+            pthread_mutex_unlock(a->mu);
+        } else if (code == GRPC_STATUS_UNAVAILABLE && strstr(st.detail, "audit log unavailable")) {
+            a->unavailable++;
+            usleep(20 * 1000);
+        } else {
+            a->other++;
+            fprintf(stderr, "outage: %s %s\n", sigil_rpc_status_name(code), st.detail);
+        }
+    }
+    return NULL;
+}
+
 static void test_auditfull(void)
 {
     char p[PATH_MAX + 64], detail[256];
-    sig_result rel[200];
+    static sig_result rel[4000];
     int nrel = 0, code = 0;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    atomic_int stop = 0;
+    outage_arg oa[3];
+    pthread_t th[3];
     uint8_t rid[16], msg[32];
     sigil_rpc_status st;
 
@@ -746,6 +786,13 @@ static void test_auditfull(void)
     }
     CHECK_EQ(health_audit(adm, detail, sizeof detail), 1);
 
+    /* three clients keep signing through the outage and the reopen */
+    for (int i = 0; i < 3; i++) {
+        oa[i] = (outage_arg){client("wallet/alice"), &stop, &mu, rel, &nrel,
+                             (int)(sizeof rel / sizeof rel[0]), 0, 0};
+        pthread_create(&th[i], NULL, outage_main, &oa[i]);
+    }
+
     /* fill the filesystem: the log's last page may still take a few
      * entries, then appends fail with ENOSPC */
     sh("dd if=/dev/zero of='%s/fill' bs=4k >/dev/null 2>&1", mnt);
@@ -756,8 +803,10 @@ static void test_auditfull(void)
         code = sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &r, &st);
         if (code)
             break;
+        pthread_mutex_lock(&mu);
         if (nrel < (int)(sizeof rel / sizeof rel[0]))
             rel[nrel++] = r;
+        pthread_mutex_unlock(&mu);
     }
     CHECK_EQ(code, GRPC_STATUS_UNAVAILABLE);
     CHECK(strstr(st.detail, "audit log unavailable") != NULL);
@@ -786,13 +835,25 @@ static void test_auditfull(void)
         randombytes_buf(rid, sizeof rid);
         randombytes_buf(msg, sizeof msg);
         code = sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &r, &st);
+        pthread_mutex_lock(&mu);
         if (code == 0 && nrel < (int)(sizeof rel / sizeof rel[0]))
             rel[nrel++] = r;
-        else if (code)
+        pthread_mutex_unlock(&mu);
+        if (code)
             usleep(100 * 1000);
     }
     CHECK_EQ(code, 0);
     CHECK(now_s() - t0 < 5.0);
+    usleep(500 * 1000);
+    atomic_store(&stop, 1);
+    int unavail = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        sigil_rpc_client_free(oa[i].c);
+        CHECK_EQ(oa[i].other, 0);
+        unavail += oa[i].unavailable;
+    }
+    CHECK(unavail > 0);
     for (int i = 0; i < 5; i++) {
         randombytes_buf(rid, sizeof rid);
         randombytes_buf(msg, sizeof msg);
@@ -821,6 +882,7 @@ static void test_auditfull(void)
     REQUIRE(text && fread(text, 1, (size_t)len, f) == (size_t)len);
     fclose(f);
     CHECK(nrel >= 9);
+    fprintf(stderr, "auditfull: %d signatures released, %d refusals during the outage\n", nrel, unavail);
     for (int i = 0; i < nrel; i++) {
         char h[2 * 65 + 8] = "sig=";
         for (size_t j = 0; j < rel[i].siglen; j++)
