@@ -1317,6 +1317,43 @@ static void *audit_watch_main(void *arg)
 
 /* Record the m signatures of one request durably; SIGIL_OK only when every
  * entry is on disk. *seq gets the first entry's index. */
+/* What the log records of an item: digests as signed; messages by their
+ * SHA-256 (the nodes record the same, so sigil-audit cross-check matches). */
+static void entry_digest(sigil_audit_entry *e, const key_rt *k, const sign_item *it)
+{
+    if (it->len == 32 && (!k->frost_suite || k->frost_suite == SIGIL_FROST_BIP340))
+        memcpy(e->digest, it->data, 32);
+    else
+        crypto_hash_sha256(e->digest, it->data, it->len);
+    e->digest_len = 32;
+}
+
+/* Record a refused or failed sign request (best effort: the request is
+ * refused whether or not this record lands, and when the log itself is what
+ * failed there is nothing to record it in). k and the first item are
+ * recorded when known. */
+static void audit_sign_refused(sigil_coord *c, sigil_rpc_call *call, const key_rt *k,
+                               const sign_item *first, size_t m, ProtobufCBinaryData rid, int rc)
+{
+    sigil_audit_entry e;
+    if (!c->cfg->audit)
+        return;
+    entry_base(&e, SIGIL_AUDIT_SIGN, call->peer->uri, k ? k->info.key_id : call->key_id,
+               k ? k->info.scheme : 0);
+    if (k && first)
+        entry_digest(&e, k, first);
+    e.outcome = SIGIL_AUDIT_OUTCOME_ERROR;
+    e.error = rc;
+    int l = snprintf(e.errmsg, sizeof e.errmsg, "%s%s", m > 1 ? "batch refused: " : "",
+                     call->detail[0] ? call->detail : sigil_strerror(rc));
+    e.errmsg_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.errmsg ? sizeof e.errmsg - 1 : (size_t)l);
+    if (rid.len) {
+        sodium_bin2hex(e.request_id, sizeof e.request_id, rid.data, rid.len < 63 ? rid.len : 63);
+        e.request_id_len = (uint8_t)strlen(e.request_id);
+    }
+    (void)audit_append(c, &e, 1, NULL);
+}
+
 static int audit_sign(sigil_coord *c, const char *actor, key_rt *k, const sign_item *items,
                       size_t m, const sign_out *out, ProtobufCBinaryData rid, uint64_t *seq)
 {
@@ -1328,14 +1365,7 @@ static int audit_sign(sigil_coord *c, const char *actor, key_rt *k, const sign_i
         return SIGIL_E_NOMEM;
     for (size_t j = 0; j < m; j++) {
         entry_base(&e[j], SIGIL_AUDIT_SIGN, actor, k->info.key_id, k->info.scheme);
-        /* digests as signed; messages by their SHA-256 */
-        if (items[j].len == 32 && !k->frost_suite)
-            memcpy(e[j].digest, items[j].data, 32);
-        else if (k->frost_suite == SIGIL_FROST_BIP340)
-            memcpy(e[j].digest, items[j].data, 32);
-        else
-            crypto_hash_sha256(e[j].digest, items[j].data, items[j].len);
-        e[j].digest_len = 32;
+        entry_digest(&e[j], k, &items[j]);
         e[j].outcome = SIGIL_AUDIT_OUTCOME_SIGNATURE;
         e[j].sig_len = (uint8_t)out->siglen;
         memcpy(e[j].sig, out->sigs[j], out->siglen);
@@ -1573,8 +1603,14 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
         return mark_replayed(call, batch ? &sigil__v1__sign_batch_response__descriptor
                                          : &sigil__v1__sign_response__descriptor,
                              batch);
-    if (rc != SIGIL_COORD_IDEM_NEW)
+    if (rc != SIGIL_COORD_IDEM_NEW) {
+        /* refused before signing (halted, unknown key, wrong scheme, reused
+         * request id): recorded; a retry of a request in progress is not */
+        if (rc != SIGIL_E_UNAVAILABLE && rc != SIGIL_E_NOMEM)
+            audit_sign_refused(c, call, keys_find(c, call->key_id), NULL, m, rid, rc);
         return rc;
+    }
+    int checked = 0, log_failed = 0;
 
     memset(&out, 0, sizeof out);
     items = calloc(m, sizeof *items);
@@ -1585,6 +1621,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     for (size_t j = 0; rc == SIGIL_OK && j < m; j++)
         rc = check_item(k, batch ? br->items[j] : sr->item, j, &items[j], call);
     if (rc == SIGIL_OK) {
+        checked = 1;
         rc = sign_coalesced(c, k, items, m, hash, &out, call->detail, sizeof call->detail);
         if (rc == SIGIL_E_HALTED)
             halted_detail(c, call);
@@ -1598,7 +1635,13 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
         detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable (%s): signature withheld",
                sigil_strerror(rc));
         rc = SIGIL_E_UNAVAILABLE;
+        log_failed = 1;
     }
+    /* UNAVAILABLE (no quorum, or the log itself) is an availability event,
+     * not a decision about the request: not recorded, so a failing log is
+     * never "recovered" by a small refusal record squeezing in */
+    if (rc != SIGIL_OK && rc != SIGIL_E_UNAVAILABLE && !log_failed)
+        audit_sign_refused(c, call, k, checked ? &items[0] : NULL, m, rid, rc);
     if (rc == SIGIL_OK) {
         if (batch) {
             Sigil__V1__SignBatchResponse resp = SIGIL__V1__SIGN_BATCH_RESPONSE__INIT;

@@ -673,6 +673,13 @@ static void test_breaker(void)
     stmt.size = 0;
     CHECK_EQ(resume(carol, two, 2, 2, &stmt, &st), SIGIL_OK);
     CHECK_EQ(quick_sign(w, "hot-ed", &st), 0);
+    /* the refusals are in the audit log too: who asked, for which key, why */
+    CHECK(sh("'%s/cluster' stop-coord '%s' && '%s/sigil-audit' verify --log '%s/coord/audit' "
+             "--key '%s/coord/audit.pub' >/dev/null && '%s/sigil-audit' show --log '%s/coord/audit' "
+             "--type sign --actor sigil://wallet/alice | grep 'error=SIGIL_E_HALTED' | grep -c 'halted by sigil://officer/carol' "
+             "| grep -qx 4",
+             scripts, dir, bindir, dir, dir, bindir, dir) == 0);
+    CHECK(sh("'%s/cluster' start-coord '%s'", scripts, dir) == 0);
     sigil_buf_free(&stmt);
     sigil_rpc_client_free(w);
     sigil_rpc_client_free(carol);
