@@ -759,6 +759,14 @@ int sigil_point_x(const sigil_group *g, uint8_t out[32], const sigil_point *p)
     return SIGIL_OK;
 }
 
+int sigil_point_secp256k1_pubkey(const sigil_group *g, void *out, const sigil_point *p)
+{
+    if (is_ed(g))
+        return SIGIL_E_INVALID;
+    memcpy(out, cpk_of(p), sizeof(secp256k1_pubkey));
+    return SIGIL_OK;
+}
+
 /* ---- encodings through sigil_buf ---- */
 
 int sigil_scalar_put(const sigil_group *g, sigil_buf *b, const sigil_scalar *s)
