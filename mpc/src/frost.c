@@ -395,11 +395,8 @@ static int package_build(sigil_frost_suite s, const sigil_keyshare *k, const sig
     p->prefix_len += sigil_hash_digest(g, ctx, "msg", mparts, 1, p->prefix + p->prefix_len);
     sigil_iov cparts[1] = {{enc, el}};
     p->prefix_len += sigil_hash_digest(g, ctx, "com", cparts, 1, p->prefix + p->prefix_len);
-    for (size_t i = 0; i < count; i++) {
-        sigil_iov parts[2] = {{p->prefix, p->prefix_len}, {p->ids[i].v, 32}};
-        if ((rc = sigil_hash_to_scalar(g, ctx, "rho", parts, 2, &p->rho[i])))
-            goto fail;
-    }
+    if ((rc = sigil_hash_to_scalar_each(g, ctx, "rho", p->prefix, p->prefix_len, p->ids, count, p->rho)))
+        goto fail;
     /* group commitment R = sum D_i + rho_i E_i, computed once */
     size_t nterms = 0;
     for (size_t i = 0; i < count; i++) {

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "sigil/err.h"
+#include "sigil/hash.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/memcheck.h>)
@@ -88,6 +89,7 @@ int sigil_mpc_init(void)
         return SIGIL_E_CRYPTO;
     }
     secp_ctx = ctx;
+    sigil_hash_init();
     return SIGIL_OK;
 }
 
