@@ -812,7 +812,7 @@ static int cmd_show(int argc, char **argv)
 /* ------------------------------------------------------------ cross-check */
 
 typedef struct {
-    uint8_t k[32]; /* hash of (key id, digest, request id) */
+    uint8_t k[32]; /* hash of (key id, digest) */
     uint64_t idx, seq;
     uint16_t signers[SIGIL_AUDIT_SIGNERS_MAX];
     uint8_t n_signers;
@@ -829,9 +829,6 @@ static void match_key(const sigil_audit_entry *e, uint8_t out[32])
     l = e->digest_len;
     crypto_hash_sha256_update(&st, &l, 1);
     crypto_hash_sha256_update(&st, e->digest, l);
-    l = e->request_id_len;
-    crypto_hash_sha256_update(&st, &l, 1);
-    crypto_hash_sha256_update(&st, (const uint8_t *)e->request_id, l);
     crypto_hash_sha256_final(&st, out);
 }
 
@@ -868,9 +865,10 @@ static int cmd_cross_check(int argc, char **argv)
             break;
         case 'h':
             printf("usage: %s cross-check --central LOG --node LOG [--node LOG ...] [--threshold T]\n\n"
-                   "Check that every share entry in each node log has a signature entry in the\n"
-                   "central log (same key id, digest and request id, the node in its signer\n"
-                   "set), and that every signature in the central log is backed by share\n"
+                   "Check that every share entry in each node log has its own signature entry\n"
+                   "in the central log (same key id and digest, the node in its signer set;\n"
+                   "one share per party per signature), and that every signature in the\n"
+                   "central log is backed by share\n"
                    "entries from at least T of its signers (default: all of them). Run\n"
                    "'verify' on each log first. Exit 0 ok, 12 mismatch, 3 unreadable.\n\n"
                    "example: %s cross-check --central central/ --node n1/ --node n2/ --node n3/ --threshold 2\n",
@@ -959,8 +957,12 @@ static int cmd_cross_check(int argc, char **argv)
             int found = 0, in_set = 0;
             for (size_t i = lo; i < ns && !memcmp(sigs[i].k, key.k, 32) && !in_set; i++) {
                 found = 1;
-                for (unsigned s = 0; s < sigs[i].n_signers; s++)
-                    if (sigs[i].signers[s] == e.party) {
+                /* Each central signature backs at most one share per party:
+                 * the node logs record the node session, not the wallet's
+                 * request id, so shares are matched by (key id, digest) as
+                 * a multiset, party by party. */
+                for (unsigned s = 0; s < sigs[i].n_signers && !in_set; s++)
+                    if (sigs[i].signers[s] == e.party && !((sigs[i].backed >> s) & 1)) {
                         sigs[i].backed |= 1ull << s;
                         in_set = 1;
                     }
@@ -971,7 +973,7 @@ static int cmd_cross_check(int argc, char **argv)
                 fprintf(stderr,
                         "%s: node log %s: entry index %" PRIu64 " (seq %" PRIu64 ", party %u, key %s, request %.*s): %s\n",
                         prog, nodes[k], idx, e.seq, e.party, kh, (int)e.request_id_len, e.request_id,
-                        found ? "party is not in the signer set of the central signature entry"
+                        found ? "no central signature entry for this key and digest has this party in its signer set without a share already"
                               : "share has no signature entry in the central log");
                 rc = EX_CROSS;
                 break;

@@ -199,7 +199,7 @@ static double baseline_us(int scheme, const char **name)
 int sigil_bench_load(int argc, char **argv)
 {
     load_opts o = {"127.0.0.1:7443", NULL, NULL, NULL, NULL, 16, 1, 5.0, 0, 0};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes one value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: sigil-bench load --ca F --cert F --key F --key-id KEY [--target H:P]\n"
@@ -231,7 +231,6 @@ int sigil_bench_load(int argc, char **argv)
             o.batch = (unsigned)strtoul(v, NULL, 10);
         else
             goto bad;
-        i++;
     }
     if (!o.ca || !o.cert || !o.keyf || !o.key_id || o.clients < 1 || o.clients > 256 ||
         o.batch < 1 || o.batch > 1024)

@@ -11,7 +11,7 @@
 #include "sigil/coord.h"
 #include "sigil/err.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;

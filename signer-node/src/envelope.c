@@ -606,7 +606,7 @@ int sigil_env_ecdsa_combiner_put(const sigil_ecdsa_combiner *c, sigil_buf *out)
 static int combiner_get(sigil_buf *b, sigil_ecdsa_combiner *c)
 {
     memset(c, 0, sizeof *c);
-    uint16_t n;
+    uint16_t n = 0;
     int rc = sigil_buf_get(b, c->sid, 32);
     if (!rc) rc = sigil_buf_get_u16(b, &n);
     if (!rc && (n < 1 || n > SIGIL_ECDSA_MAX_PARTIES))

@@ -437,7 +437,12 @@ static int keys_load(node *nd)
         if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".key"))
             continue;
         char path[NODE_PATH_MAX + 128];
-        snprintf(path, sizeof path, "%s/%s", nd->path_keys, e->d_name);
+        int pl = snprintf(path, sizeof path, "%s/%s", nd->path_keys, e->d_name);
+        if (pl < 0 || (size_t)pl >= sizeof path) {
+            fprintf(stderr, "sigil-node: key file name too long in %s\n", nd->path_keys);
+            rc = SIGIL_E_TOO_LARGE;
+            break;
+        }
         sigil_buf b;
         rc = sigil_buf_init(&b, 4 * SIGIL_HSM_SHARE_MAX, 0);
         if (!rc) rc = sigil_file_read(path, 4 * SIGIL_HSM_SHARE_MAX, &b);

@@ -340,6 +340,12 @@ static void test_schemes(void)
     CHECK(sh("'%s/cluster' stop-coord '%s' && '%s/sigil-audit' verify --log '%s/coord/audit' "
              "--key '%s/coord/audit.pub' | grep -q 'ok: 225 entries'",
              scripts, dir, bindir, dir, dir) == 0);
+    /* every node's share log matches the central log: each share backs a
+     * released signature, each signature is backed by t node records */
+    CHECK(sh("'%s/sigil-audit' cross-check --central '%s/coord/audit' --node '%s/node1/state/audit' "
+             "--node '%s/node2/state/audit' --node '%s/node3/state/audit' --threshold 2 "
+             "| grep -q 'cross-check ok: 221 signatures'",
+             bindir, dir, dir, dir, dir) == 0);
     CHECK(sh("'%s/cluster' start-coord '%s'", scripts, dir) == 0);
     /* the registry holds public data only */
     CHECK(sh("grep -q public_package '%s/coord/state/keys.json'", dir) == 0);
