@@ -395,11 +395,8 @@ static int package_build(sigil_frost_suite s, const sigil_keyshare *k, const sig
     p->prefix_len += sigil_hash_digest(g, ctx, "msg", mparts, 1, p->prefix + p->prefix_len);
     sigil_iov cparts[1] = {{enc, el}};
     p->prefix_len += sigil_hash_digest(g, ctx, "com", cparts, 1, p->prefix + p->prefix_len);
-    for (size_t i = 0; i < count; i++) {
-        sigil_iov parts[2] = {{p->prefix, p->prefix_len}, {p->ids[i].v, 32}};
-        if ((rc = sigil_hash_to_scalar(g, ctx, "rho", parts, 2, &p->rho[i])))
-            goto fail;
-    }
+    if ((rc = sigil_hash_to_scalar_each(g, ctx, "rho", p->prefix, p->prefix_len, p->ids, count, p->rho)))
+        goto fail;
     /* group commitment R = sum D_i + rho_i E_i, computed once */
     size_t nterms = 0;
     for (size_t i = 0; i < count; i++) {
@@ -664,6 +661,17 @@ int sigil_frost_aggregate(sigil_frost_suite s, const sigil_keyshare *k, const si
         sigil_scalar_neg(g, &nc, &p->c);
         verified = sigil_point_mul_add_base_public(g, &lhs, &k->group_pk, &nc, &total) == SIGIL_OK &&
                    sigil_point_eq(g, &lhs, &p->R);
+    } else if (s == SIGIL_FROST_BIP340) {
+        /* secp256k1_schnorrsig_verify on the encoded signature, with the
+         * x-only key taken from the already validated group key (even y,
+         * checked by package_build) instead of decoding its 32-byte
+         * encoding again (a square root) */
+        const secp256k1_context *ctx = (const secp256k1_context *)sigil_secp256k1_ctx();
+        secp256k1_xonly_pubkey xpk;
+        secp256k1_pubkey gpk;
+        verified = sigil_point_secp256k1_pubkey(g, &gpk, &k->group_pk) == SIGIL_OK &&
+                   secp256k1_xonly_pubkey_from_pubkey(ctx, &xpk, NULL, &gpk) &&
+                   secp256k1_schnorrsig_verify(ctx, sig, p->msg, p->msglen, &xpk);
     } else {
         verified = sigil_frost_verify(s, pk, sigil_frost_pk_len(s), p->msg, p->msglen, sig,
                                       sigil_frost_sig_len(s)) == SIGIL_OK;

@@ -17,11 +17,13 @@
 #include <gmp.h>
 #include <secp256k1.h>
 #include <secp256k1_ecdh.h>
+#include <secp256k1_recovery.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sigil/err.h"
+#include "sigil/hash.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/memcheck.h>)
@@ -87,6 +89,7 @@ int sigil_mpc_init(void)
         return SIGIL_E_CRYPTO;
     }
     secp_ctx = ctx;
+    sigil_hash_init();
     return SIGIL_OK;
 }
 
@@ -532,6 +535,52 @@ int sigil_point_mul_public(const sigil_group *g, sigil_point *r, const sigil_poi
     return SIGIL_OK;
 }
 
+/* r = a*P + b*G (secp256k1, PUBLIC a != 0 and b) in ONE variable-time
+ * double multiplication. libsecp256k1 0.2.0's public API has no
+ * multi-scalar multiplication; pubkey_tweak_mul + pubkey_tweak_add cost two
+ * full ecmult calls. ECDSA public-key recovery computes, in one Strauss
+ * ecmult, Q = (s/r)*X + (-m/r)*G, where X is the curve point with
+ * x-coordinate r (or r + n, recid bit 1) and y parity recid bit 0. With
+ * r = x(P) mod n, s = a*r and m = -b*r this is exactly a*P + b*G: X = P
+ * because P's encoding gives x and the parity. Returns SIGIL_OK,
+ * SIGIL_E_IDENTITY if the result is the point at infinity, or 1 when this
+ * route does not apply (x(P) = 0 mod n; the caller falls back). All inputs
+ * and the result are public. */
+static int secp_mul_add_base_recover(sigil_point *r, const sigil_point *p, const sigil_scalar *a,
+                                     const sigil_scalar *b)
+{
+    uint8_t enc[33], sig[64];
+    size_t len = sizeof(enc);
+    sigil_scalar rx, t;
+    secp256k1_ecdsa_recoverable_signature rs;
+    secp256k1_pubkey q;
+
+    (void)secp256k1_ec_pubkey_serialize(secp_ctx, enc, &len, cpk_of(p), SECP256K1_EC_COMPRESSED);
+    int recid = enc[0] & 1; /* 0x02: even y, 0x03: odd y */
+    if (memcmp(enc + 1, secp_order_be, 32) >= 0) {
+        recid |= 2; /* n <= x < p: r = x - n */
+        if (sigil_scalar_reduce(&group_secp256k1, &rx, enc + 1, 32) != SIGIL_OK)
+            return 1;
+    } else {
+        memcpy(rx.v, enc + 1, 32);
+    }
+    if (sodium_is_zero(rx.v, 32))
+        return 1;
+    sigil_scalar_mul(&group_secp256k1, &t, a, &rx); /* s = a*r, non-zero */
+    memcpy(sig, rx.v, 32);
+    memcpy(sig + 32, t.v, 32);
+    sigil_scalar_mul(&group_secp256k1, &t, b, &rx);
+    sigil_scalar_neg(&group_secp256k1, &t, &t); /* m = -b*r */
+    if (!secp256k1_ecdsa_recoverable_signature_parse_compact(secp_ctx, &rs, sig, recid))
+        return 1;
+    /* fails only when the result is infinity (X is P, a valid point) */
+    if (!secp256k1_ecdsa_recover(secp_ctx, &q, &rs, t.v))
+        return SIGIL_E_IDENTITY;
+    memset(r, 0, sizeof(*r));
+    memcpy(pk_of(r), &q, sizeof(q));
+    return SIGIL_OK;
+}
+
 int sigil_point_mul_add_base_public(const sigil_group *g, sigil_point *r, const sigil_point *p,
                                     const sigil_scalar *a, const sigil_scalar *b)
 {
@@ -550,7 +599,11 @@ int sigil_point_mul_add_base_public(const sigil_group *g, sigil_point *r, const 
             return rc;
         return sigil_point_add(g, r, &t, &u);
     }
-    /* a*P by pubkey_tweak_mul, then + b*G by pubkey_tweak_add (both
+    int done = secp_mul_add_base_recover(r, p, a, b);
+    if (done != 1)
+        return done; /* SIGIL_OK or SIGIL_E_IDENTITY */
+    /* x(P) = 0 mod n (never happens for a point of unknown discrete log):
+     * a*P by pubkey_tweak_mul, then + b*G by pubkey_tweak_add (both
      * variable-time; tweak_add fails exactly on the point at infinity) */
     secp256k1_pubkey pk;
     memcpy(&pk, cpk_of(p), sizeof(pk));
@@ -705,6 +758,14 @@ int sigil_point_x(const sigil_group *g, uint8_t out[32], const sigil_point *p)
     uint8_t e[33];
     sigil_point_serialize(g, e, p);
     memcpy(out, e + 1, 32);
+    return SIGIL_OK;
+}
+
+int sigil_point_secp256k1_pubkey(const sigil_group *g, void *out, const sigil_point *p)
+{
+    if (is_ed(g))
+        return SIGIL_E_INVALID;
+    memcpy(out, cpk_of(p), sizeof(secp256k1_pubkey));
     return SIGIL_OK;
 }
 

@@ -134,6 +134,12 @@ int sigil_point_eq(const sigil_group *g, const sigil_point *a, const sigil_point
 int sigil_point_is_even_y(const sigil_group *g, const sigil_point *p);
 int sigil_point_x(const sigil_group *g, uint8_t out[32], const sigil_point *p);
 
+/* secp256k1 only (SIGIL_E_INVALID otherwise): copy p into *out, a
+ * libsecp256k1 secp256k1_pubkey (64 bytes), for mpc/ modules that call
+ * libsecp256k1 directly on a point already decoded and validated here,
+ * without encoding and decoding it again. */
+int sigil_point_secp256k1_pubkey(const sigil_group *g, void *out, const sigil_point *p);
+
 /* ---- constant-time checking (tests/unit/mpc/test_ctime.c) ----
  *
  * Under Valgrind, the library marks a few values derived from secrets as

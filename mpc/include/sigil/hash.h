@@ -29,6 +29,18 @@ int sigil_hash_xmd_sha256(uint8_t *out, size_t len, const uint8_t *dst, size_t d
 int sigil_hash_to_scalar(const sigil_group *g, const char *ctx, const char *tag,
                          const sigil_iov *parts, size_t nparts, sigil_scalar *out);
 
+/* out[i] = sigil_hash_to_scalar(g, ctx, tag, {prefix, suffix[i]}) for
+ * i < count, each suffix the 32-byte encoding of a scalar (RFC 9591 H1:
+ * one common prefix, one identifier each). The common part is hashed once.
+ * SIGIL_OK or SIGIL_E_INVALID. */
+int sigil_hash_to_scalar_each(const sigil_group *g, const char *ctx, const char *tag, const uint8_t *prefix,
+                              size_t plen, const sigil_scalar *suffix, size_t count, sigil_scalar *out);
+
+/* Precompute the fixed hash prefixes (expand_message_xmd's Z_pad block, the
+ * BIP-340 challenge tag). Called by sigil_mpc_init; the functions above
+ * give the same results without it, only slower. */
+void sigil_hash_init(void);
+
 /* H4/H5-style digest of ctx || tag || m: SHA-512 (64 bytes) for Ed25519,
  * SHA-256 (32 bytes) for secp256k1. Returns the digest length. */
 size_t sigil_hash_digest(const sigil_group *g, const char *ctx, const char *tag,
