@@ -1713,6 +1713,29 @@ static int h_sign_batch(void *ctx, sigil_rpc_call *call)
  * ApprovalStatement{action "keygen", key_id, params_hash = SHA-256 of the
  * request's fields 1-3 packed alone}; the statement's nonce is then burned
  * (the same used-nonce file as Resume), before the DKG starts. */
+/* The configured k-of-m officer policy and the approvals a request carries,
+ * ready for sigil_breaker_verify (what: "keygen", "resume", for messages). */
+static int approvals_from(sigil_coord *c, sigil_rpc_call *call, const char *what,
+                          Sigil__V1__Approval *const *in, size_t n, sigil_breaker_approval *ap,
+                          sigil_breaker_policy *pol)
+{
+    if (c->cfg->num_officers == 0)
+        return detail(call, SIGIL_E_PERMISSION, "no officers configured: %s impossible", what);
+    if (n > SIGIL_COORD_MAX_OFFICERS)
+        return detail(call, SIGIL_E_TOO_LARGE, "too many approvals");
+    for (size_t i = 0; i < n; i++) {
+        ap[i].officer = in[i]->officer;
+        ap[i].signature = in[i]->signature.data;
+        ap[i].signature_len = in[i]->signature.len;
+    }
+    pol->officers = c->officers;
+    pol->m = c->cfg->num_officers;
+    pol->k = c->cfg->approvals_required;
+    pol->cluster_id = c->cfg->cluster_id;
+    pol->max_lifetime_s = 3600;
+    return SIGIL_OK;
+}
+
 static int keygen_approved(sigil_coord *c, sigil_rpc_call *call,
                            const Sigil__V1__KeygenRequest *req)
 {
@@ -1727,20 +1750,8 @@ static int keygen_approved(sigil_coord *c, sigil_rpc_call *call,
 
     if (!c->cfg->keygen_approvals)
         return SIGIL_OK;
-    if (c->cfg->num_officers == 0)
-        return detail(call, SIGIL_E_PERMISSION, "no officers configured: keygen impossible");
-    if (req->n_approvals > SIGIL_COORD_MAX_OFFICERS)
-        return detail(call, SIGIL_E_TOO_LARGE, "too many approvals");
-    for (size_t i = 0; i < req->n_approvals; i++) {
-        ap[i].officer = req->approvals[i]->officer;
-        ap[i].signature = req->approvals[i]->signature.data;
-        ap[i].signature_len = req->approvals[i]->signature.len;
-    }
-    pol.officers = c->officers;
-    pol.m = c->cfg->num_officers;
-    pol.k = c->cfg->approvals_required;
-    pol.cluster_id = c->cfg->cluster_id;
-    pol.max_lifetime_s = 3600;
+    if ((rc = approvals_from(c, call, "keygen", req->approvals, req->n_approvals, ap, &pol)))
+        return rc;
     p.key_id = req->key_id;
     p.scheme = req->scheme;
     p.threshold = req->threshold;
@@ -1993,20 +2004,8 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
     uint64_t now = (uint64_t)time(NULL);
     int rc;
 
-    if (c->cfg->num_officers == 0)
-        return detail(call, SIGIL_E_PERMISSION, "no officers configured: resume impossible");
-    if (req->n_approvals > SIGIL_COORD_MAX_OFFICERS)
-        return detail(call, SIGIL_E_TOO_LARGE, "too many approvals");
-    for (size_t i = 0; i < req->n_approvals; i++) {
-        ap[i].officer = req->approvals[i]->officer;
-        ap[i].signature = req->approvals[i]->signature.data;
-        ap[i].signature_len = req->approvals[i]->signature.len;
-    }
-    pol.officers = c->officers;
-    pol.m = c->cfg->num_officers;
-    pol.k = c->cfg->approvals_required;
-    pol.cluster_id = c->cfg->cluster_id;
-    pol.max_lifetime_s = 3600;
+    if ((rc = approvals_from(c, call, "resume", req->approvals, req->n_approvals, ap, &pol)))
+        return rc;
 
     pthread_mutex_lock(&c->breaker_mu);
     st = c->breaker;
