@@ -411,6 +411,18 @@ static int get_key_id(sigil_buf *b, char *out)
     return SIGIL_OK;
 }
 
+/* scheme, key id and item count (1..SIGIL_ENV_MAX_ITEMS): the head of
+ * every per-item result (FROST sign, ECDSA sign). */
+static int batch_header_get(sigil_buf *b, uint16_t *scheme, char *key_id, uint32_t *count)
+{
+    int rc = sigil_buf_get_u16(b, scheme);
+    if (!rc) rc = get_key_id(b, key_id);
+    if (!rc) rc = sigil_buf_get_u32(b, count);
+    if (!rc && (*count == 0 || *count > SIGIL_ENV_MAX_ITEMS))
+        rc = SIGIL_E_TOO_LARGE;
+    return rc;
+}
+
 static int put_key_id(sigil_buf *b, const char *key_id)
 {
     size_t n = key_id ? strlen(key_id) : 0;
@@ -453,11 +465,7 @@ int sigil_env_sign_result_decode(sigil_env_sign_result *out, const uint8_t *body
     memset(out, 0, sizeof *out);
     sigil_buf b;
     sigil_buf_view(&b, body, n);
-    int rc = sigil_buf_get_u16(&b, &out->scheme);
-    if (!rc) rc = get_key_id(&b, out->key_id);
-    if (!rc) rc = sigil_buf_get_u32(&b, &out->count);
-    if (!rc && (out->count == 0 || out->count > SIGIL_ENV_MAX_ITEMS))
-        rc = SIGIL_E_TOO_LARGE;
+    int rc = batch_header_get(&b, &out->scheme, out->key_id, &out->count);
     if (rc) {
         memset(out, 0, sizeof *out);
         return rc;
@@ -627,11 +635,7 @@ int sigil_env_ecdsa_result_decode(sigil_env_ecdsa_result *out, const uint8_t *bo
     memset(out, 0, sizeof *out);
     sigil_buf b;
     sigil_buf_view(&b, body, n);
-    int rc = sigil_buf_get_u16(&b, &out->scheme);
-    if (!rc) rc = get_key_id(&b, out->key_id);
-    if (!rc) rc = sigil_buf_get_u32(&b, &out->count);
-    if (!rc && (out->count == 0 || out->count > SIGIL_ENV_MAX_ITEMS))
-        rc = SIGIL_E_TOO_LARGE;
+    int rc = batch_header_get(&b, &out->scheme, out->key_id, &out->count);
     if (rc) {
         memset(out, 0, sizeof *out);
         return rc;
