@@ -624,6 +624,19 @@ static void setup_fail(sigil_ecdsa_setup *st)
     }
     sodium_memzero(&st->k.x, sizeof st->k.x);
 }
+/* End of a setup round: on failure no half-made output leaves and the
+ * setup is dead (setup_fail); on success the round advances. */
+static int setup_round_done(sigil_ecdsa_setup *st, sigil_buf *out, int rc, int round)
+{
+    if (rc != SIGIL_OK) {
+        out_clear(out, st->npeers);
+        setup_fail(st);
+        return rc;
+    }
+    st->round = round;
+    return SIGIL_OK;
+}
+
 
 int sigil_ecdsa_setup_new(sigil_ecdsa_setup **out, const sigil_ecdsa_keyshare *k,
                           const uint8_t sid[SID])
@@ -668,13 +681,7 @@ int sigil_ecdsa_setup_round1(sigil_ecdsa_setup *st, sigil_buf *out)
             (rc = env_end(&out[k], lo)) != SIGIL_OK)
             break;
     }
-    if (rc != SIGIL_OK) {
-        out_clear(out, st->npeers);
-        setup_fail(st);
-        return rc;
-    }
-    st->round = 1;
-    return SIGIL_OK;
+    return setup_round_done(st, out, rc, 1);
 }
 
 int sigil_ecdsa_setup_round2(sigil_ecdsa_setup *st, const sigil_buf *in, sigil_buf *out,
@@ -719,13 +726,7 @@ int sigil_ecdsa_setup_round2(sigil_ecdsa_setup *st, const sigil_buf *in, sigil_b
         if (rc == SIGIL_OK)
             *culprit = 0;
     }
-    if (rc != SIGIL_OK) {
-        out_clear(out, st->npeers);
-        setup_fail(st);
-        return rc;
-    }
-    st->round = 2;
-    return SIGIL_OK;
+    return setup_round_done(st, out, rc, 2);
 }
 
 int sigil_ecdsa_setup_round3(sigil_ecdsa_setup *st, const sigil_buf *in, sigil_buf *out,
@@ -759,13 +760,7 @@ int sigil_ecdsa_setup_round3(sigil_ecdsa_setup *st, const sigil_buf *in, sigil_b
         if (rc == SIGIL_OK)
             *culprit = 0;
     }
-    if (rc != SIGIL_OK) {
-        out_clear(out, st->npeers);
-        setup_fail(st);
-        return rc;
-    }
-    st->round = 3;
-    return SIGIL_OK;
+    return setup_round_done(st, out, rc, 3);
 }
 
 int sigil_ecdsa_setup_finish(sigil_ecdsa_setup *st, const sigil_buf *in,
