@@ -116,6 +116,20 @@ int sigil_hash_xmd_sha256(uint8_t *out, size_t len, const uint8_t *dst, size_t d
     return xmd_finish(&st, out, len, dst, dstlen);
 }
 
+/* hash_to_field's domain-separation tag: ctx || tag, 1..255 bytes. */
+static int make_dst(const char *ctx, const char *tag, uint8_t dst[255], size_t *len)
+{
+    size_t cl = ctx ? strlen(ctx) : 0, tl = tag ? strlen(tag) : 0;
+    if (cl + tl == 0 || cl + tl > 255)
+        return SIGIL_E_INVALID;
+    if (cl)
+        memcpy(dst, ctx, cl);
+    if (tl)
+        memcpy(dst + cl, tag, tl);
+    *len = cl + tl;
+    return SIGIL_OK;
+}
+
 int sigil_hash_to_scalar(const sigil_group *g, const char *ctx, const char *tag,
                          const sigil_iov *parts, size_t nparts, sigil_scalar *out)
 {
@@ -135,14 +149,10 @@ int sigil_hash_to_scalar(const sigil_group *g, const char *ctx, const char *tag,
         return rc;
     }
     uint8_t dst[255], u[48];
-    size_t cl = ctx ? strlen(ctx) : 0, tl = tag ? strlen(tag) : 0;
-    if (cl + tl == 0 || cl + tl > sizeof(dst))
+    size_t dl;
+    if (make_dst(ctx, tag, dst, &dl) != SIGIL_OK)
         return SIGIL_E_INVALID;
-    if (cl)
-        memcpy(dst, ctx, cl);
-    if (tl)
-        memcpy(dst + cl, tag, tl);
-    int rc = sigil_hash_xmd_sha256(u, sizeof(u), dst, cl + tl, parts, nparts);
+    int rc = sigil_hash_xmd_sha256(u, sizeof(u), dst, dl, parts, nparts);
     if (rc == SIGIL_OK)
         rc = sigil_scalar_reduce(g, out, u, sizeof(u));
     sodium_memzero(u, sizeof(u));
@@ -178,20 +188,16 @@ int sigil_hash_to_scalar_each(const sigil_group *g, const char *ctx, const char 
         return rc;
     }
     uint8_t dst[255], u[48];
-    size_t cl = ctx ? strlen(ctx) : 0, tl = tag ? strlen(tag) : 0;
-    if (cl + tl == 0 || cl + tl > sizeof(dst))
+    size_t dl;
+    if (make_dst(ctx, tag, dst, &dl) != SIGIL_OK)
         return SIGIL_E_INVALID;
-    if (cl)
-        memcpy(dst, ctx, cl);
-    if (tl)
-        memcpy(dst + cl, tag, tl);
     crypto_hash_sha256_state st0, st;
     zpad_init(&st0);
     crypto_hash_sha256_update(&st0, prefix, plen);
     for (size_t i = 0; i < count && rc == SIGIL_OK; i++) {
         st = st0;
         crypto_hash_sha256_update(&st, suffix[i].v, sizeof(suffix[i].v));
-        rc = xmd_finish(&st, u, sizeof(u), dst, cl + tl);
+        rc = xmd_finish(&st, u, sizeof(u), dst, dl);
         if (rc == SIGIL_OK)
             rc = sigil_scalar_reduce(g, &out[i], u, sizeof(u));
     }
