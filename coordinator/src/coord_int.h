@@ -59,4 +59,40 @@ void coord_session_clear(coord_session *s);
 void coord_session_abort(coord_node **nodes, size_t count, const uint8_t sid[32],
                          const char *reason);
 
+/* ---- key lifecycle (lifecycle.c: Admin/Refresh, Admin/Retire) and the
+ * hooks coord.c gives it ---- */
+#include "sigil/audit.h"
+#include "sigil/v1/common.pb-c.h"
+
+/* Register /sigil.v1.Admin/Refresh and /sigil.v1.Admin/Retire. */
+int coord_lifecycle_register(sigil_coord *c, sigil_rpc_server *srv);
+/* Sign refused for a key that is not active: the status and message
+ * (retired: never signs again; pending: being refreshed, retry). */
+int coord_key_inactive(sigil_rpc_call *call, const char *key_id, int state);
+
+const sigil_coord_config *coord_cfg(sigil_coord *c);
+coord_node *coord_node_of(sigil_coord *c, uint32_t id);
+/* The node's envelope identity key is known (config or Node/Status). */
+int coord_peer(sigil_coord *c, coord_node *n);
+/* Open a RESULT envelope from node `from` of session sid. */
+int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t from,
+                      const uint8_t sid[32], sigil_buf *body);
+/* SIGIL_OK, or SIGIL_E_HALTED with the halted message in call->detail. */
+int coord_check_running(sigil_coord *c, sigil_rpc_call *call);
+/* k-of-m approvals of statement for action on key_id with params_hash
+ * (sigil_breaker_verify with the configured officers), then the nonce is
+ * burned; on refusal call->detail names the case. */
+int coord_approvals(sigil_coord *c, sigil_rpc_call *call, const char *action, const char *key_id,
+                    const uint8_t params_hash[32], ProtobufCBinaryData statement,
+                    Sigil__V1__Approval *const *in, size_t n);
+/* Append one entry to the audit log (durable); SIGIL_OK when no log is
+ * configured. */
+int coord_audit_one(sigil_coord *c, sigil_audit_entry *e);
+/* Copy of a key's public record; SIGIL_E_NOT_FOUND. */
+int coord_key_get(sigil_coord *c, const char *key_id, sigil_coord_key *out);
+/* Replace a key's runtime by one built from info (pools start empty),
+ * persisting info in keys.json first when persist is set. The old runtime
+ * stays allocated until exit (handlers may still hold it). */
+int coord_key_replace(sigil_coord *c, const sigil_coord_key *info, int persist);
+
 #endif
