@@ -155,11 +155,24 @@ static int lc_reach_all(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_
         sigil_rpc_status st;
         memset(&st, 0, sizeof st);
         req.key_id = (char *)k->key_id;
-        int rc = n ? coord_peer(c, n) : SIGIL_E_UNAVAILABLE;
-        if (!rc)
-            rc = sigil_rpc_call_msg(n->client, SIGIL_RPC_NODE_STATUS, &req.base,
-                                    &sigil__v1__node_status_response__descriptor, &m,
-                                    coord_cfg(c)->node_timeout_ms, &st);
+        int rc = SIGIL_E_UNAVAILABLE;
+        /* a node that just came back may still be behind the channel's
+         * reconnect back-off: try for up to about two seconds */
+        for (int attempt = 0; n && attempt < 10; attempt++) {
+            if (attempt) {
+                struct timespec ts = {0, 200 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            memset(&st, 0, sizeof st);
+            sigil_rpc_client_reset_backoff(n->client);
+            rc = coord_peer(c, n);
+            if (!rc)
+                rc = sigil_rpc_call_msg(n->client, SIGIL_RPC_NODE_STATUS, &req.base,
+                                        &sigil__v1__node_status_response__descriptor, &m,
+                                        coord_cfg(c)->node_timeout_ms, &st);
+            if (rc != SIGIL_E_UNAVAILABLE)
+                break;
+        }
         if (rc)
             return lc_detail(call, SIGIL_E_UNAVAILABLE,
                              "node %u unreachable (%s): %s needs every share holder of '%s'; "

@@ -412,10 +412,6 @@ static int refresh_commit(node *nd, sigil_rpc_call *call, session *s, const Sigi
         memset(&pub, 0, sizeof pub);
         if (!rc) rc = sigil_env_dkg_results_agree(res, n, &pub);
         sigil_keyshare_free(&pub);
-        for (uint32_t i = 0; !rc && i < n; i++)
-            if (res[i].public_package_len != res[s->self].public_package_len ||
-                memcmp(res[i].public_package, res[s->self].public_package, res[i].public_package_len))
-                rc = SIGIL_E_CONFIRM;
         if (rc && !call->detail[0])
             DETAIL(call, "the share holders' prepared refresh results disagree: %s; old share kept",
                    sigil_strerror(rc));
