@@ -366,12 +366,14 @@ refresh_retire)
     ok "coordinator audit: retire approvals and outcome" || bad "audit retire"
   grep 'refresh done' "$T/audit.txt" | grep -q "digest=$(xxd -p -c 64 <(jq -r .statement "$T/refresh-hot-ed.stmt" | xxd -r -p | sha256sum | cut -c1-64 | xxd -r -p))" &&
     ok "the refresh record carries the SHA-256 of the approved statement" || bad "statement hash not in record"
+  nl=0
   for i in 1 2 3; do
-    "$BIN/sigil-audit" show --log "$A/node$i/state/audit" 2>&1 | grep -q 'refresh: share version 1 -> 2' &&
-      "$BIN/sigil-audit" show --log "$A/node$i/state/audit" 2>&1 | grep -q 'retire: share version 2 destroyed' ||
+    "$BIN/sigil-audit" show --log "$A/node$i/state/audit" >"$T/node.txt" 2>&1
+    [[ $(grep -c 'refresh: share version 1 -> 2' "$T/node.txt") == 2 ]] &&
+      grep -q 'retire: share version 2 destroyed; approvals=carol,dave' "$T/node.txt" && nl=$((nl + 1)) ||
       bad "node $i log lacks its share changes"
   done
-  ok "every node's log records its refreshes and the retirement"
+  ((nl == 3)) && ok "every node's log records its two refreshes and the retirement"
   ;;
 
 lifecycle_refused)
