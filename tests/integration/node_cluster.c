@@ -1318,11 +1318,13 @@ int main(void)
         uint8_t sid32[32];
         randombytes_buf(sid32, 32);
         CHECK_REFUSED(round_call(2, sid32, 1, NULL, 0, &x, &st), SIGIL_E_NOT_FOUND);
-        /* unsupported session kind */
+        /* unsupported session kind; a REFRESH of no key */
         rq.session_id.data = sid32;
         rq.session_id.len = 32;
-        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_UNSPECIFIED;
         CHECK_REFUSED(start(2, &rq, &x, &st), SIGIL_E_VERSION);
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH;
+        CHECK_REFUSED(start(2, &rq, &x, &st), SIGIL_E_NOT_FOUND);
         sigil_buf_free(&resp);
         sign_ok(&ked, q23, 2);
     }
