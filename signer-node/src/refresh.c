@@ -168,7 +168,7 @@ static int lc_approved(node *nd, sigil_rpc_call *call, const char *action, const
     pthread_mutex_unlock(&nd->bmu);
     if (rc) {
         DETAIL(call, "%s refused by node %u: %s", action, nd->cfg.node_id,
-               rc == SIGIL_E_REPLAY ? "this approval statement was used before (replay)" : sigil_strerror(rc));
+               rc == SIGIL_E_REPLAY ? "this approval statement was used before: replay detected" : sigil_strerror(rc));
         return rc;
     }
     crypto_hash_sha256(sh, stmt.data, stmt.len);
