@@ -298,7 +298,7 @@ refresh_retire)
   [[ $out == *"share version 1 -> 2"*"$pk0 unchanged"* ]] && ok "same public key, share version 2" || bad "refresh output: $out"
   out=$(approved_lc "$A" refresh hot-ec 2>"$T/err") && ok "refresh hot-ec (DKLs23, new OT setup): $out" || bad "refresh hot-ec: $(cat "$T/err")"
   t2=$(date +%s%N)
-  echo "# refresh Ed25519 2-of-3 (propose/approve excluded in neither): $(((t1 - t0) / 1000000)) ms; ECDSA: $(((t2 - t1) / 1000000)) ms"
+  echo "# propose + 2 approvals + refresh, 2-of-3: Ed25519 $(((t1 - t0) / 1000000)) ms, ECDSA (DKLs23) $(((t2 - t1) / 1000000)) ms"
   [[ $(keyfiles "$A") != *.pending* && $(keyfiles "$A") != *.old* ]] && ok "no pending or old key file left on any node" ||
     bad "key files: $(keyfiles "$A")"
   cmp -s "$T/old1.key" "$A/node1/state/keys/hot-ed.key" && bad "node 1 key file unchanged" || ok "node 1 sealed a new share"
