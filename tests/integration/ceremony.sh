@@ -358,7 +358,10 @@ refresh_retire)
   expect_ok "the other key (hot-ec) still signs" client "$A" sign hot-ec --digest "$d"
   expect_refused "keygen cannot reuse the retired id" "exists" approved_keygen "$A" hot-ed frost-ed25519
 
-  # audit: the coordinator's log and the nodes' logs
+  # audit: the coordinator's log and the nodes' logs, read offline (stopped)
+  "$SCRIPTS/cluster" down "$A" 2>/dev/null
+  expect_ok "the coordinator's audit log verifies offline (sigil-audit verify)" \
+    "$BIN/sigil-audit" verify --log "$A/coord/audit" --key "$A/coord/audit.pub"
   "$BIN/sigil-audit" show --log "$A/coord/audit" >"$T/audit.txt" 2>&1
   grep -q 'refresh approved by carol,dave' "$T/audit.txt" && grep -q 'refresh done: share version 1 -> 2' "$T/audit.txt" &&
     ok "coordinator audit: refresh approvals (officers, statement hash) and outcome" || bad "audit: $(cat "$T/audit.txt" | tail -5)"
