@@ -375,7 +375,7 @@ void ad_for(const keyrec *k, sigil_hsm_ad *ad)
 /* FROST sealed plaintext: see FROST_SEALED_LEN in node.h. */
 
 /* Unseal into the given secure buffer and scalar slot. */
-static int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slot,
+int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slot,
                            sigil_keyshare *out)
 {
     sigil_hsm_ad ad;
@@ -398,12 +398,12 @@ static int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scal
 }
 
 /* The same into the node's slot (callers hold nd->mu). */
-int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
+static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
 {
     return key_unseal_into(nd, k, &nd->unseal, nd->secret, out);
 }
 
-void key_release(node *nd, sigil_keyshare *ks)
+static void key_release(node *nd, sigil_keyshare *ks)
 {
     sodium_memzero(nd->secret, sizeof *nd->secret);
     memset(ks, 0, sizeof *ks);

@@ -177,8 +177,11 @@ keyrec *key_find(node *nd, const char *key_id);
 void key_free(keyrec *k);
 int key_from_bytes(const uint8_t *p, size_t n, keyrec **out);
 void ad_for(const keyrec *k, sigil_hsm_ad *ad);
-int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out);
-void key_release(node *nd, sigil_keyshare *ks);
+/* Unseal k's FROST share into buf (SIGIL_BUF_SECRET) and slot
+ * (sodium_malloc'ed); *out is a shallow view of k->pub with secret = slot.
+ * The caller zeroizes slot and resets buf after use. */
+int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slot,
+                    sigil_keyshare *out);
 int unseal_ecdsa(node *nd, const keyrec *k, sigil_ecdsa_share **out);
 /* Seal secret as share `version` of key_id and write state_dir/keys/
  * <key_id><suffix> atomically (suffix ".key" for the live share); *out gets

@@ -219,6 +219,7 @@ static void key_bury(node *nd, keyrec *k, keyrec *replacement)
             }
             break;
         }
+    /* (with a pool index keyed by entry id, clear it here too) */
     for (size_t i = 0; i < k->npool; i++)
         sigil_frost_nonce_free(k->pool[i].nonce);
     k->npool = 0;
@@ -311,10 +312,20 @@ int refresh_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionR
     sigil_buf r1;
     rc = sigil_buf_init(&r1, 1 << 20, 0);
     if (!rc && !ecdsa) {
+        /* the share in secure memory of this call's own, zeroized after */
         sigil_keyshare ks;
-        rc = key_unseal(nd, k, &ks);
-        if (!rc) rc = sigil_dkg_refresh_new(&prm, &ks, &s->dkg);
-        key_release(nd, &ks);
+        sigil_buf ub;
+        sigil_scalar *slot = sodium_malloc(sizeof *slot);
+        rc = slot ? sigil_buf_init(&ub, 4096, SIGIL_BUF_SECRET) : SIGIL_E_NOMEM;
+        if (!rc) {
+            rc = key_unseal_into(nd, k, &ub, slot, &ks);
+            if (!rc) rc = sigil_dkg_refresh_new(&prm, &ks, &s->dkg);
+            sigil_buf_free(&ub);
+        }
+        if (slot) {
+            sodium_memzero(slot, sizeof *slot);
+            sodium_free(slot);
+        }
         if (!rc) rc = sigil_dkg_round1(s->dkg, NULL, NULL, &r1);
     } else if (!rc) {
         sigil_scalar *co = sodium_malloc(t * sizeof *co);
