@@ -39,20 +39,9 @@
 #define OFFICER_KEY_LABEL "sigil-officer"
 #define STMT_FORMAT "sigil-statement-v1"
 #define APPROVAL_FORMAT "sigil-approval-v1"
-#define MAX_NODES 16
 
-static int g_json;
+int g_json;
 static char g_self_dir[CER_PATH_MAX];
-
-int cer_json_mode(void)
-{
-    return g_json;
-}
-
-FILE *cer_out(void)
-{
-    return g_json ? stderr : stdout;
-}
 
 /* ---------------------------------------------------------------- output */
 

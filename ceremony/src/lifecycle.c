@@ -132,7 +132,7 @@ int cer_cmd_lifecycle(cluster *c, const char *op, int argc, char **argv)
     snprintf(key, sizeof key, "%s", st->key_id);
     sigil_rpc_msg_free(&st->base);
 
-    FILE *o = cer_out();
+    FILE *o = g_json ? stderr : stdout;
     fprintf(o, "%s of key %s in cluster %s, approved by %d officer(s):\n", op, key, c->cluster_id,
             nf);
     if (retire)
@@ -173,7 +173,7 @@ int cer_cmd_lifecycle(cluster *c, const char *op, int argc, char **argv)
             char pk[2 * 65 + 1] = "";
             if (ki && ki->public_key.len <= 65)
                 hex(pk, ki->public_key.data, ki->public_key.len);
-            if (cer_json_mode())
+            if (g_json)
                 emit_json(json_pack("{s:s,s:s,s:i,s:i,s:i}", "key_id", key, "public_key", pk,
                                     "old_share_version", (int)r->old_share_version,
                                     "share_version", ki ? (int)ki->share_version : 0, "approvals",
@@ -201,7 +201,7 @@ int cer_cmd_lifecycle(cluster *c, const char *op, int argc, char **argv)
                 hex(pk, ki->public_key.data, ki->public_key.len);
             for (size_t i = 0; i < r->n_peers; i++)
                 ok += r->peers[i]->ok;
-            if (cer_json_mode())
+            if (g_json)
                 emit_json(json_pack("{s:s,s:s,s:s,s:i,s:i}", "key_id", key, "state", "retired",
                                     "public_key", pk, "nodes_destroyed", (int)ok, "nodes",
                                     (int)r->n_peers));

@@ -2358,9 +2358,10 @@ void sigil_coord_free(sigil_coord *c)
     free(c);
 }
 
-/* ---- hooks for lifecycle.c (Admin/Refresh, Admin/Retire) ---- */
+/* ---- hooks for lifecycle.c (Admin/Refresh, Admin/Retire); the names and
+ * contracts match the ones the import branch gives import.c ---- */
 
-const sigil_coord_config *coord_cfg(sigil_coord *c)
+const sigil_coord_config *coord_cfg(const sigil_coord *c)
 {
     return c->cfg;
 }
@@ -2370,7 +2371,7 @@ coord_node *coord_node_of(sigil_coord *c, uint32_t id)
     return node_by_id(c, id);
 }
 
-int coord_peer(sigil_coord *c, coord_node *n)
+int coord_ensure_peer(sigil_coord *c, coord_node *n)
 {
     return ensure_peer(c, n);
 }
@@ -2386,58 +2387,59 @@ int coord_check_running(sigil_coord *c, sigil_rpc_call *call)
     return atomic_load(&c->halted) ? halted_detail(c, call) : SIGIL_OK;
 }
 
-int coord_approvals(sigil_coord *c, sigil_rpc_call *call, const char *action, const char *key_id,
-                    const uint8_t params_hash[32], ProtobufCBinaryData statement,
-                    Sigil__V1__Approval *const *in, size_t n)
+int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action,
+                        const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *in,
+                        size_t n, const char *key_id, const uint8_t params_hash[32],
+                        sigil_breaker_statement *st)
 {
     sigil_breaker_approval ap[SIGIL_COORD_MAX_OFFICERS];
     sigil_breaker_policy pol;
-    sigil_breaker_statement stmt;
     uint64_t now = (uint64_t)time(NULL);
-    int rc;
     for (size_t i = 0; i < n; i++)
         if (!in[i] || !in[i]->officer)
             return detail(call, SIGIL_E_ENCODING, "%s refused: approval %zu malformed", action, i);
-    if ((rc = approvals_from(c, call, action, in, n, ap, &pol)))
+    int rc = approvals_from(c, call, action, in, n, ap, &pol);
+    if (rc)
         return rc;
     pthread_mutex_lock(&c->breaker_mu);
-    rc = sigil_breaker_verify(&pol, statement.data, statement.len, ap, n, action, now,
-                              c->breaker.epoch, &stmt);
-    if (rc == SIGIL_OK && (strcmp(stmt.key_id, key_id) || stmt.params_hash_len != 32 ||
-                           sodium_memcmp(stmt.params_hash, params_hash, 32)))
+    rc = sigil_breaker_verify(&pol, statement->data, statement->len, ap, n, action, now,
+                              c->breaker.epoch, st);
+    if (rc == SIGIL_OK && (strcmp(st->key_id, key_id ? key_id : "") || st->params_hash_len != 32 ||
+                           sodium_memcmp(st->params_hash, params_hash, 32)))
         rc = SIGIL_E_MISMATCH;
-    if (rc) {
+    if (rc == SIGIL_OK) {
+        rc = sigil_breaker_nonces_use(c->nonces, st->nonce, st->expires_unix, now);
         pthread_mutex_unlock(&c->breaker_mu);
-        const char *why = rc == SIGIL_E_THRESHOLD   ? "too few approvals"
-                          : rc == SIGIL_E_PERMISSION  ? "an approval names an officer not configured (foreign)"
-                          : rc == SIGIL_E_PARTICIPANT ? "two approvals by the same officer (duplicate)"
-                          : rc == SIGIL_E_SIGNATURE   ? "an approval signature does not verify"
-                          : rc == SIGIL_E_ENCODING    ? "the statement is missing or does not decode"
-                          : rc == SIGIL_E_MISMATCH
-                              ? "the statement is for another action, cluster or key"
-                          : rc == SIGIL_E_EXPIRED
-                              ? "the statement has expired (or expires too far ahead)"
-                              : sigil_strerror(rc);
-        return detail(call, rc,
-                      "%s refused: %s (needs %u approvals by distinct configured officers over "
-                      "action \"%s\", cluster \"%s\", key '%s'); nothing changed",
-                      action, why, c->cfg->approvals_required, action, c->cfg->cluster_id, key_id);
+        if (rc)
+            return detail(call, rc, "%s refused: %s", action,
+                          rc == SIGIL_E_REPLAY ? "this approval statement was used before"
+                                               : sigil_strerror(rc));
+        return SIGIL_OK;
     }
-    rc = sigil_breaker_nonces_use(c->nonces, stmt.nonce, stmt.expires_unix, now);
     pthread_mutex_unlock(&c->breaker_mu);
-    if (rc)
-        return detail(call, rc, "%s refused: %s; nothing changed", action,
-                      rc == SIGIL_E_REPLAY ? "this approval statement was used before (replay)"
-                                           : sigil_strerror(rc));
-    return SIGIL_OK;
+    const char *why = rc == SIGIL_E_THRESHOLD     ? "too few approvals"
+                      : rc == SIGIL_E_PERMISSION  ? "an approval names an officer not configured"
+                      : rc == SIGIL_E_PARTICIPANT ? "two approvals by the same officer"
+                      : rc == SIGIL_E_SIGNATURE   ? "an approval signature does not verify"
+                      : rc == SIGIL_E_ENCODING    ? "the statement is missing or does not decode"
+                      : rc == SIGIL_E_MISMATCH
+                          ? "the statement is for another action, cluster, key or parameters"
+                      : rc == SIGIL_E_EXPIRED ? "the statement has expired (or expires too far ahead)"
+                                              : sigil_strerror(rc);
+    return detail(call, rc,
+                  "%s refused: %s (needs %u approvals by distinct configured officers over "
+                  "action \"%s\", cluster \"%s\", this key id and parameters)",
+                  action, why, c->cfg->approvals_required, action, c->cfg->cluster_id);
 }
 
-int coord_audit_one(sigil_coord *c, sigil_audit_entry *e)
+int coord_audit(sigil_coord *c, sigil_audit_entry *e)
 {
-    return c->cfg->audit ? audit_append(c, e, 1, NULL) : SIGIL_OK;
+    if (!c->cfg->audit)
+        return SIGIL_OK;
+    return audit_append(c, e, 1, NULL);
 }
 
-int coord_key_get(sigil_coord *c, const char *key_id, sigil_coord_key *out)
+int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out)
 {
     key_rt *k = keys_find(c, key_id);
     if (!k)

@@ -62,6 +62,7 @@ void coord_session_abort(coord_node **nodes, size_t count, const uint8_t sid[32]
 /* ---- key lifecycle (lifecycle.c: Admin/Refresh, Admin/Retire) and the
  * hooks coord.c gives it ---- */
 #include "sigil/audit.h"
+#include "sigil/breaker.h"
 #include "sigil/v1/common.pb-c.h"
 
 /* Register /sigil.v1.Admin/Refresh and /sigil.v1.Admin/Retire. */
@@ -70,26 +71,28 @@ int coord_lifecycle_register(sigil_coord *c, sigil_rpc_server *srv);
  * (retired: never signs again; pending: being refreshed, retry). */
 int coord_key_inactive(sigil_rpc_call *call, const char *key_id, int state);
 
-const sigil_coord_config *coord_cfg(sigil_coord *c);
+const sigil_coord_config *coord_cfg(const sigil_coord *c);
+/* The configured node with party id `id` (NULL if none). */
 coord_node *coord_node_of(sigil_coord *c, uint32_t id);
-/* The node's envelope identity key is known (config or Node/Status). */
-int coord_peer(sigil_coord *c, coord_node *n);
-/* Open a RESULT envelope from node `from` of session sid. */
+/* Make sure node n's identity key is known for opening its envelopes. */
+int coord_ensure_peer(sigil_coord *c, coord_node *n);
+/* Open node `from`'s RESULT envelope of session sid into body. */
 int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t from,
                       const uint8_t sid[32], sigil_buf *body);
-/* SIGIL_OK, or SIGIL_E_HALTED with the halted message in call->detail. */
+/* SIGIL_OK, or SIGIL_E_HALTED with the halt's detail in call. */
 int coord_check_running(sigil_coord *c, sigil_rpc_call *call);
-/* k-of-m approvals of statement for action on key_id with params_hash
- * (sigil_breaker_verify with the configured officers), then the nonce is
- * burned; on refusal call->detail names the case. */
-int coord_approvals(sigil_coord *c, sigil_rpc_call *call, const char *action, const char *key_id,
-                    const uint8_t params_hash[32], ProtobufCBinaryData statement,
-                    Sigil__V1__Approval *const *in, size_t n);
+/* k-of-m approvals of statement for action, key_id and params_hash (the
+ * coordinator's officer policy), then the nonce burned (replay refused);
+ * a precise message in call->detail on refusal. *st gets the statement. */
+int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action,
+                        const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *in,
+                        size_t n, const char *key_id, const uint8_t params_hash[32],
+                        sigil_breaker_statement *st);
 /* Append one entry to the audit log (durable); SIGIL_OK when no log is
  * configured. */
-int coord_audit_one(sigil_coord *c, sigil_audit_entry *e);
-/* Copy of a key's public record; SIGIL_E_NOT_FOUND. */
-int coord_key_get(sigil_coord *c, const char *key_id, sigil_coord_key *out);
+int coord_audit(sigil_coord *c, sigil_audit_entry *e);
+/* A copy of a registered key's public record (SIGIL_E_NOT_FOUND). */
+int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out);
 /* Replace a key's runtime by one built from info (pools start empty),
  * persisting info in keys.json first when persist is set. The old runtime
  * stays allocated until exit (handlers may still hold it). */

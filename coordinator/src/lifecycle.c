@@ -140,7 +140,7 @@ static int lc_audit(sigil_coord *c, int type, const char *actor, const sigil_coo
         int l = snprintf(e.request_id, sizeof e.request_id, "%s", clean);
         e.request_id_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.request_id ? sizeof e.request_id - 1 : (size_t)l);
     }
-    return coord_audit_one(c, &e);
+    return coord_audit(c, &e);
 }
 
 /* Every share holder reachable and holding the key at the registry's
@@ -165,7 +165,7 @@ static int lc_reach_all(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_
             }
             memset(&st, 0, sizeof st);
             sigil_rpc_client_reset_backoff(n->client);
-            rc = coord_peer(c, n);
+            rc = coord_ensure_peer(c, n);
             if (!rc)
                 rc = sigil_rpc_call_msg(n->client, SIGIL_RPC_NODE_STATUS, &req.base,
                                         &sigil__v1__node_status_response__descriptor, &m,
@@ -222,7 +222,7 @@ static int refresh_locked(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1_
     int rc;
     if ((rc = coord_check_running(c, call)))
         return rc;
-    if (coord_key_get(c, call->key_id, info))
+    if (coord_key_info(c, call->key_id, info))
         return lc_detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
     if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
         return lc_detail(call, SIGIL_E_STATE, "key '%s' is %s: refresh refused", info->key_id,
@@ -236,8 +236,9 @@ static int refresh_locked(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1_
         return rc;
     if ((rc = lc_params_hash(0, info->key_id, ph)))
         return rc;
-    if ((rc = coord_approvals(c, call, "refresh", info->key_id, ph, req->statement,
-                              req->approvals, req->n_approvals)))
+    sigil_breaker_statement st;
+    if ((rc = coord_approvals_use(c, call, "refresh", &req->statement, req->approvals,
+                                  req->n_approvals, info->key_id, ph, &st)))
         return rc;
     crypto_hash_sha256(sh, req->statement.data, req->statement.len);
     officers_of(req->approvals, req->n_approvals, who, wholen);
@@ -377,10 +378,11 @@ static int h_retire(void *ctx, sigil_rpc_call *call)
     sigil_coord_key info;
     uint8_t ph[32], sh[32];
     char who[160] = "", text[512];
+    sigil_breaker_statement bst;
     int rc;
 
     pthread_mutex_lock(&lc_mu);
-    if (coord_key_get(c, call->key_id, &info)) {
+    if (coord_key_info(c, call->key_id, &info)) {
         pthread_mutex_unlock(&lc_mu);
         return lc_detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
     }
@@ -392,8 +394,8 @@ static int h_retire(void *ctx, sigil_rpc_call *call)
         return rc;
     }
     if ((rc = lc_params_hash(1, info.key_id, ph)) ||
-        (rc = coord_approvals(c, call, "retire", info.key_id, ph, req->statement, req->approvals,
-                              req->n_approvals))) {
+        (rc = coord_approvals_use(c, call, "retire", &req->statement, req->approvals,
+                                  req->n_approvals, info.key_id, ph, &bst))) {
         pthread_mutex_unlock(&lc_mu);
         return rc;
     }
