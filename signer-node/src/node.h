@@ -125,7 +125,7 @@ typedef struct {
     size_t n;
 } audit_batch;
 
-typedef struct {
+typedef struct node {
     node_config cfg;
     pthread_mutex_t mu;
     sigil_audit_log *audit;
