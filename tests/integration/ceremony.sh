@@ -94,12 +94,13 @@ approve2() { # DIR STMT PREFIX: carol and dave approve
   "$C" --cluster "$1" approve "$2" --officer carol --out "$3.c" --yes >/dev/null &&
     "$C" --cluster "$1" approve "$2" --officer dave --out "$3.d" --yes >/dev/null
 }
-approved_lc() { # DIR OP KEY: propose, two approvals, run (refresh | retire)
-  local d=$1 op=$2 k=$3
+approved_lc() { # DIR OP KEY [--json]: propose, two approvals, run (refresh | retire)
+  local d=$1 op=$2 k=$3 j=()
+  [[ ${4:-} == --json ]] && j=(--json)
   rm -f "$T/$op-$k.stmt" "$T/$op-$k.c" "$T/$op-$k.d"
   "$C" --cluster "$d" propose "$op" "$k" --out "$T/$op-$k.stmt" >/dev/null &&
     approve2 "$d" "$T/$op-$k.stmt" "$T/$op-$k" &&
-    "$C" --cluster "$d" "$op" "$T/$op-$k.stmt" --approval "$T/$op-$k.c" --approval "$T/$op-$k.d" --yes
+    "$C" --cluster "$d" "${j[@]}" "$op" "$T/$op-$k.stmt" --approval "$T/$op-$k.c" --approval "$T/$op-$k.d" --yes
 }
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2"; }
 # hex of a sealed blob's middle 48 bytes (the key file's tail is the blob)
@@ -296,7 +297,11 @@ refresh_retire)
   out=$(approved_lc "$A" refresh hot-ed 2>"$T/err") && ok "refresh hot-ed: $out" || bad "refresh hot-ed: $(cat "$T/err")"
   t1=$(date +%s%N)
   [[ $out == *"share version 1 -> 2"*"$pk0 unchanged"* ]] && ok "same public key, share version 2" || bad "refresh output: $out"
-  out=$(approved_lc "$A" refresh hot-ec 2>"$T/err") && ok "refresh hot-ec (DKLs23, new OT setup): $out" || bad "refresh hot-ec: $(cat "$T/err")"
+  out=$(approved_lc "$A" refresh hot-ec --json 2>"$T/err") && ok "refresh hot-ec (DKLs23, new OT setup), --json: $out" ||
+    bad "refresh hot-ec: $(cat "$T/err")"
+  [[ $(jq -r '"\(.old_share_version) \(.share_version) \(.public_key)"' <<<"$out") == "1 2 $(jq -r .public_key <<<"$e0")" ]] &&
+    ok "--json: one object with the versions and the unchanged public key" || bad "json: $out"
+  grep -q 'refreshing the shares of hot-ec' "$T/err" && ok "progress on stderr" || bad "no progress line"
   t2=$(date +%s%N)
   echo "# propose + 2 approvals + refresh, 2-of-3: Ed25519 $(((t1 - t0) / 1000000)) ms, ECDSA (DKLs23) $(((t2 - t1) / 1000000)) ms"
   [[ $(keyfiles "$A") != *.pending* && $(keyfiles "$A") != *.old* ]] && ok "no pending or old key file left on any node" ||
