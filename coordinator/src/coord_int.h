@@ -59,4 +59,43 @@ void coord_session_clear(coord_session *s);
 void coord_session_abort(coord_node **nodes, size_t count, const uint8_t sid[32],
                          const char *reason);
 
+/* ---- key lifecycle (lifecycle.c: Admin/Refresh, Admin/Retire) and the
+ * hooks coord.c gives it ---- */
+#include "sigil/audit.h"
+#include "sigil/breaker.h"
+#include "sigil/v1/common.pb-c.h"
+
+/* Register /sigil.v1.Admin/Refresh and /sigil.v1.Admin/Retire. */
+int coord_lifecycle_register(sigil_coord *c, sigil_rpc_server *srv);
+/* Sign refused for a key that is not active: the status and message
+ * (retired: never signs again; pending: being refreshed, retry). */
+int coord_key_inactive(sigil_rpc_call *call, const char *key_id, int state);
+
+const sigil_coord_config *coord_cfg(const sigil_coord *c);
+/* The configured node with party id `id` (NULL if none). */
+coord_node *coord_node_of(sigil_coord *c, uint32_t id);
+/* Make sure node n's identity key is known for opening its envelopes. */
+int coord_ensure_peer(sigil_coord *c, coord_node *n);
+/* Open node `from`'s RESULT envelope of session sid into body. */
+int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t from,
+                      const uint8_t sid[32], sigil_buf *body);
+/* SIGIL_OK, or SIGIL_E_HALTED with the halt's detail in call. */
+int coord_check_running(sigil_coord *c, sigil_rpc_call *call);
+/* k-of-m approvals of statement for action, key_id and params_hash (the
+ * coordinator's officer policy), then the nonce burned (replay refused);
+ * a precise message in call->detail on refusal. *st gets the statement. */
+int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action,
+                        const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *in,
+                        size_t n, const char *key_id, const uint8_t params_hash[32],
+                        sigil_breaker_statement *st);
+/* Append one entry to the audit log (durable); SIGIL_OK when no log is
+ * configured. */
+int coord_audit(sigil_coord *c, sigil_audit_entry *e);
+/* A copy of a registered key's public record (SIGIL_E_NOT_FOUND). */
+int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out);
+/* Replace a key's runtime by one built from info (pools start empty),
+ * persisting info in keys.json first when persist is set. The old runtime
+ * stays allocated until exit (handlers may still hold it). */
+int coord_key_replace(sigil_coord *c, const sigil_coord_key *info, int persist);
+
 #endif
