@@ -170,7 +170,8 @@ typedef struct {
 
 typedef struct {
     sigil_rpc_server *srv;
-    sigil_rpc_client *up;           /* to the real node 3 (NULL: answer nothing) */
+    sigil_rpc_client *up;           /* to the real node 3 */
+    int forward;                    /* 0: answer nothing (the impostor) */
     sigil_rpc_authz *authz;
     pthread_mutex_t mu;
     px_mode mode;
@@ -351,7 +352,7 @@ static int px_handler(void *ctx, sigil_rpc_call *call)
     int rc;
 
     atomic_fetch_add(&px.calls, 1);
-    if (!px.up)
+    if (!px.forward)
         return SIGIL_E_UNAVAILABLE;
     if (start || round)
         (void)sigil_rpc_unpack(start ? &sigil__v1__start_session_request__descriptor
@@ -447,6 +448,7 @@ static void px_start(const char *who, int forward)
         REQUIRE(sigil_rpc_authz_allow(px.authz, "sigil://coordinator", "/sigil.v1.Node/*", "*") == 0);
         REQUIRE(sigil_rpc_authz_allow(px.authz, "sigil://coordinator", "/sigil.v1.Admin/*", "*") == 0);
     }
+    px.forward = forward;
     if (forward && !px.up) {
         snprintf(real, sizeof real, "127.0.0.1:%d", port_node[0]);
         px.up = client_to("coordinator", real, "sigil://node/3");
