@@ -198,7 +198,9 @@ static int round_call(coord_session *s, const char *method, const sigil_buf *req
 /* Check an envelope a node gave the coordinator to relay: the clear
  * header belongs to this session, sender and round, and the payload's
  * envelope-key certificate and signature verify for that header under the
- * sender's configured identity key. sigil_env_open checks the signature
+ * sender's configured identity key. Every failure is SIGIL_E_CHECK (the
+ * node cheated or is broken; gRPC ABORTED for a caller), why says which
+ * check. sigil_env_open checks the signature
  * before it looks at the recipient, so SIGIL_E_INVALID for an envelope
  * encrypted to another node (to != 0) means "signed correctly, not ours to
  * read". scratch receives broadcast bodies (public) and is reset. */
@@ -211,13 +213,13 @@ static int relay_check(const coord_session *s, coord_node *n, uint32_t round,
     if (!env || env->from != from || env->session_id.len != 32 ||
         memcmp(env->session_id.data, s->session_id, 32)) {
         snprintf(why, wlen, "node %u sent an envelope with a wrong sender or session", from);
-        return SIGIL_E_SESSION;
+        return SIGIL_E_CHECK;
     }
     if (env->round != round || (env->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_DATA &&
                                 env->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_ECHO)) {
         snprintf(why, wlen, "node %u sent a round %u envelope of kind %d in round %u", from,
                  env->round, (int)env->kind, round);
-        return SIGIL_E_STATE;
+        return SIGIL_E_CHECK;
     }
     if (!n->peers)
         return SIGIL_OK;
@@ -232,9 +234,11 @@ static int relay_check(const coord_session *s, coord_node *n, uint32_t round,
     sigil_buf_reset(scratch);
     if (rc == SIGIL_E_INVALID && env->to != 0)
         rc = SIGIL_OK;
-    if (rc)
+    if (rc) {
         snprintf(why, wlen, "node %u sent an envelope that does not verify: %s", from,
                  sigil_strerror(rc));
+        rc = rc == SIGIL_E_NOMEM ? rc : SIGIL_E_CHECK;
+    }
     return rc;
 }
 

@@ -36,6 +36,9 @@
  *               as node 3's own), an envelope claiming node 1 as sender
  *               (forged as above): the coordinator aborts the session with
  *               a reason that blames node 3 (not the honest receiver).
+ *   keygen      the same round attacks on a DKG: Keygen answers ABORTED
+ *               "key generation failed: node 3 sent ...", every node drops
+ *               the session, the same key id then generates and signs.
  *   impersonate a process presenting node 2's valid certificate at node
  *               3's address: the coordinator never sends it a request (the
  *               server's SAN must be sigil://node/3), Health reports node 3
@@ -179,8 +182,9 @@ typedef struct {
     int tampered[PX_NMODES];
     /* recorded in PASS mode: node 3's RESULT of a SIGN session per scheme
      * (0 FROST, 1 ECDSA) and its round-1 envelope of a PRESIGN session */
-    sigil_buf rec_result[2], rec_round1;
+    sigil_buf rec_result[2], rec_round1[2]; /* round 1: [0] PRESIGN, [1] DKG */
     int recorded[2];
+    int round_kind;                 /* the session kind the round modes spoil */
     px_session sess[PX_SESSIONS];
     size_t nsess;
     /* AbortSession reasons the coordinator sent for tampered sessions */
@@ -285,7 +289,8 @@ static Sigil__V1__Envelope *tamper(px_session *s, int start, Sigil__V1__SessionR
     Sigil__V1__Envelope *e = NULL;
     px_mode m = px.mode;
     int sign = s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_SIGN;
-    int presign = s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN;
+    int dkg = s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+    int presign = s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN || dkg;
 
     /* record genuine material while honest */
     if (m == PX_PASS) {
@@ -294,7 +299,7 @@ static Sigil__V1__Envelope *tamper(px_session *s, int start, Sigil__V1__SessionR
             px.recorded[s->ecdsa]++;
         }
         if (presign && start && r->n_outbound >= 1)
-            record(&px.rec_round1, r->outbound[0]);
+            record(&px.rec_round1[dkg], r->outbound[0]);
         return NULL;
     }
     if (sign && r->n_results == 1 && m >= PX_RESULT_OLD && m <= PX_RESULT_FORGED) {
@@ -314,7 +319,7 @@ static Sigil__V1__Envelope *tamper(px_session *s, int start, Sigil__V1__SessionR
         } else {
             e = forge(r->results[0], px.forged, 0);
         }
-    } else if (presign && r->n_outbound >= 1 && m >= PX_ROUND_OLD) {
+    } else if (presign && s->kind == px.round_kind && r->n_outbound >= 1 && m >= PX_ROUND_OLD) {
         *slot = &r->outbound[0];
         if ((m == PX_ROUND_OLD || m == PX_ROUND_OLD_SID || m == PX_ROUND_FORGED ||
              m == PX_ROUND_RESEALED) && start) {
@@ -322,7 +327,7 @@ static Sigil__V1__Envelope *tamper(px_session *s, int start, Sigil__V1__SessionR
                 e = forge(r->outbound[0], px.forged, 0);
             else if (m == PX_ROUND_RESEALED)
                 e = forge(r->outbound[0], px.own, 1);
-            else if ((e = recorded(&px.rec_round1)) && m == PX_ROUND_OLD_SID)
+            else if ((e = recorded(&px.rec_round1[dkg])) && m == PX_ROUND_OLD_SID)
                 set_sid(e, s->sid);
         } else if ((m == PX_ROUND_OTHER || m == PX_ROUND_OTHER_AS3) && !start && r->round == 2) {
             for (size_t i = 0; i < nin && !e; i++)
@@ -566,18 +571,15 @@ static void cluster_up(void)
 
 /* ---- wallet calls ---- */
 
-static int keygen(const char *key, int scheme)
+static int keygen(const char *key, int scheme, sigil_rpc_status *st)
 {
     Sigil__V1__KeygenRequest req = SIGIL__V1__KEYGEN_REQUEST__INIT;
     ProtobufCMessage *m = NULL;
-    sigil_rpc_status st;
     sigil_rpc_client *adm = client("admin-ops");
     req.key_id = (char *)key;
     req.scheme = (Sigil__V1__Scheme)scheme;
     int rc = sigil_rpc_call_msg(adm, "/sigil.v1.Admin/Keygen", &req.base,
-                                &sigil__v1__keygen_response__descriptor, &m, 60000, &st);
-    if (rc)
-        fprintf(stderr, "keygen %s: %s %s\n", key, sigil_rpc_status_name(st.code), st.detail);
+                                &sigil__v1__keygen_response__descriptor, &m, 60000, st);
     sigil_rpc_msg_free(m);
     sigil_rpc_client_free(adm);
     return rc;
@@ -871,9 +873,9 @@ static void test_relay(void)
     };
     sigil_rpc_status st;
     /* make sure an honest round-1 envelope of node 3 is recorded */
-    for (int j = 0; j < 40 && !px.rec_round1.size; j++)
+    for (int j = 0; j < 40 && !px.rec_round1[0].size; j++)
         CHECK_EQ(sign_verify(w, EC_KEY, NULL, &st), 0);
-    REQUIRE(px.rec_round1.size > 0);
+    REQUIRE(px.rec_round1[0].size > 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         px_mode m = cases[i].m;
         double t0 = now_s();
@@ -912,6 +914,52 @@ static void test_relay(void)
     /* honest again: every quorum signs, nothing corrupted */
     for (int j = 0; j < 6; j++)
         CHECK_EQ(sign_verify(w, EC_KEY, NULL, &st), 0);
+    sigil_rpc_client_free(w);
+}
+
+/* 2 and 1c through Keygen: node 3 spoils the DKG's round messages. The
+ * admin gets ABORTED naming node 3; nothing is registered anywhere (the
+ * same key id then generates and signs). */
+static void test_keygen(void)
+{
+    static const struct {
+        px_mode m;
+        const char *reason;
+    } cases[] = {
+        {PX_ROUND_OLD_SID, "node 3 sent an envelope that does not verify: signature invalid"},
+        {PX_ROUND_OTHER_AS3, "node 3 sent an envelope that does not verify: unknown, duplicate or wrong participant"},
+        {PX_ROUND_RESEALED, "node 3 sent a round 2 envelope of kind 1 in round 1"},
+    };
+    sigil_rpc_client *w = client("wallet-alice");
+    sigil_rpc_status st;
+    REQUIRE(px.rec_round1[1].size > 0); /* node 3's round 1 of the first DKGs */
+    pthread_mutex_lock(&px.mu);
+    px.round_kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+    pthread_mutex_unlock(&px.mu);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char want[256];
+        int ab = px_get(&px.aborts[cases[i].m]);
+        px_set(cases[i].m);
+        CHECK_EQ(keygen("hot-dkg", SIGIL__V1__SCHEME__SCHEME_ED25519, &st), SIGIL_E_CHECK);
+        px_set(PX_PASS);
+        CHECK_EQ(st.code, GRPC_STATUS_ABORTED);
+        snprintf(want, sizeof want, "key generation failed: %s", cases[i].reason);
+        CHECK(strstr(st.detail, want) != NULL);
+        if (!strstr(st.detail, want))
+            fprintf(stderr, "keygen under %s: %s '%s', want '%s'\n", px_mode_name[cases[i].m],
+                    sigil_rpc_status_name(st.code), st.detail, want);
+        /* every node was told to drop the session */
+        CHECK_EQ(px_get(&px.aborts[cases[i].m]), ab + 1);
+    }
+    pthread_mutex_lock(&px.mu);
+    px.round_kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN;
+    pthread_mutex_unlock(&px.mu);
+    /* nothing was registered: the same id generates now, and signs */
+    CHECK_EQ(keygen("hot-dkg", SIGIL__V1__SCHEME__SCHEME_ED25519, &st), SIGIL_OK);
+    if (st.code)
+        fprintf(stderr, "keygen after the attacks: %s %s\n", sigil_rpc_status_name(st.code), st.detail);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(sign_verify(w, "hot-dkg", NULL, &st), 0);
     sigil_rpc_client_free(w);
 }
 
@@ -965,12 +1013,18 @@ int main(void)
     pthread_mutex_init(&px.mu, NULL);
     sigil_buf_init(&px.rec_result[0], PX_MAX, 0);
     sigil_buf_init(&px.rec_result[1], PX_MAX, 0);
-    sigil_buf_init(&px.rec_round1, PX_MAX, 0);
+    sigil_buf_init(&px.rec_round1[0], PX_MAX, 0);
+    sigil_buf_init(&px.rec_round1[1], PX_MAX, 0);
+    px.round_kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN;
     double t0 = now_s();
 
     cluster_up();
-    REQUIRE(keygen(ED_KEY, SIGIL__V1__SCHEME__SCHEME_ED25519) == 0);
-    REQUIRE(keygen(EC_KEY, SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1) == 0);
+    sigil_rpc_status kst;
+    if (keygen(ED_KEY, SIGIL__V1__SCHEME__SCHEME_ED25519, &kst) ||
+        keygen(EC_KEY, SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1, &kst)) {
+        fprintf(stderr, "keygen: %s %s\n", sigil_rpc_status_name(kst.code), kst.detail);
+        REQUIRE(0);
+    }
     fprintf(stderr, "adversary: cluster and keys ready after %.1f s\n", now_s() - t0);
 
     test_nodecert();
@@ -979,6 +1033,8 @@ int main(void)
     fprintf(stderr, "adversary: result done at %.1f s\n", now_s() - t0);
     test_relay();
     fprintf(stderr, "adversary: relay done at %.1f s\n", now_s() - t0);
+    test_keygen();
+    fprintf(stderr, "adversary: keygen done at %.1f s\n", now_s() - t0);
     test_impersonate();
     fprintf(stderr, "adversary: impersonate done at %.1f s\n", now_s() - t0);
 
@@ -1007,7 +1063,8 @@ int main(void)
     sigil_rpc_authz_free(px.authz);
     for (int i = 0; i < 2; i++)
         sigil_buf_free(&px.rec_result[i]);
-    sigil_buf_free(&px.rec_round1);
+    sigil_buf_free(&px.rec_round1[0]);
+    sigil_buf_free(&px.rec_round1[1]);
     secp256k1_context_destroy(secp);
     if (!getenv("SIGIL_KEEP") && check_fail_ == 0)
         sh("rm -rf '%s'", dir);
