@@ -53,8 +53,8 @@ typedef struct {
  * session's id, the sender's current round and kind DATA or ECHO, and its
  * signature must verify under the sender's identity key (the nodes'
  * peers): otherwise SIGIL_E_CHECK and the SENDER is blamed (the receiver
- * would only refuse it, and would be blamed for refusing). Each node call has node_timeout_ms; the whole session at most
- * max_rounds rounds. On any failure (a node error or timeout, an envelope
+ * would only refuse it, and would be blamed for refusing). Each node call
+ * has node_timeout_ms; the whole session at most max_rounds rounds. On any failure (a node error or timeout, an envelope
  * from the wrong sender or to an unknown party, rounds out of step) every
  * party gets AbortSession and the error is returned with failed_party set
  * when one node is to blame. */

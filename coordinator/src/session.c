@@ -195,15 +195,15 @@ static int round_call(coord_session *s, const char *method, const sigil_buf *req
     return rc;
 }
 
-/* Check an envelope a node gave the coordinator to relay: the clear
- * header belongs to this session, sender and round, and the payload's
- * envelope-key certificate and signature verify for that header under the
- * sender's configured identity key. Every failure is SIGIL_E_CHECK (the
- * node cheated or is broken; gRPC ABORTED for a caller), why says which
- * check. sigil_env_open checks the signature
- * before it looks at the recipient, so SIGIL_E_INVALID for an envelope
- * encrypted to another node (to != 0) means "signed correctly, not ours to
- * read". scratch receives broadcast bodies (public) and is reset. */
+/* Check an envelope node n gave the coordinator to relay: the clear
+ * header belongs to this session, to n and to n's current round, kind DATA
+ * or ECHO, and the payload's envelope-key certificate and signature verify
+ * for that header under n's configured identity key. Every failure is
+ * SIGIL_E_CHECK (n cheated or is broken; gRPC ABORTED for a caller) and
+ * why says which check. sigil_env_open checks the signature before it
+ * looks at the recipient, so SIGIL_E_INVALID for an envelope encrypted to
+ * another node (to != 0) means "signed correctly, not ours to read".
+ * scratch receives broadcast bodies (public) and is reset. */
 static int relay_check(const coord_session *s, coord_node *n, uint32_t round,
                        const Sigil__V1__Envelope *env, sigil_buf *scratch, char *why, size_t wlen)
 {
