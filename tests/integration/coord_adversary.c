@@ -34,8 +34,11 @@
  *               earlier session (as is / session id rewritten), another
  *               node's envelope of the current session (as is / re-headed
  *               as node 3's own), an envelope claiming node 1 as sender
- *               (forged as above): the coordinator aborts the session with
- *               a reason that blames node 3 (not the honest receiver).
+ *               (forged as above), node 3's own body signed for another
+ *               round (a second envelope key its identity key certified):
+ *               the coordinator aborts the session with a reason that
+ *               blames node 3 (not the honest receiver); ECDSA requests
+ *               keep being signed.
  *   keygen      the same round attacks on a DKG: Keygen answers ABORTED
  *               "key generation failed: node 3 sent ...", every node drops
  *               the session, the same key id then generates and signs.
