@@ -226,6 +226,23 @@ static int open_env(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t want_
     return sigil_env_open(c->peers, NULL, &h, e->payload.data, e->payload.len, body, NULL);
 }
 
+/* Why a signer's final answer carries no usable RESULT (for the reason
+ * given when a quorum is abandoned): the envelope's own error, or the
+ * body's. */
+static const char *result_problem(sigil_coord *c, const Sigil__V1__SessionResponse *f,
+                                  uint32_t party, const uint8_t *sid)
+{
+    sigil_buf b;
+    int rc;
+    if (f->n_results != 1)
+        return "not exactly one result";
+    if (sigil_buf_init(&b, RESP_MAX, 0))
+        return "out of memory";
+    rc = open_env(c, f->results[0], party, SIGIL_ENV_RESULT, sid, &b);
+    sigil_buf_free(&b);
+    return rc ? sigil_strerror(rc) : "body does not decode, or is for another key or item count";
+}
+
 /* ---- keys ---- */
 
 static void key_rt_free(key_rt *k)
@@ -772,7 +789,8 @@ static int frost_attempt(sigil_coord *c, key_rt *k, const size_t *q, const sign_
             res[i].count != m) {
             rc = SIGIL_E_CHECK;
             *blame = parties[i];
-            snprintf(why, whylen, "node %u: bad RESULT envelope", parties[i]);
+            snprintf(why, whylen, "node %u: bad RESULT envelope (%s)", parties[i],
+                     result_problem(c, f, parties[i], s.session_id));
             break;
         }
         for (size_t j = 0; j < m; j++)
@@ -951,7 +969,8 @@ static int ecdsa_attempt(sigil_coord *c, key_rt *k, size_t qi, const sign_item *
             res[i].count != m) {
             rc = SIGIL_E_CHECK;
             *blame = parties[i];
-            snprintf(why, whylen, "node %u: bad RESULT envelope", parties[i]);
+            snprintf(why, whylen, "node %u: bad RESULT envelope (%s)", parties[i],
+                     result_problem(c, f, parties[i], s.session_id));
             break;
         }
         for (size_t j = 0; j < m; j++)
@@ -1035,6 +1054,11 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
                  : ecdsa_attempt(c, k, qi, items, m, req_hash, out, &blame, why, whylen);
         if (rc == SIGIL_OK)
             return rc;
+        char bl[48] = "";
+        if (blame)
+            snprintf(bl, sizeof bl, "; node %u blamed", blame);
+        fprintf(stderr, "sigil-coordinator: sign attempt %u for key '%s' failed: %s (%s)%s\n",
+                attempt, k->info.key_id, sigil_errname(rc), why, bl);
         if (rc == SIGIL_E_HALTED || rc == SIGIL_E_NOMEM || rc == SIGIL_E_INVALID)
             return rc;
         if (blame) {
@@ -2233,6 +2257,7 @@ int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
     for (size_t i = 0; i < cfg->num_nodes; i++) {
         sigil_rpc_client_config cc = {0};
         c->nodes[i].cfg = &cfg->nodes[i];
+        c->nodes[i].peers = c->peers;
         cc.target = cfg->nodes[i].address;
         cc.tls = (sigil_rpc_tls){cfg->ca_file, cfg->cert_file, cfg->key_file};
         cc.expect_identity = cfg->nodes[i].identity;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "sigil/coord.h"
+#include "sigil/envelope.h"
 #include "sigil/rpc.h"
 #include "sigil/v1/node.pb-c.h"
 
@@ -17,6 +18,8 @@ typedef struct {
     atomic_uint_fast64_t down_until_ms;   /* 0: healthy; else skip until then */
     atomic_uint fails;                    /* consecutive failures */
     atomic_int peer_known;                /* its identity key is in the env peers */
+    sigil_env_peers *peers;               /* every node's identity key (shared): the
+                                             relay verifies envelopes with it */
 } coord_node;
 
 uint64_t coord_now_ms(void);
@@ -46,8 +49,12 @@ typedef struct {
 /* Run a session: StartSession(starts[i]) on every party, then relay each
  * round's outbound envelopes (to == 0: every other participant; to == k:
  * party k) into the next Round call of its recipients, until every party
- * is done. Each node call has node_timeout_ms; the whole session at most
- * max_rounds rounds. On any failure (a node error or timeout, an envelope
+ * is done. Before relaying, each envelope must carry its sender's id, this
+ * session's id, the sender's current round and kind DATA or ECHO, and its
+ * signature must verify under the sender's identity key (the nodes'
+ * peers): otherwise SIGIL_E_CHECK and the SENDER is blamed (the receiver
+ * would only refuse it, and would be blamed for refusing). Each node call
+ * has node_timeout_ms; the whole session at most max_rounds rounds. On any failure (a node error or timeout, an envelope
  * from the wrong sender or to an unknown party, rounds out of step) every
  * party gets AbortSession and the error is returned with failed_party set
  * when one node is to blame. */
