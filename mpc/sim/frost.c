@@ -76,7 +76,8 @@ int sigil_sim_frost_sign(sigil_frost_suite s, sigil_keyshare *ks, const uint32_t
 {
     sigil_frost_nonce **nonce = calloc(k, sizeof(*nonce));
     sigil_buf *comm = calloc(k, sizeof(*comm)), *share = calloc(k, sizeof(*share));
-    sigil_frost_package *pkg = NULL;
+    uint8_t R[SIGIL_POINT_MAX_LEN];
+    size_t rlen = 0;
     uint32_t culprit;
     int rc = SIGIL_E_NOMEM;
     if (!nonce || !comm || !share)
@@ -90,13 +91,16 @@ int sigil_sim_frost_sign(sigil_frost_suite s, sigil_keyshare *ks, const uint32_t
         if ((rc = sigil_frost_package_for_signer(s, &ks[who[i]], nonce[i], msg, msglen, comm, k, &mine)))
             goto done;
         rc = sigil_frost_sign(s, &ks[who[i]], nonce[i], mine, &share[i]);
+        /* the first signer reports the group commitment R with its share */
+        if (rc == SIGIL_OK && i == 0)
+            rc = sigil_frost_package_group_commitment(mine, R, &rlen);
         sigil_frost_package_free(mine);
         if (rc)
             goto done;
     }
-    if ((rc = sigil_frost_package_new(s, &ks[who[0]], msg, msglen, comm, k, &pkg)) ||
-        (rc = sigil_frost_aggregate(s, &ks[who[0]], pkg, share, k, sig, &culprit)))
-        goto done;
+    /* the coordinator aggregates with the reported R (the full package is
+     * rebuilt inside only if that signature does not verify) */
+    rc = sigil_frost_aggregate_with_r(s, &ks[who[0]], msg, msglen, comm, k, share, R, rlen, sig, &culprit);
 done:
     for (size_t i = 0; i < k; i++) {
         if (nonce)
@@ -106,7 +110,6 @@ done:
         if (share)
             sigil_buf_free(&share[i]);
     }
-    sigil_frost_package_free(pkg);
     free(nonce);
     free(comm);
     free(share);

@@ -25,6 +25,8 @@
  *                (signers: sigil_frost_package_for_signer, which is faster)
  *   signer:      sigil_frost_sign(nonce, package) -> signature share (round 2)
  *   coordinator: sigil_frost_aggregate(package, shares) -> signature
+ *                (or sigil_frost_aggregate_with_r(commitments, shares, R
+ *                reported by a signer), which skips the package)
  *
  *   commitment = id (32) || D (hiding) || E (binding)
  *   share      = id (32) || z_i (32)
@@ -119,6 +121,41 @@ int sigil_frost_sign(sigil_frost_suite s, const sigil_keyshare *k, sigil_frost_n
  * signature of sigil_frost_sig_len bytes, verified against the group key. */
 int sigil_frost_aggregate(sigil_frost_suite s, const sigil_keyshare *k, const sigil_frost_package *p,
                           const sigil_buf *shares, size_t count, uint8_t *sig, uint32_t *culprit);
+
+/* The group commitment R the package computed, as the group's element
+ * encoding (Ed25519: 32 bytes; secp256k1 and BIP-340: 33 bytes compressed,
+ * the full R before any BIP-340 even-y negation) into out (room for
+ * SIGIL_POINT_MAX_LEN bytes), its length into *len. A signer reports it with
+ * its share so that the coordinator can use sigil_frost_aggregate_with_r.
+ * SIGIL_E_INVALID for NULL arguments. */
+int sigil_frost_package_group_commitment(const sigil_frost_package *p, uint8_t *out, size_t *len);
+
+/* Aggregate without building the package first, using the group commitment
+ * R (r, rlen bytes) that a signer reported. Same contract as
+ * sigil_frost_package_new(k, msg, commitments) followed by
+ * sigil_frost_aggregate(shares): shares in any order, exactly the
+ * commitments' signers; the signature is verified against the group key
+ * before it is returned.
+ *
+ * Fast path: the commitments' identifiers are decoded and checked (distinct
+ * members of the key, t..n of them, each commitment of the exact length),
+ * the shares' (canonical scalars, one per signer of that set), z = sum z_i,
+ * and the signature (R, z) is verified against the group key with the
+ * suite's verifier (libsodium, the RFC 9591 equation, libsecp256k1). If any
+ * of that fails, or r is NULL or malformed, the full package is built and
+ * sigil_frost_aggregate runs, which returns the same errors and names the
+ * cheating signer in *culprit. A wrong R therefore costs time, never the
+ * result: a reported R other than the package's cannot verify with the
+ * honest signers' shares (their challenge is bound to the true R).
+ *
+ * Difference from the normal path, by design: the commitments' points are
+ * not decoded on the fast path, so if every signer of the set sends
+ * malformed commitments and still produces shares that form a valid
+ * signature (a full signing quorum colluding), that valid signature is
+ * returned where the normal path would refuse the commitments. */
+int sigil_frost_aggregate_with_r(sigil_frost_suite s, const sigil_keyshare *k, const uint8_t *msg, size_t msglen,
+                                 const sigil_buf *commitments, size_t count, const sigil_buf *shares,
+                                 const uint8_t *r, size_t rlen, uint8_t *sig, uint32_t *culprit);
 
 /* Verify a signature under an encoded group public key:
  *   Ed25519: libsodium crypto_sign_verify_detached;
