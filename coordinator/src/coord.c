@@ -2300,7 +2300,8 @@ int sigil_coord_start(sigil_coord *c, int *port)
         (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_ADMIN_HEALTH,
                                    &sigil__v1__health_request__descriptor, 1024, h_health, c)) ||
         (rc = sigil_rpc_server_add(c->server, ADMIN_KEYGEN, &sigil__v1__keygen_request__descriptor,
-                                   16384, h_keygen, c)))
+                                   16384, h_keygen, c)) ||
+        (rc = coord_import_register(c, c->server))) /* import.c */
         return rc;
     if ((rc = sigil_rpc_server_start(c->server, port)))
         return rc;
@@ -2350,4 +2351,103 @@ void sigil_coord_free(sigil_coord *c)
     pthread_mutex_destroy(&c->peers_mu);
     pthread_mutex_destroy(&c->breaker_mu);
     free(c);
+}
+
+/* ---- for import.c (declared in coord_int.h) ---- */
+
+const sigil_coord_config *coord_cfg(const sigil_coord *c)
+{
+    return c->cfg;
+}
+
+coord_node *coord_node_at(sigil_coord *c, size_t i)
+{
+    return i < c->cfg->num_nodes ? &c->nodes[i] : NULL;
+}
+
+int coord_check_running(sigil_coord *c, sigil_rpc_call *call)
+{
+    return atomic_load(&c->halted) ? halted_detail(c, call) : SIGIL_OK;
+}
+
+int coord_key_exists(sigil_coord *c, const char *key_id)
+{
+    return keys_find(c, key_id) != NULL;
+}
+
+int coord_ensure_peer(sigil_coord *c, coord_node *n)
+{
+    return ensure_peer(c, n);
+}
+
+int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t from,
+                      const uint8_t sid[32], sigil_buf *body)
+{
+    return open_env(c, e, from, SIGIL_ENV_RESULT, sid, body);
+}
+
+int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action,
+                        const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *in,
+                        size_t n, const char *key_id, const uint8_t params_hash[32],
+                        sigil_breaker_statement *st)
+{
+    sigil_breaker_approval ap[SIGIL_COORD_MAX_OFFICERS];
+    sigil_breaker_policy pol;
+    uint64_t now = (uint64_t)time(NULL);
+    int rc = approvals_from(c, call, action, in, n, ap, &pol);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->breaker_mu);
+    rc = sigil_breaker_verify(&pol, statement->data, statement->len, ap, n, action, now,
+                              c->breaker.epoch, st);
+    if (rc == SIGIL_OK && (strcmp(st->key_id, key_id ? key_id : "") || st->params_hash_len != 32 ||
+                           sodium_memcmp(st->params_hash, params_hash, 32)))
+        rc = SIGIL_E_MISMATCH;
+    if (rc == SIGIL_OK) {
+        rc = sigil_breaker_nonces_use(c->nonces, st->nonce, st->expires_unix, now);
+        pthread_mutex_unlock(&c->breaker_mu);
+        if (rc)
+            return detail(call, rc, "%s refused: %s", action,
+                          rc == SIGIL_E_REPLAY ? "this approval statement was used before"
+                                               : sigil_strerror(rc));
+        return SIGIL_OK;
+    }
+    pthread_mutex_unlock(&c->breaker_mu);
+    const char *why = rc == SIGIL_E_THRESHOLD     ? "too few approvals"
+                      : rc == SIGIL_E_PERMISSION  ? "an approval names an officer not configured"
+                      : rc == SIGIL_E_PARTICIPANT ? "two approvals by the same officer"
+                      : rc == SIGIL_E_SIGNATURE   ? "an approval signature does not verify"
+                      : rc == SIGIL_E_ENCODING    ? "the statement is missing or does not decode"
+                      : rc == SIGIL_E_MISMATCH
+                          ? "the statement is for another action, cluster, key or parameters"
+                      : rc == SIGIL_E_EXPIRED ? "the statement has expired (or expires too far ahead)"
+                                              : sigil_strerror(rc);
+    return detail(call, rc,
+                  "%s refused: %s (needs %u approvals by distinct configured officers over "
+                  "action \"%s\", cluster \"%s\", this key id and parameters)",
+                  action, why, c->cfg->approvals_required, action, c->cfg->cluster_id);
+}
+
+int coord_audit(sigil_coord *c, sigil_audit_entry *e)
+{
+    if (!c->cfg->audit)
+        return SIGIL_OK;
+    return audit_append(c, e, 1, NULL);
+}
+
+int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *info,
+                       Sigil__V1__KeyInfo *ki)
+{
+    key_rt *k = NULL;
+    int rc = key_rt_new(c, info, &k);
+    if (rc == SIGIL_OK && (rc = sigil_coord_registry_add(c->registry, info)))
+        detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
+    if (rc == SIGIL_OK && (rc = keys_add(c, k)) == SIGIL_OK)
+        k = NULL;
+    key_rt_free(k);
+    if (rc)
+        return rc;
+    fill_key_info(ki, keys_find(c, info->key_id));
+    filler_kick(c);
+    return SIGIL_OK;
 }

@@ -59,4 +59,38 @@ void coord_session_clear(coord_session *s);
 void coord_session_abort(coord_node **nodes, size_t count, const uint8_t sid[32],
                          const char *reason);
 
+/* ---- coord.c internals for import.c ---- */
+
+#include "sigil/audit.h"
+#include "sigil/breaker.h"
+#include "sigil/v1/common.pb-c.h"
+
+const sigil_coord_config *coord_cfg(const sigil_coord *c);
+/* The i-th configured node (NULL past the end). */
+coord_node *coord_node_at(sigil_coord *c, size_t i);
+/* SIGIL_OK, or SIGIL_E_HALTED with the halt's detail in call. */
+int coord_check_running(sigil_coord *c, sigil_rpc_call *call);
+int coord_key_exists(sigil_coord *c, const char *key_id);
+/* Make sure node n's identity key is known for opening its envelopes. */
+int coord_ensure_peer(sigil_coord *c, coord_node *n);
+/* Open node `from`'s RESULT envelope of session sid into body. */
+int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t from,
+                      const uint8_t sid[32], sigil_buf *body);
+/* k-of-m approvals of statement for action, key_id and params_hash (the
+ * coordinator's officer policy), then the nonce burned (replay refused);
+ * a precise message in call->detail on refusal. *st gets the statement. */
+int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action,
+                        const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *in,
+                        size_t n, const char *key_id, const uint8_t params_hash[32],
+                        sigil_breaker_statement *st);
+/* Append one entry to the audit log (durable); SIGIL_OK when no log is
+ * configured. */
+int coord_audit(sigil_coord *c, sigil_audit_entry *e);
+/* Register a new key (registry file, runtime, pools) and fill *ki. */
+int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *info,
+                       Sigil__V1__KeyInfo *ki);
+
+/* import.c: register /sigil.v1.Admin/ImportPrepare and ImportKey. */
+int coord_import_register(sigil_coord *c, sigil_rpc_server *server);
+
 #endif

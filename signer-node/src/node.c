@@ -108,7 +108,7 @@ typedef struct {
     size_t n;
 } audit_batch;
 
-typedef struct {
+typedef struct node {
     node_config cfg;
     pthread_mutex_t mu;
     sigil_audit_log *audit;
@@ -1829,6 +1829,10 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         }
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN) {
         rc = presign_start(nd, call, rq);
+    } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_IMPORT) {
+        rc = check_not_halted(nd, call);
+        if (!rc)
+            rc = node_import_start(nd, call, rq); /* import.c */
     } else {
         DETAIL(call, "session kind %d is not supported by this node", rq->kind);
         rc = SIGIL_E_VERSION;
@@ -2065,6 +2069,11 @@ static int h_status(void *ctx, sigil_rpc_call *call)
         r.identity_public_key.len = 32;
         r.version = (char *)NODE_VERSION;
         r.uptime_seconds = (uint64_t)(time(NULL) - nd->started);
+        uint8_t cert[SIGIL_ENV_CERT_LEN];
+        if (sigil_env_key_cert(nd->ek, cert) == SIGIL_OK) {
+            r.envelope_cert.data = cert;
+            r.envelope_cert.len = sizeof cert;
+        }
         rc = sigil_rpc_pack(&r.base, call->resp);
     }
     pthread_mutex_unlock(&nd->mu);
@@ -2419,4 +2428,76 @@ int main(int argc, char **argv)
     sigil_rpc_authz_free(az);
     node_free(&nd);
     return 0;
+}
+
+/* ---- for import.c (declared in node.h); callers hold nd->mu ---- */
+
+const node_config *node_cfg(const node *nd)
+{
+    return &nd->cfg;
+}
+
+const sigil_env_key *node_env_key(const node *nd)
+{
+    return nd->ek;
+}
+
+int node_has_key(node *nd, const char *key_id)
+{
+    return key_find(nd, key_id) != NULL;
+}
+
+int node_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size_t n, uint32_t *self)
+{
+    return check_parties(nd, call, p, n, self);
+}
+
+int node_session_burn(node *nd, const uint8_t sid[32])
+{
+    if (nd->nsessions >= MAX_SESSIONS)
+        return SIGIL_E_TOO_LARGE;
+    return seen_record(nd, sid, 1);
+}
+
+int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigil_keyshare *ks,
+                       const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen)
+{
+    sigil_buf sec, pubb;
+    keyrec *k = NULL;
+    uint8_t *sp = NULL, h[32];
+    sigil_buf_view(&pubb, pkg, pkglen);
+    int rc = sigil_buf_init(&sec, FROST_SEALED_LEN, SIGIL_BUF_SECRET);
+    if (!rc) rc = sigil_buf_put_u8(&sec, 1);
+    if (!rc) rc = sigil_buf_reserve(&sec, 32, &sp);
+    if (!rc) sigil_scalar_serialize(ks->g, sp, ks->secret);
+    crypto_hash_sha256(h, pkg, pkglen);
+    if (!rc) rc = sigil_buf_put(&sec, h, 32);
+    if (!rc && key_find(nd, key_id)) rc = SIGIL_E_EXISTS;
+    if (!rc) rc = key_store(nd, key_id, scheme, &sec, &pubb, &k);
+    sigil_buf_free(&sec);
+    if (rc)
+        return rc;
+    memcpy(pk, k->pk, k->pklen);
+    *pklen = k->pklen;
+    k->next = nd->keys;
+    nd->keys = k;
+    return SIGIL_OK;
+}
+
+int node_respond_result(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                        const uint8_t *body, size_t n)
+{
+    outbox res;
+    int rc = outbox_init(&res, 1);
+    if (!rc) rc = outbox_add(nd, &res, sid, round, 0, SIGIL_ENV_RESULT, body, n, NULL);
+    if (!rc) rc = pack_response(call, sid, round, NULL, 1, &res);
+    outbox_free(&res);
+    return rc;
+}
+
+int node_audit_record(node *nd, const sigil_audit_entry *e)
+{
+    sigil_audit_entry x = *e;
+    x.party = (uint16_t)nd->cfg.node_id;
+    return sigil_audit_append(nd->audit, &x, 1, NULL);
 }

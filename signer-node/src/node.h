@@ -34,4 +34,39 @@ typedef struct {
  * error writes a message to err (cap bytes). */
 int node_config_load(node_config *c, const char *path, char *err, size_t cap);
 
+/* ---- node.c internals for import.c (callers hold the node lock) ---- */
+
+#include "sigil/audit.h"
+#include "sigil/dkg.h"
+#include "sigil/envelope.h"
+#include "sigil/rpc.h"
+#include "sigil/v1/node.pb-c.h"
+
+typedef struct node node;
+
+const node_config *node_cfg(const node *nd);
+const sigil_env_key *node_env_key(const node *nd);
+/* 1 if the node holds key_id. */
+int node_has_key(node *nd, const char *key_id);
+/* Parties ascending, known, including this node (*self = its index);
+ * else a message in call->detail and SIGIL_E_PARTICIPANT. */
+int node_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size_t n, uint32_t *self);
+/* Record a session id durably before the session acts (SIGIL_E_REPLAY if
+ * seen; SIGIL_E_TOO_LARGE if too many sessions are open). */
+int node_session_burn(node *nd, const uint8_t sid[32]);
+/* Seal a FROST key share (ks->secret; pkg = its public package encoding)
+ * under share version 1, write the key file, add the key (SIGIL_E_EXISTS if
+ * the node has it); pk/pklen receive the encoded group key. */
+int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigil_keyshare *ks,
+                       const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen);
+/* Answer the call with done = true and one RESULT envelope (body, sealed
+ * with the node's envelope key, header sid / round / to 0). */
+int node_respond_result(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                        const uint8_t *body, size_t n);
+/* Append one entry (party set to this node) to the node's audit log, durably. */
+int node_audit_record(node *nd, const sigil_audit_entry *e);
+
+/* import.c: SESSION_KIND_IMPORT StartSession (node not halted, lock held). */
+int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq);
+
 #endif
