@@ -316,7 +316,9 @@ static const char import_help[] =
     "Secret, coefficients and shares are zeroized before anything is sent.\n"
     "--wipe-input overwrites the key file with zeros and removes it after a\n"
     "successful import; otherwise destroy the file yourself (shred, and any\n"
-    "backup of it). Asks for confirmation unless --yes.\n"
+    "backup of it). Asks for confirmation unless --yes. --save-request writes\n"
+    "the exact ImportKeyRequest bytes sent to the coordinator (public: the\n"
+    "shares in it are encrypted to the nodes), e.g. for an auditor.\n"
     "\n"
     "example:\n"
     "  sigil-ceremony propose import cold-ed --scheme frost-ed25519 --threshold 2 \\\n"
@@ -409,6 +411,16 @@ static int wipe_file(const char *path)
     return bad ? -1 : 0;
 }
 
+static int write_bytes(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wbx");
+    if (!f)
+        return -1;
+    int bad = fwrite(p, 1, n, f) != n;
+    bad |= fclose(f) != 0;
+    return bad ? -1 : 0;
+}
+
 typedef struct {
     sigil_scalar *secret;  /* sodium_malloc: secret, then t-1 coefficients */
     sigil_keyshare shares[SIGIL_DEALING_MAX_PARTIES];
@@ -427,7 +439,7 @@ static void dealer_wipe(dealer *d)
 
 int cer_cmd_import(cluster *c, int argc, char **argv)
 {
-    const char *stmt_path = NULL, *officer = NULL, *keyfile = NULL;
+    const char *stmt_path = NULL, *officer = NULL, *keyfile = NULL, *save = NULL;
     char *files[MAX_OFFICERS * 2];
     int nf = 0, skip = 0, wipe = 0, yes = 0;
     for (int i = 0; i < argc; i++) {
@@ -451,6 +463,8 @@ int cer_cmd_import(cluster *c, int argc, char **argv)
             officer = argv[++i];
         else if (!strcmp(a, "--key-file"))
             keyfile = argv[++i];
+        else if (!strcmp(a, "--save-request"))
+            save = argv[++i];
         else
             return fail(2, "import: bad option %s (see import --help)", a);
     }
@@ -593,6 +607,13 @@ int cer_cmd_import(cluster *c, int argc, char **argv)
             rc = fail(1, "import: out of secure memory");
         if (!rc) {
             sigil_scalar_serialize(g, share, d.shares[i].secret);
+            /* TEST HOOK (tests/integration/ceremony_import.sh): deal node ID
+             * a share that does not match the commitments, to show the node
+             * refuses it and the import does not register. It can only make
+             * an import fail. */
+            const char *bad = getenv("SIGIL_TEST_CORRUPT_SHARE_FOR");
+            if (bad && (uint32_t)strtoul(bad, NULL, 10) == ids[i])
+                share[p.scheme == SIGIL_ENV_SCHEME_ED25519 ? 0 : 31] ^= 1;
             if (sigil_dealing_seal_share(x, sid, ids[i], share, box[i]))
                 rc = fail(1, "import: encryption to node %u failed", ids[i]);
         }
@@ -646,10 +667,18 @@ int cer_cmd_import(cluster *c, int argc, char **argv)
         req.session_id = (ProtobufCBinaryData){32, sid};
         req.dealings = dp;
         req.n_dealings = p.n;
+        if (save) {
+            sigil_buf rb;
+            sigil_buf_init(&rb, 1u << 20, 0);
+            if (sigil_rpc_pack(&req.base, &rb) || write_bytes(save, rb.data, rb.size))
+                rc = fail(1, "import: cannot write %s", save);
+            sigil_buf_free(&rb);
+        }
         progress("sending %u encrypted dealings with %d approvals; every node checks and seals "
                  "its share...", p.n, nf);
-        rc = rpc(&k, "import", IMPORT_KEY_METHOD, &req.base,
-                 &sigil__v1__import_key_response__descriptor, &m);
+        if (!rc)
+            rc = rpc(&k, "import", IMPORT_KEY_METHOD, &req.base,
+                     &sigil__v1__import_key_response__descriptor, &m);
     }
     for (unsigned i = 0; i < p.n; i++)
         sigil_buf_free(&payloads[i]);

@@ -1,14 +1,24 @@
 /* sigil-node: SESSION_KIND_IMPORT, installing one share of an imported key
- * (sigil/dealing.h). One StartSession does it all: check the k-of-m
- * approvals over the import statement (this node's own officer policy),
- * the dealing (signed by a configured officer, for this session, key,
- * scheme, parties and this node), decrypt the share with this process's
- * envelope key, check it against the dealer's commitments (Feldman) and
- * the approved public key, seal it in the token (share version 1), record
- * the installation in the node's audit log, and answer with a RESULT in
- * the DKG result form whose confirmation carries the hash of the
- * commitments (the coordinator registers the key only if every node's
- * agrees). Nothing is stored unless every check passed. */
+ * (sigil/dealing.h). Two steps:
+ *
+ *   StartSession: check the k-of-m approvals over the import statement
+ *     (this node's own officer policy), the dealing (signed by a configured
+ *     officer, for this session, key, scheme, parties and this node),
+ *     decrypt the share with this process's envelope key, check it against
+ *     the dealer's commitments (Feldman) and the approved public key. The
+ *     share is then STAGED in locked memory only (nothing on disk) and the
+ *     node broadcasts its confirmation (0x03 | id | hash of the public
+ *     dealing: key, parameters, commitments), signed by its envelope key.
+ *   Round 1: the other n-1 nodes' confirmations. Only when every one
+ *     carries the same hash (all nodes were dealt shares of one
+ *     polynomial, for the approved key) is the share sealed in the token
+ *     (share version 1), written, recorded in the node's audit log, and
+ *     the RESULT (DKG result form) returned; the coordinator registers the
+ *     key only when every node's RESULT agrees.
+ *
+ * A refusal by any node aborts the session on every node (the coordinator's
+ * session driver): staged shares are zeroized and nothing is stored. Staged
+ * imports are few (IMPORT_MAX_PENDING) and expire (IMPORT_PENDING_S). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -128,9 +138,84 @@ static int dealing_ok(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     return SIGIL_OK;
 }
 
+#define IMPORT_MAX_PENDING 8
+#define IMPORT_PENDING_S 300
+
+typedef struct {
+    int used;
+    time_t created;
+    uint8_t sid[32];
+    char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
+    uint16_t scheme;
+    uint32_t t, n, self;
+    uint32_t parties[SIGIL_DEALING_MAX_PARTIES];
+    uint8_t conf[1 + 32 + 32]; /* own confirmation */
+    sigil_keyshare ks;         /* arrays below; secret in secure memory */
+    sigil_scalar ids[SIGIL_DEALING_MAX_PARTIES];
+    sigil_point verifying[SIGIL_DEALING_MAX_PARTIES];
+    sigil_scalar *secret;      /* sodium_malloc */
+    uint8_t stmt_hash[32];
+    char names[SIGIL_AUDIT_REQID_MAX];
+    char officer[SIGIL_DEALING_OFFICER_MAX + 1];
+} pending;
+
+/* One node per process; every access is under the node lock. */
+static pending g_pending[IMPORT_MAX_PENDING];
+
+static void pending_drop(pending *p)
+{
+    if (p->secret)
+        sodium_free(p->secret); /* zeroizes */
+    sodium_memzero(p, sizeof *p);
+}
+
+static pending *pending_find(const uint8_t *sid, size_t len)
+{
+    if (len != 32)
+        return NULL;
+    for (size_t i = 0; i < IMPORT_MAX_PENDING; i++)
+        if (g_pending[i].used && !memcmp(g_pending[i].sid, sid, 32))
+            return &g_pending[i];
+    return NULL;
+}
+
+int node_import_owns(const uint8_t *sid, size_t len)
+{
+    return pending_find(sid, len) != NULL;
+}
+
+int node_import_abort(const uint8_t *sid, size_t len)
+{
+    pending *p = pending_find(sid, len);
+    if (!p)
+        return 0;
+    pending_drop(p);
+    return 1;
+}
+
+static pending *pending_slot(node *nd, sigil_rpc_call *call, const char *key_id)
+{
+    time_t now = time(NULL);
+    pending *free_slot = NULL;
+    for (size_t i = 0; i < IMPORT_MAX_PENDING; i++) {
+        pending *p = &g_pending[i];
+        if (p->used && now - p->created > IMPORT_PENDING_S)
+            pending_drop(p); /* abandoned by its coordinator */
+        if (p->used && !strcmp(p->key_id, key_id)) {
+            DETAIL(call, "an import of key '%s' is already in progress on node %u", key_id,
+                   node_cfg(nd)->node_id);
+            return NULL;
+        }
+        if (!p->used && !free_slot)
+            free_slot = p;
+    }
+    if (!free_slot)
+        DETAIL(call, "too many imports in progress");
+    return free_slot;
+}
+
 int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
 {
-    const node_config *cfg = node_cfg(nd);
     uint16_t scheme = (uint16_t)rq->scheme;
     if (scheme < SIGIL_ENV_SCHEME_ED25519 || scheme > SIGIL_ENV_SCHEME_BIP340) {
         DETAIL(call, "import of scheme %d is not supported by this node (FROST schemes 1-3)",
@@ -149,7 +234,8 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     int rc = node_parties(nd, call, rq->parties, rq->n_parties, &self);
     if (rc)
         return rc;
-    if (rq->num_parties != rq->n_parties || rq->threshold < 2 || rq->threshold > rq->num_parties) {
+    if (rq->num_parties != rq->n_parties || rq->threshold < 2 || rq->threshold > rq->num_parties ||
+        rq->n_parties > SIGIL_DEALING_MAX_PARTIES) {
         DETAIL(call, "import: threshold %u of %u parties (an imported key needs 2 <= t <= n)",
                rq->threshold, rq->num_parties);
         return SIGIL_E_THRESHOLD;
@@ -158,6 +244,9 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         DETAIL(call, "import: StartSession takes exactly one inbound dealing, no items");
         return SIGIL_E_INVALID;
     }
+    pending *p = pending_slot(nd, call, rq->key_id);
+    if (!p)
+        return SIGIL_E_EXISTS;
     uint8_t stmt_hash[32];
     char names[SIGIL_AUDIT_REQID_MAX];
     if ((rc = approvals_ok(nd, call, rq, stmt_hash, names, sizeof names)))
@@ -172,83 +261,167 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         return rc;
     }
 
-    const sigil_group *g = sigil_dealing_group(scheme);
-    sigil_scalar *secret = sodium_malloc(sizeof *secret);
-    sigil_scalar ids[SIGIL_DEALING_MAX_PARTIES];
-    sigil_point verifying[SIGIL_DEALING_MAX_PARTIES];
-    sigil_buf pkg, conf, body;
-    uint8_t transcript[32], pk[SIGIL_FROST_PK_MAX], fpk[SIGIL_FROST_PK_MAX];
-    size_t pklen = 0;
-    sigil_buf_view(&pkg, NULL, 0);
-    sigil_buf_view(&conf, NULL, 0);
-    sigil_buf_view(&body, NULL, 0);
-    if (!secret)
+    memset(p, 0, sizeof *p);
+    p->secret = sodium_malloc(sizeof *p->secret);
+    if (!p->secret)
         return SIGIL_E_NOMEM;
-    rc = sigil_dealing_open_share(&d, rq->session_id.data, node_env_key(nd), secret);
+    p->used = 1; /* from here pending_drop on failure */
+    const sigil_group *g = sigil_dealing_group(scheme);
+    uint8_t transcript[32], fpk[SIGIL_FROST_PK_MAX];
+    sigil_buf conf;
+    sigil_buf_view(&conf, NULL, 0);
+    rc = sigil_dealing_open_share(&d, rq->session_id.data, node_env_key(nd), p->secret);
     if (rc)
         DETAIL(call, "import: the share does not open with this node's envelope key (%s): "
-                     "was it encrypted to another node or an older process?",
+                     "encrypted to another node or an earlier process of this one?",
                sigil_strerror(rc));
-    sigil_keyshare ks;
-    memset(&ks, 0, sizeof ks);
     if (!rc) {
-        rc = sigil_dealing_check(&d, secret, self, verifying, &ks.group_pk);
+        rc = sigil_dealing_check(&d, p->secret, self, p->verifying, &p->ks.group_pk);
         if (rc)
-            DETAIL(call, "import: the share %s; nothing stored",
+            DETAIL(call, "import refused by node %u: its share %s; nothing stored",
+                   node_cfg(nd)->node_id,
                    rc == SIGIL_E_SHARE ? "does not match the dealer's commitments (Feldman check failed)"
-                   : rc == SIGIL_E_MISMATCH ? "commitments do not commit to the approved public key"
+                   : rc == SIGIL_E_MISMATCH ? "comes with commitments to another public key than the approved one"
                                             : sigil_strerror(rc));
     }
     if (!rc) {
         for (uint32_t i = 0; i < d.n; i++)
-            sigil_scalar_set_u64(g, &ids[i], d.parties[i]);
-        ks.g = g;
-        ks.t = d.t;
-        ks.n = d.n;
-        ks.ids = ids;
-        ks.verifying = verifying;
-        ks.self = self;
-        ks.secret = secret;
-        rc = sigil_frost_prepare_key((sigil_frost_suite)scheme, &ks);
+            sigil_scalar_set_u64(g, &p->ids[i], d.parties[i]);
+        p->ks.g = g;
+        p->ks.t = d.t;
+        p->ks.n = d.n;
+        p->ks.ids = p->ids;
+        p->ks.verifying = p->verifying;
+        p->ks.self = self;
+        p->ks.secret = p->secret;
+        rc = sigil_frost_prepare_key((sigil_frost_suite)scheme, &p->ks);
     }
-    if (!rc) rc = sigil_frost_public_key((sigil_frost_suite)scheme, &ks, fpk);
+    if (!rc) rc = sigil_frost_public_key((sigil_frost_suite)scheme, &p->ks, fpk);
     if (!rc && (sigil_frost_pk_len((sigil_frost_suite)scheme) != rq->params.len ||
                 memcmp(fpk, rq->params.data, rq->params.len))) {
         DETAIL(call, "import: the shared key is not the approved public key");
         rc = SIGIL_E_MISMATCH;
     }
-    if (!rc) {
-        sigil_keyshare pub = ks;
-        pub.secret = NULL;
-        rc = sigil_buf_init(&pkg, SIGIL_HSM_SHARE_MAX, 0);
-        if (!rc) rc = sigil_keyshare_serialize(&pub, &pkg);
-    }
     if (!rc) rc = sigil_dealing_transcript(&d, rq->session_id.data, transcript);
-    if (!rc) rc = sigil_buf_init(&conf, 256, 0);
+    if (!rc) rc = sigil_buf_init(&conf, sizeof p->conf, 0);
     if (!rc) rc = sigil_dealing_confirmation(&d, self, transcript, &conf);
+    if (!rc && conf.size != sizeof p->conf) rc = SIGIL_E_ENCODING;
     if (!rc) {
-        rc = node_install_frost(nd, d.key_id, scheme, &ks, pkg.data, pkg.size, pk, &pklen);
+        memcpy(p->conf, conf.data, sizeof p->conf);
+        p->created = time(NULL);
+        memcpy(p->sid, rq->session_id.data, 32);
+        snprintf(p->key_id, sizeof p->key_id, "%s", d.key_id);
+        p->scheme = scheme;
+        p->t = d.t;
+        p->n = d.n;
+        p->self = self;
+        memcpy(p->parties, d.parties, d.n * sizeof *d.parties);
+        memcpy(p->stmt_hash, stmt_hash, 32);
+        snprintf(p->names, sizeof p->names, "%s", names);
+        snprintf(p->officer, sizeof p->officer, "%s", d.officer);
+        rc = node_respond_bcast(nd, call, p->sid, 1, p->conf, sizeof p->conf);
+    }
+    sigil_buf_free(&conf);
+    if (rc)
+        pending_drop(p);
+    return rc;
+}
+
+/* Round 1: every other node's confirmation must carry our transcript hash;
+ * then the share is sealed and stored. */
+int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequest *rq)
+{
+    const node_config *cfg = node_cfg(nd);
+    pending *p = pending_find(rq->session_id.data, rq->session_id.len);
+    if (!p)
+        return SIGIL_E_NOT_FOUND;
+    if (rq->round != 1) {
+        DETAIL(call, "import session expects round 1, request is for round %u", rq->round);
+        return rq->round < 1 ? SIGIL_E_REPLAY : SIGIL_E_STATE;
+    }
+    if (rq->n_inbound != p->n - 1) {
+        DETAIL(call, "import round 1 needs %u confirmations, got %zu", p->n - 1, rq->n_inbound);
+        return SIGIL_E_INVALID;
+    }
+    int got[SIGIL_DEALING_MAX_PARTIES] = {0}, rc = SIGIL_OK;
+    for (size_t i = 0; i < rq->n_inbound && !rc; i++) {
+        const Sigil__V1__Envelope *e = rq->inbound[i];
+        int idx = -1;
+        for (uint32_t j = 0; e && j < p->n; j++)
+            if (p->parties[j] == e->from && j != p->self)
+                idx = (int)j;
+        if (!e || idx < 0 || e->round != 1 || e->to != 0 ||
+            e->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_DATA || e->session_id.len != 32 ||
+            memcmp(e->session_id.data, p->sid, 32)) {
+            DETAIL(call, "import: confirmation envelope from node %u is not for this session "
+                         "and round", e ? e->from : 0);
+            return SIGIL_E_PARTICIPANT; /* nothing changed: the staged share stays */
+        }
+        if (got[idx]) {
+            DETAIL(call, "import: two confirmations from node %u (replay)", e->from);
+            return SIGIL_E_REPLAY;
+        }
+        sigil_env_header h = {e->session_id.data, e->session_id.len, e->round, e->from, e->to,
+                              (uint32_t)e->kind};
+        sigil_buf b;
+        rc = sigil_buf_init(&b, 4096, 0);
+        if (!rc) rc = sigil_env_open(node_env_peers(nd), node_env_key(nd), &h, e->payload.data,
+                                     e->payload.len, &b, NULL);
+        if (rc) {
+            DETAIL(call, "import: confirmation from node %u refused: %s", e->from, sigil_strerror(rc));
+            sigil_buf_free(&b);
+            return rc;
+        }
+        /* same transcript hash, the sender's own id */
+        sigil_scalar id;
+        uint8_t idb[32];
+        sigil_scalar_set_u64(p->ks.g, &id, e->from);
+        sigil_scalar_serialize(p->ks.g, idb, &id);
+        if (b.size != sizeof p->conf || b.data[0] != 0x03 || memcmp(b.data + 1, idb, 32) ||
+            memcmp(b.data + 33, p->conf + 33, 32)) {
+            DETAIL(call, "import refused by node %u: node %u was dealt another polynomial or key "
+                         "(confirmations differ); nothing stored", cfg->node_id, e->from);
+            rc = SIGIL_E_CONFIRM;
+        }
+        sigil_buf_free(&b);
+        got[idx] = 1;
+    }
+    if (rc) {
+        pending_drop(p); /* authenticated evidence the dealing was inconsistent */
+        return rc;
+    }
+
+    /* every node holds a share of the same polynomial: seal and store */
+    sigil_buf pkg, body;
+    uint8_t pk[SIGIL_FROST_PK_MAX];
+    size_t pklen = 0;
+    sigil_buf_view(&body, NULL, 0);
+    sigil_keyshare pub = p->ks;
+    pub.secret = NULL;
+    rc = sigil_buf_init(&pkg, SIGIL_HSM_SHARE_MAX, 0);
+    if (!rc) rc = sigil_keyshare_serialize(&pub, &pkg);
+    if (!rc) {
+        rc = node_install_frost(nd, p->key_id, p->scheme, &p->ks, pkg.data, pkg.size, pk, &pklen);
         if (rc)
             DETAIL(call, "import: the share could not be sealed and stored: %s", sigil_strerror(rc));
     }
-    sodium_free(secret); /* zeroizes */
     if (!rc) {
         fprintf(stderr, "sigil-node %u: key '%s' imported (scheme %u, %u of %u), share sealed; "
                         "approved by %s, dealt by officer %s\n",
-                cfg->node_id, d.key_id, scheme, d.t, d.n, names, d.officer);
+                cfg->node_id, p->key_id, p->scheme, p->t, p->n, p->names, p->officer);
         /* the node's own log records the installation */
         sigil_audit_entry e;
         memset(&e, 0, sizeof e);
         e.version = SIGIL_AUDIT_ENTRY_VERSION;
         e.type = SIGIL_AUDIT_CEREMONY;
         e.actor_len = (uint8_t)snprintf(e.actor, sizeof e.actor, "%s", call->peer->uri);
-        e.key_id_len = (uint8_t)strlen(d.key_id);
-        memcpy(e.key_id, d.key_id, e.key_id_len);
-        e.scheme = (uint8_t)scheme;
-        memcpy(e.digest, stmt_hash, 32);
+        e.key_id_len = (uint8_t)strlen(p->key_id);
+        memcpy(e.key_id, p->key_id, e.key_id_len);
+        e.scheme = (uint8_t)p->scheme;
+        memcpy(e.digest, p->stmt_hash, 32);
         e.digest_len = 32;
         int l = snprintf(e.request_id, sizeof e.request_id, "import-installed approvals=%s dealer=%s",
-                         names, d.officer);
+                         p->names, p->officer);
         e.request_id_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.request_id ? sizeof e.request_id - 1 : (size_t)l);
         int ar = node_audit_record(nd, &e);
         if (ar) {
@@ -258,12 +431,11 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         }
     }
     if (!rc) rc = sigil_buf_init(&body, SIGIL_ENV_MAX_BODY, 0);
-    if (!rc) rc = sigil_env_dkg_result_encode(scheme, d.key_id, pk, pklen, pkg.data, pkg.size,
-                                              conf.data, conf.size, &body);
-    if (!rc) rc = node_respond_result(nd, call, rq->session_id.data, 1, body.data, body.size);
-    sodium_memzero(&ks, sizeof ks);
+    if (!rc) rc = sigil_env_dkg_result_encode(p->scheme, p->key_id, pk, pklen, pkg.data, pkg.size,
+                                              p->conf, sizeof p->conf, &body);
+    if (!rc) rc = node_respond_result(nd, call, p->sid, 2, body.data, body.size);
     sigil_buf_free(&pkg);
-    sigil_buf_free(&conf);
     sigil_buf_free(&body);
+    pending_drop(p);
     return rc;
 }

@@ -1871,7 +1871,11 @@ static int h_round(void *ctx, sigil_rpc_call *call)
     pthread_mutex_lock(&nd->mu);
     int rc;
     session *s = session_find(nd, rq->session_id.data, rq->session_id.len);
-    if (!s) {
+    if (!s && node_import_owns(rq->session_id.data, rq->session_id.len)) {
+        rc = check_not_halted(nd, call);
+        if (!rc)
+            rc = node_import_round(nd, call, rq); /* import.c */
+    } else if (!s) {
         DETAIL(call, "no open session with this id");
         rc = SIGIL_E_NOT_FOUND;
     } else if ((rc = check_not_halted(nd, call)) != SIGIL_OK) {
@@ -1898,6 +1902,8 @@ static int h_abort(void *ctx, sigil_rpc_call *call)
     r.existed = s != NULL;
     if (s)
         session_drop(nd, s);
+    else
+        r.existed = node_import_abort(rq->session_id.data, rq->session_id.len); /* import.c */
     pthread_mutex_unlock(&nd->mu);
     return sigil_rpc_pack(&r.base, call->resp);
 }
@@ -2482,6 +2488,22 @@ int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigi
     k->next = nd->keys;
     nd->keys = k;
     return SIGIL_OK;
+}
+
+sigil_env_peers *node_env_peers(node *nd)
+{
+    return nd->peers;
+}
+
+int node_respond_bcast(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                       const uint8_t *body, size_t n)
+{
+    outbox o;
+    int rc = outbox_init(&o, 1);
+    if (!rc) rc = outbox_add(nd, &o, sid, round, 0, SIGIL_ENV_DATA, body, n, NULL);
+    if (!rc) rc = pack_response(call, sid, round, &o, 0, NULL);
+    outbox_free(&o);
+    return rc;
 }
 
 int node_respond_result(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,

@@ -59,6 +59,11 @@ int node_session_burn(node *nd, const uint8_t sid[32]);
  * the node has it); pk/pklen receive the encoded group key. */
 int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigil_keyshare *ks,
                        const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen);
+sigil_env_peers *node_env_peers(node *nd);
+/* Answer the call with done = false and one broadcast DATA envelope of
+ * round `round` (sealed with the node's envelope key). */
+int node_respond_bcast(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                       const uint8_t *body, size_t n);
 /* Answer the call with done = true and one RESULT envelope (body, sealed
  * with the node's envelope key, header sid / round / to 0). */
 int node_respond_result(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
@@ -66,7 +71,12 @@ int node_respond_result(node *nd, sigil_rpc_call *call, const uint8_t sid[32], u
 /* Append one entry (party set to this node) to the node's audit log, durably. */
 int node_audit_record(node *nd, const sigil_audit_entry *e);
 
-/* import.c: SESSION_KIND_IMPORT StartSession (node not halted, lock held). */
+/* import.c (node lock held): SESSION_KIND_IMPORT StartSession (node not
+ * halted); its Round 1 (node not halted); whether a session id is an open
+ * import; AbortSession of one (1 if it existed). */
 int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq);
+int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequest *rq);
+int node_import_owns(const uint8_t *sid, size_t len);
+int node_import_abort(const uint8_t *sid, size_t len);
 
 #endif
