@@ -42,7 +42,7 @@
 
 static size_t scheme_pk_len(int scheme)
 {
-    return scheme == SIGIL_ENV_SCHEME_SECP256K1 ? 33 : 32;
+    return scheme == SIGIL_ENV_SCHEME_SECP256K1 || scheme == SIGIL_ENV_SCHEME_ECDSA ? 33 : 32;
 }
 
 /* ---- the private key ---- */
@@ -192,7 +192,9 @@ static const char propose_import_help[] =
     "--key-file reads the private key only to derive the public key (and\n"
     "zeroizes it); --public-key lets the proposer never touch the secret.\n"
     "schemes: frost-ed25519 (file: RFC 8032 32-byte seed), frost-secp256k1,\n"
-    "frost-bip340 (file: 32-byte secret key); raw bytes or 64 hex digits.\n"
+    "frost-bip340, ecdsa (file: 32-byte secret key); raw bytes or 64 hex\n"
+    "digits. An ecdsa key needs nodes numbered 1..n (DKLs23); the nodes run\n"
+    "the pairwise OT setup after installing their shares.\n"
     "\n"
     "example:\n"
     "  sigil-ceremony propose import cold-ed --scheme frost-ed25519 --threshold 2 \\\n"
@@ -228,9 +230,8 @@ int cer_import_propose(cluster *c, int argc, char **argv)
         return fail(2, "propose import: --out FILE is required");
     if (life < 1 || life > 3600)
         return fail(2, "propose import: --expires between 1 and 3600 seconds");
-    if (sc < 1 || sc > 3)
-        return fail(2, "propose import: --scheme frost-ed25519|frost-secp256k1|frost-bip340 "
-                       "(ECDSA import is not supported yet)");
+    if (sc < 1 || sc > 4)
+        return fail(2, "propose import: --scheme frost-ed25519|frost-secp256k1|frost-bip340|ecdsa");
     if (t < 2 || t > c->n)
         return fail(2, "propose import: --threshold between 2 and %u (the node count)", c->n);
     if (!kf == !pkhex)

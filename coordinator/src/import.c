@@ -6,7 +6,8 @@
  *     recorded at init: this coordinator cannot substitute a key of its own.
  *   /sigil.v1.Admin/ImportKey: k-of-m approvals over an "import" statement
  *     binding key id, scheme, t, n and the public key (nonce burned), then a
- *     SESSION_KIND_IMPORT session on every node, each given its dealing
+ *     SESSION_KIND_IMPORT session on every node (FROST: 2 rounds; ECDSA: 5,
+ *     the confirmations then the DKLs23 pairwise OT setup), each given its dealing
  *     (encrypted to it, signed by an officer: this process reads and alters
  *     none). The key is registered only if every node confirms the same
  *     public key, commitments and public package, and that key is the
@@ -141,15 +142,13 @@ static int import_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Imp
         return rc;
     if (!call->key_id || !call->key_id[0])
         return fail(call, SIGIL_E_INVALID, "import: key_id is required");
-    if (req->scheme < 1 || req->scheme > 3)
-        return fail(call, SIGIL_E_VERSION, "import of scheme %d is not supported (FROST schemes: "
-                                           "frost-ed25519, frost-secp256k1, frost-bip340)",
-                    (int)req->scheme);
+    if (req->scheme < 1 || req->scheme > 4)
+        return fail(call, SIGIL_E_VERSION, "import of scheme %d is not supported", (int)req->scheme);
     if (req->num_parties != n || req->threshold < 2 || req->threshold > n)
         return fail(call, SIGIL_E_THRESHOLD,
                     "import: %u of %u parties, but this cluster has %zu nodes (all take part; "
                     "2 <= t <= n)", req->threshold, req->num_parties, n);
-    if (req->public_key.len != (req->scheme == 2 ? 33u : 32u))
+    if (req->public_key.len != (req->scheme == 2 || req->scheme == 4 ? 33u : 32u))
         return fail(call, SIGIL_E_ENCODING, "import: public key of %zu bytes for this scheme",
                     req->public_key.len);
     if (req->session_id.len != 32)
@@ -171,6 +170,8 @@ static int import_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Imp
     for (size_t i = 0; i < n; i++) {
         coord_node *nd = coord_node_at(c, i);
         parties[i] = nd->cfg->id;
+        if (req->scheme == SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1 && parties[i] != i + 1)
+            return fail(call, SIGIL_E_PARTICIPANT, "an ECDSA key needs nodes 1..n");
         dl[i] = NULL;
         for (size_t j = 0; j < n; j++)
             if (req->dealings[j]->node_id == parties[i]) {
@@ -223,7 +224,7 @@ static int import_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Imp
         if (rc == SIGIL_OK)
             rc = sigil_rpc_pack(&r.base, &starts[i]);
     }
-    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, cfg->keygen_timeout_ms, 4)))
+    if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, cfg->keygen_timeout_ms, 8)))
         fail(call, rc, "import failed on the nodes (nothing registered): %s", s.detail);
     for (size_t i = 0; rc == SIGIL_OK && i < n; i++) {
         Sigil__V1__SessionResponse *f = s.final[i];

@@ -28,6 +28,7 @@
 #include "node.h"
 #include "sigil/breaker.h"
 #include "sigil/dealing.h"
+#include "sigil/ecdsa.h"
 #include "sigil/err.h"
 #include "sigil/frost.h"
 #include "sigil/hsm.h"
@@ -157,6 +158,11 @@ typedef struct {
     uint8_t stmt_hash[32];
     char names[SIGIL_AUDIT_REQID_MAX];
     char officer[SIGIL_DEALING_OFFICER_MAX + 1];
+    /* ECDSA: after the confirmations, the pairwise OT setup (rounds 2-4) */
+    uint32_t round;                 /* the inbound round expected next */
+    uint8_t box[SIGIL_DEALING_MAX_PARTIES][32]; /* peers' envelope box keys */
+    sigil_ecdsa_keyshare *eks;
+    sigil_ecdsa_setup *setup;
 } pending;
 
 /* One node per process; every access is under the node lock. */
@@ -166,6 +172,8 @@ static void pending_drop(pending *p)
 {
     if (p->secret)
         sodium_free(p->secret); /* zeroizes */
+    sigil_ecdsa_keyshare_free(p->eks);
+    sigil_ecdsa_setup_free(p->setup);
     sodium_memzero(p, sizeof *p);
 }
 
@@ -217,11 +225,16 @@ static pending *pending_slot(node *nd, sigil_rpc_call *call, const char *key_id)
 int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
 {
     uint16_t scheme = (uint16_t)rq->scheme;
-    if (scheme < SIGIL_ENV_SCHEME_ED25519 || scheme > SIGIL_ENV_SCHEME_BIP340) {
-        DETAIL(call, "import of scheme %d is not supported by this node (FROST schemes 1-3)",
-               rq->scheme);
+    int ecdsa = scheme == SIGIL_ENV_SCHEME_ECDSA;
+    if (scheme < SIGIL_ENV_SCHEME_ED25519 || scheme > SIGIL_ENV_SCHEME_ECDSA) {
+        DETAIL(call, "import of scheme %d is not supported by this node", rq->scheme);
         return SIGIL_E_VERSION;
     }
+    for (size_t i = 0; ecdsa && i < rq->n_parties; i++)
+        if (rq->parties[i] != i + 1 || rq->n_parties > SIGIL_ECDSA_MAX_PARTIES) {
+            DETAIL(call, "an ECDSA key needs parties 1..n (n <= %d)", SIGIL_ECDSA_MAX_PARTIES);
+            return SIGIL_E_PARTICIPANT;
+        }
     if (sigil_rpc_key_id_check(rq->key_id)) {
         DETAIL(call, "import: malformed key id");
         return SIGIL_E_ENCODING;
@@ -294,11 +307,23 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         p->ks.verifying = p->verifying;
         p->ks.self = self;
         p->ks.secret = p->secret;
-        rc = sigil_frost_prepare_key((sigil_frost_suite)scheme, &p->ks);
+        if (ecdsa) {
+            /* DKLs23 re-checks x_i*G == X_i and every t-subset's group key */
+            rc = sigil_ecdsa_keyshare_from_dkg_share(&p->eks, &p->ks);
+            if (!rc) {
+                sigil_ecdsa_keyshare_pubkey(p->eks, fpk);
+                if (rq->params.len != 33 || memcmp(fpk, rq->params.data, 33))
+                    rc = SIGIL_E_MISMATCH;
+            }
+        } else {
+            rc = sigil_frost_prepare_key((sigil_frost_suite)scheme, &p->ks);
+            if (!rc) rc = sigil_frost_public_key((sigil_frost_suite)scheme, &p->ks, fpk);
+            if (!rc && (sigil_frost_pk_len((sigil_frost_suite)scheme) != rq->params.len ||
+                        memcmp(fpk, rq->params.data, rq->params.len)))
+                rc = SIGIL_E_MISMATCH;
+        }
     }
-    if (!rc) rc = sigil_frost_public_key((sigil_frost_suite)scheme, &p->ks, fpk);
-    if (!rc && (sigil_frost_pk_len((sigil_frost_suite)scheme) != rq->params.len ||
-                memcmp(fpk, rq->params.data, rq->params.len))) {
+    if (rc == SIGIL_E_MISMATCH) {
         DETAIL(call, "import: the shared key is not the approved public key");
         rc = SIGIL_E_MISMATCH;
     }
@@ -319,6 +344,7 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         memcpy(p->stmt_hash, stmt_hash, 32);
         snprintf(p->names, sizeof p->names, "%s", names);
         snprintf(p->officer, sizeof p->officer, "%s", d.officer);
+        p->round = 1;
         rc = node_respond_bcast(nd, call, p->sid, 1, p->conf, sizeof p->conf);
     }
     sigil_buf_free(&conf);
@@ -327,81 +353,24 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     return rc;
 }
 
-/* Round 1: every other node's confirmation must carry our transcript hash;
- * then the share is sealed and stored. */
-int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequest *rq)
+/* Seal and store the share (FROST: the keyshare; ECDSA: the finished
+ * DKLs23 share encoding), record it in the node's log, answer with the
+ * RESULT. */
+static int install_and_answer(node *nd, sigil_rpc_call *call, pending *p, const sigil_buf *ecdsa_share)
 {
     const node_config *cfg = node_cfg(nd);
-    pending *p = pending_find(rq->session_id.data, rq->session_id.len);
-    if (!p)
-        return SIGIL_E_NOT_FOUND;
-    if (rq->round != 1) {
-        DETAIL(call, "import session expects round 1, request is for round %u", rq->round);
-        return rq->round < 1 ? SIGIL_E_REPLAY : SIGIL_E_STATE;
-    }
-    if (rq->n_inbound != p->n - 1) {
-        DETAIL(call, "import round 1 needs %u confirmations, got %zu", p->n - 1, rq->n_inbound);
-        return SIGIL_E_INVALID;
-    }
-    int got[SIGIL_DEALING_MAX_PARTIES] = {0}, rc = SIGIL_OK;
-    for (size_t i = 0; i < rq->n_inbound && !rc; i++) {
-        const Sigil__V1__Envelope *e = rq->inbound[i];
-        int idx = -1;
-        for (uint32_t j = 0; e && j < p->n; j++)
-            if (p->parties[j] == e->from && j != p->self)
-                idx = (int)j;
-        if (!e || idx < 0 || e->round != 1 || e->to != 0 ||
-            e->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_DATA || e->session_id.len != 32 ||
-            memcmp(e->session_id.data, p->sid, 32)) {
-            DETAIL(call, "import: confirmation envelope from node %u is not for this session "
-                         "and round", e ? e->from : 0);
-            return SIGIL_E_PARTICIPANT; /* nothing changed: the staged share stays */
-        }
-        if (got[idx]) {
-            DETAIL(call, "import: two confirmations from node %u (replay)", e->from);
-            return SIGIL_E_REPLAY;
-        }
-        sigil_env_header h = {e->session_id.data, e->session_id.len, e->round, e->from, e->to,
-                              (uint32_t)e->kind};
-        sigil_buf b;
-        rc = sigil_buf_init(&b, 4096, 0);
-        if (!rc) rc = sigil_env_open(node_env_peers(nd), node_env_key(nd), &h, e->payload.data,
-                                     e->payload.len, &b, NULL);
-        if (rc) {
-            DETAIL(call, "import: confirmation from node %u refused: %s", e->from, sigil_strerror(rc));
-            sigil_buf_free(&b);
-            return rc;
-        }
-        /* same transcript hash, the sender's own id */
-        sigil_scalar id;
-        uint8_t idb[32];
-        sigil_scalar_set_u64(p->ks.g, &id, e->from);
-        sigil_scalar_serialize(p->ks.g, idb, &id);
-        if (b.size != sizeof p->conf || b.data[0] != 0x03 || memcmp(b.data + 1, idb, 32) ||
-            memcmp(b.data + 33, p->conf + 33, 32)) {
-            DETAIL(call, "import refused by node %u: node %u was dealt another polynomial or key "
-                         "(confirmations differ); nothing stored", cfg->node_id, e->from);
-            rc = SIGIL_E_CONFIRM;
-        }
-        sigil_buf_free(&b);
-        got[idx] = 1;
-    }
-    if (rc) {
-        pending_drop(p); /* authenticated evidence the dealing was inconsistent */
-        return rc;
-    }
-
-    /* every node holds a share of the same polynomial: seal and store */
     sigil_buf pkg, body;
     uint8_t pk[SIGIL_FROST_PK_MAX];
     size_t pklen = 0;
     sigil_buf_view(&body, NULL, 0);
     sigil_keyshare pub = p->ks;
     pub.secret = NULL;
-    rc = sigil_buf_init(&pkg, SIGIL_HSM_SHARE_MAX, 0);
+    int rc = sigil_buf_init(&pkg, SIGIL_HSM_SHARE_MAX, 0);
     if (!rc) rc = sigil_keyshare_serialize(&pub, &pkg);
     if (!rc) {
-        rc = node_install_frost(nd, p->key_id, p->scheme, &p->ks, pkg.data, pkg.size, pk, &pklen);
+        rc = ecdsa_share ? node_install_ecdsa(nd, p->key_id, ecdsa_share, pkg.data, pkg.size, pk, &pklen)
+                         : node_install_frost(nd, p->key_id, p->scheme, &p->ks, pkg.data, pkg.size,
+                                              pk, &pklen);
         if (rc)
             DETAIL(call, "import: the share could not be sealed and stored: %s", sigil_strerror(rc));
     }
@@ -433,9 +402,148 @@ int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequ
     if (!rc) rc = sigil_buf_init(&body, SIGIL_ENV_MAX_BODY, 0);
     if (!rc) rc = sigil_env_dkg_result_encode(p->scheme, p->key_id, pk, pklen, pkg.data, pkg.size,
                                               p->conf, sizeof p->conf, &body);
-    if (!rc) rc = node_respond_result(nd, call, p->sid, 2, body.data, body.size);
+    if (!rc) rc = node_respond_result(nd, call, p->sid, p->round + 1, body.data, body.size);
     sigil_buf_free(&pkg);
     sigil_buf_free(&body);
-    pending_drop(p);
+    return rc;
+}
+
+/* Open this round's n-1 inbound envelopes (round p->round, DATA, from every
+ * other party once; to 0 for the confirmations, else to this node and
+ * encrypted) into bodies[k] for the k-th other party. Nothing changes on a
+ * refusal. */
+static int collect(node *nd, sigil_rpc_call *call, pending *p, const Sigil__V1__RoundRequest *rq,
+                   sigil_buf *bodies, uint8_t (*box)[32])
+{
+    uint32_t me = node_cfg(nd)->node_id, want_to = p->round == 1 ? 0 : me;
+    int got[SIGIL_DEALING_MAX_PARTIES] = {0};
+    if (rq->n_inbound != p->n - 1) {
+        DETAIL(call, "import round %u needs %u envelopes, got %zu", p->round, p->n - 1, rq->n_inbound);
+        return SIGIL_E_INVALID;
+    }
+    for (size_t i = 0; i < rq->n_inbound; i++) {
+        const Sigil__V1__Envelope *e = rq->inbound[i];
+        int idx = -1;
+        for (uint32_t j = 0; e && j < p->n; j++)
+            if (p->parties[j] == e->from && j != p->self)
+                idx = (int)j;
+        if (!e || idx < 0 || e->round != p->round || e->to != want_to ||
+            e->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_DATA || e->session_id.len != 32 ||
+            memcmp(e->session_id.data, p->sid, 32)) {
+            DETAIL(call, "import: envelope from node %u is not for this session, round %u and "
+                         "recipient", e ? e->from : 0, p->round);
+            return SIGIL_E_PARTICIPANT;
+        }
+        int k = idx < (int)p->self ? idx : idx - 1;
+        if (got[k]) {
+            DETAIL(call, "import: two envelopes from node %u in one round (replay)", e->from);
+            return SIGIL_E_REPLAY;
+        }
+        got[k] = 1;
+        sigil_env_header h = {e->session_id.data, e->session_id.len, e->round, e->from, e->to,
+                              (uint32_t)e->kind};
+        int rc = sigil_env_open(node_env_peers(nd), node_env_key(nd), &h, e->payload.data,
+                                e->payload.len, &bodies[k], box ? box[k] : NULL);
+        if (rc) {
+            DETAIL(call, "import: envelope from node %u refused: %s", e->from, sigil_strerror(rc));
+            return rc;
+        }
+    }
+    return SIGIL_OK;
+}
+
+static uint32_t other_party(const pending *p, uint32_t k)
+{
+    return p->parties[k < p->self ? k : k + 1];
+}
+
+int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequest *rq)
+{
+    const node_config *cfg = node_cfg(nd);
+    pending *p = pending_find(rq->session_id.data, rq->session_id.len);
+    if (!p)
+        return SIGIL_E_NOT_FOUND;
+    if (rq->round != p->round) {
+        DETAIL(call, "import session expects round %u, request is for round %u", p->round, rq->round);
+        return rq->round < p->round ? SIGIL_E_REPLAY : SIGIL_E_STATE;
+    }
+    uint32_t others = p->n - 1;
+    sigil_buf in[SIGIL_DEALING_MAX_PARTIES], out[SIGIL_DEALING_MAX_PARTIES];
+    uint8_t box[SIGIL_DEALING_MAX_PARTIES][32];
+    uint32_t to[SIGIL_DEALING_MAX_PARTIES];
+    int rc = SIGIL_OK, fatal = 0;
+    memset(in, 0, sizeof in);
+    memset(out, 0, sizeof out);
+    for (uint32_t k = 0; k < others && !rc; k++)
+        rc = sigil_buf_init(&in[k], SIGIL_ENV_MAX_BODY, SIGIL_BUF_SECRET);
+    if (!rc) rc = collect(nd, call, p, rq, in, p->round == 1 ? box : NULL);
+    if (rc)
+        goto done; /* nothing changed: the staged share stays */
+    fatal = 1; /* from here a failure ends the import on this node */
+    if (p->round == 1) {
+        /* every confirmation: 0x03 | the sender's id | our transcript hash */
+        for (uint32_t k = 0; k < others && !rc; k++) {
+            sigil_scalar id;
+            uint8_t idb[32];
+            sigil_scalar_set_u64(p->ks.g, &id, other_party(p, k));
+            sigil_scalar_serialize(p->ks.g, idb, &id);
+            if (in[k].size != sizeof p->conf || in[k].data[0] != 0x03 ||
+                memcmp(in[k].data + 1, idb, 32) || memcmp(in[k].data + 33, p->conf + 33, 32)) {
+                DETAIL(call, "import refused by node %u: node %u was dealt another polynomial or "
+                             "key (confirmations differ); nothing stored",
+                       cfg->node_id, other_party(p, k));
+                rc = SIGIL_E_CONFIRM;
+            }
+        }
+        if (!rc && p->scheme != SIGIL_ENV_SCHEME_ECDSA) {
+            rc = install_and_answer(nd, call, p, NULL);
+            fatal = 2;
+        } else if (!rc) {
+            /* DKLs23: the pairwise multiplication (OT) setup, rounds 2-4 */
+            memcpy(p->box, box, sizeof p->box);
+            rc = sigil_ecdsa_setup_new(&p->setup, p->eks, p->sid);
+            for (uint32_t k = 0; k < others && !rc; k++)
+                rc = sigil_buf_init(&out[k], SIGIL_ECDSA_MAX_PAYLOAD + 64, 0);
+            if (!rc) rc = sigil_ecdsa_setup_round1(p->setup, out);
+        }
+    } else {
+        uint16_t culprit = 0;
+        for (uint32_t k = 0; k < others && !rc; k++)
+            rc = sigil_buf_init(&out[k], SIGIL_ECDSA_MAX_PAYLOAD + 64, 0);
+        if (!rc && p->round == 2)
+            rc = sigil_ecdsa_setup_round2(p->setup, in, out, &culprit);
+        else if (!rc && p->round == 3)
+            rc = sigil_ecdsa_setup_round3(p->setup, in, out, &culprit);
+        else if (!rc) {
+            sigil_ecdsa_share *sh = NULL;
+            sigil_buf sec;
+            sigil_buf_view(&sec, NULL, 0);
+            rc = sigil_ecdsa_setup_finish(p->setup, in, &sh, &culprit);
+            if (!rc) rc = sigil_buf_init(&sec, 4 * SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
+            if (!rc) rc = sigil_ecdsa_share_encode(sh, &sec);
+            if (!rc) rc = install_and_answer(nd, call, p, &sec);
+            sigil_ecdsa_share_free(sh);
+            sigil_buf_free(&sec);
+            fatal = 2;
+        }
+        if (rc && culprit)
+            DETAIL(call, "import: OT setup round %u failed: %s (culprit node %u)", p->round,
+                   sigil_strerror(rc), culprit);
+    }
+    if (!rc && fatal == 1) {
+        /* ECDSA: the next round's pairwise messages, encrypted to each peer */
+        for (uint32_t k = 0; k < others; k++)
+            to[k] = other_party(p, k);
+        rc = node_respond_pairwise(nd, call, p->sid, p->round + 1, others, to, out, p->box);
+        if (!rc)
+            p->round++;
+    }
+done:
+    for (uint32_t k = 0; k < others; k++) {
+        sigil_buf_free(&in[k]);
+        sigil_buf_free(&out[k]);
+    }
+    if ((rc && fatal) || fatal == 2)
+        pending_drop(p); /* finished, or authenticated evidence the import failed */
     return rc;
 }

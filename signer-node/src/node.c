@@ -2506,6 +2506,38 @@ int node_respond_bcast(node *nd, sigil_rpc_call *call, const uint8_t sid[32], ui
     return rc;
 }
 
+int node_install_ecdsa(node *nd, const char *key_id, const sigil_buf *share,
+                       const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen)
+{
+    sigil_buf pubb;
+    keyrec *k = NULL;
+    sigil_buf_view(&pubb, pkg, pkglen);
+    if (key_find(nd, key_id))
+        return SIGIL_E_EXISTS;
+    int rc = key_store(nd, key_id, SIGIL_ENV_SCHEME_ECDSA, share, &pubb, &k);
+    if (rc)
+        return rc;
+    memcpy(pk, k->pk, k->pklen);
+    *pklen = k->pklen;
+    k->next = nd->keys;
+    nd->keys = k;
+    return SIGIL_OK;
+}
+
+int node_respond_pairwise(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                          size_t count, const uint32_t *to, const sigil_buf *bodies,
+                          const uint8_t (*box)[32])
+{
+    outbox o;
+    int rc = outbox_init(&o, count);
+    for (size_t i = 0; i < count && !rc; i++)
+        rc = outbox_add(nd, &o, sid, round, to[i], SIGIL_ENV_DATA, bodies[i].data, bodies[i].size,
+                        box[i]);
+    if (!rc) rc = pack_response(call, sid, round, &o, 0, NULL);
+    outbox_free(&o);
+    return rc;
+}
+
 int node_respond_result(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
                         const uint8_t *body, size_t n)
 {

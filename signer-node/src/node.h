@@ -59,6 +59,15 @@ int node_session_burn(node *nd, const uint8_t sid[32]);
  * the node has it); pk/pklen receive the encoded group key. */
 int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigil_keyshare *ks,
                        const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen);
+/* The same for a DKLs23 share (its sigil_ecdsa_share_encode bytes in a
+ * secret buffer; pkg = the generic public key package over secp256k1). */
+int node_install_ecdsa(node *nd, const char *key_id, const sigil_buf *share,
+                       const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen);
+/* Answer with done = false and count DATA envelopes of round `round`,
+ * bodies[i] encrypted to box[i] and addressed to to[i]. */
+int node_respond_pairwise(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                          size_t count, const uint32_t *to, const sigil_buf *bodies,
+                          const uint8_t (*box)[32]);
 sigil_env_peers *node_env_peers(node *nd);
 /* Answer the call with done = false and one broadcast DATA envelope of
  * round `round` (sealed with the node's envelope key). */

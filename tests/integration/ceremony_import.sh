@@ -112,7 +112,7 @@ case $case_ in
 import_sign)
   A=$T/a
   setup "$A" alpha
-  for s in frost-ed25519 frost-secp256k1 frost-bip340; do
+  for s in frost-ed25519 frost-secp256k1 frost-bip340 ecdsa; do
     K=$T/$s.key k=imp-${s#frost-}
     if [[ $s == frost-bip340 ]]; then newkey_odd "$K"; else newkey "$K"; fi
     orig=$(pubkey_of $s "$K")
@@ -133,7 +133,7 @@ import_sign)
     [[ $(node_keys "$A" "$k") == 3 ]] && ok "$s: a sealed share on each of the 3 nodes" || bad "$s: node key files"
     : >"$T/sigs"
     for i in 1 2 3 4 5; do
-      if [[ $s == frost-bip340 ]]; then
+      if [[ $s == frost-bip340 || $s == ecdsa ]]; then
         client "$A" --json sign "$k" --digest "$(printf 'm%s' $i | sha256sum | cut -c1-64)" >>"$T/sigs"
       else
         client "$A" --json sign "$k" --message "imported $i" >>"$T/sigs"
@@ -200,13 +200,13 @@ EOF
   "$BIN/sigil-audit" verify --log "$A/coord/audit" --key "$A/coord/audit.pub" >"$T/v" 2>&1 &&
     ok "coordinator audit log verifies ($(tail -1 "$T/v"))" || bad "audit verify: $(cat "$T/v")"
   "$BIN/sigil-audit" show --log "$A/coord/audit" --type ceremony >"$T/show" 2>&1
-  [[ $(grep -c 'request=import-registered approvals=carol,dave' "$T/show") == 3 ]] &&
-    ok "coordinator log: 3 import records naming the approvers carol,dave" || bad "audit: $(cat "$T/show")"
+  [[ $(grep -c 'request=import-registered approvals=carol,dave' "$T/show") == 4 ]] &&
+    ok "coordinator log: 4 import records naming the approvers carol,dave" || bad "audit: $(cat "$T/show")"
   d=$($PY -c "import json,hashlib,sys; print(hashlib.sha256(bytes.fromhex(json.load(open(sys.argv[1]))['statement'])).hexdigest())" "$T/frost-ed25519.stmt")
   grep -q "digest=$d" "$T/show" && ok "the record carries the statement's SHA-256" || bad "statement digest $d not in log"
   for i in 1 2 3; do
     "$BIN/sigil-audit" show --log "$A/node$i/state/audit" --type ceremony 2>/dev/null | grep -c 'import-installed approvals=carol,dave dealer=carol'
-  done | tr '\n' ' ' | grep -q '^3 3 3 $' && ok "each node's log records its 3 share installations" || bad "node logs"
+  done | tr '\n' ' ' | grep -q '^4 4 4 $' && ok "each node's log records its 4 share installations" || bad "node logs"
   ;;
 
 import_refused)
