@@ -220,7 +220,7 @@ static int run(const char *conf, char *const argv[], char *out, size_t outn)
  * DIR/LABEL.pin (0600), then the sealing key and an Ed25519 key pair
  * labelled keylabel, made by `sigil-hsm provision`. pk_hex gets the
  * public key. */
-static int make_token(const char *dir, const char *label, const char *keylabel, char pk_hex[65])
+int make_token(const char *dir, const char *label, const char *keylabel, char pk_hex[65])
 {
     char conf[CER_PATH_MAX], path[CER_PATH_MAX], pin[25], sopin[25], tool[CER_PATH_MAX],
         text[CER_PATH_MAX * 2], out[256];
@@ -766,6 +766,8 @@ static int cmd_propose(cluster *c, int argc, char **argv)
     int i = 1;
     if (!strcmp(op, "import"))
         return cer_import_propose(c, argc - 1, argv + 1); /* import.c */
+    if (!strcmp(op, "backup") || !strcmp(op, "restore"))
+        return cer_backup_propose(c, op, argc - 1, argv + 1); /* backup.c */
     if (!strcmp(op, "keygen")) {
         if (argc < 2 || argv[1][0] == '-')
             return fail(2, "propose keygen: KEY first (see propose --help)");
@@ -936,12 +938,15 @@ static int cmd_approve(cluster *c, int argc, char **argv)
                 "refused (the file was altered)");
         goto out;
     }
-    if (!strcmp(st->action, "import") && cer_import_params(c, &s, st, NULL)) {
-        fail(1, "approve: the file's import parameters do not match the signed parameter hash; "
-                "refused (the file was altered)");
+    if (((!strcmp(st->action, "import") && cer_import_params(c, &s, st, NULL)) ||
+         ((!strcmp(st->action, "backup") || !strcmp(st->action, "restore")) &&
+          cer_backup_params_ok(c, &s, st)))) {
+        fail(1, "approve: the file's %s parameters do not match the signed parameter hash; "
+                "refused (the file was altered)", st->action);
         goto out;
     }
-    if (strcmp(st->action, "keygen") && strcmp(st->action, "resume") && strcmp(st->action, "import")) {
+    if (strcmp(st->action, "keygen") && strcmp(st->action, "resume") && strcmp(st->action, "import") &&
+        strcmp(st->action, "backup") && strcmp(st->action, "restore")) {
         fail(1, "approve: unknown action \"%s\"; refused", st->action);
         goto out;
     }
@@ -955,6 +960,8 @@ static int cmd_approve(cluster *c, int argc, char **argv)
                 st->key_id, sigil_coord_scheme_name(scheme), t, c->n);
     if (!strcmp(st->action, "import"))
         cer_import_describe(o, c, &s, st); /* import.c */
+    if (!strcmp(st->action, "backup") || !strcmp(st->action, "restore"))
+        cer_backup_describe(o, c, &s, st); /* backup.c */
     if (!strcmp(st->action, "resume"))
         fprintf(o, "  halt epoch  %" PRIu64 "%s\n", st->halt_epoch,
                 st->halt_epoch ? "" : " (whichever halt is current)");
@@ -1418,15 +1425,20 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  init       create a cluster (PKI, node and officer tokens, quorum, configs)\n"
-    "  propose    write a statement file for an operation (resume, keygen, import)\n"
+    "  propose    write a statement file (resume, keygen, import, backup, restore)\n"
     "  approve    show a statement and sign it with an officer's token\n"
     "  halt       trip the circuit breaker (one officer)\n"
     "  resume     resume a halted cluster (k-of-m approval files)\n"
     "  keygen     distributed key generation (k-of-m approval files)\n"
     "  import     import an existing private key, split inside this process (k-of-m)\n"
+    "  backup-key make an officer's RSA backup key in the officer's token\n"
+    "  backup     export every share of a key encrypted to k-of-m officers (k-of-m)\n"
+    "  replace-node  new token and identity key for a destroyed node\n"
+    "  restore-piece one officer's piece for a replacement node (in the officer's token)\n"
+    "  restore    give a replacement node its share from k pieces (k-of-m)\n"
     "  status     breaker state and quorum policy\n"
     "\n"
-    "Not yet: refresh, backup, restore, retire (see docs/modules/ceremony.md).\n"
+    "Not yet: refresh, retire (see docs/modules/ceremony.md).\n"
     "\n"
     "example, from nothing to a signing key:\n"
     "  export SIGIL_CLUSTER=/srv/sigil\n"
@@ -1501,5 +1513,8 @@ int main(int argc, char **argv)
         return cmd_status(&c, cargc, cargv);
     if (!strcmp(cmd, "import"))
         return cer_cmd_import(&c, cargc, cargv); /* import.c */
+    if (!strcmp(cmd, "backup-key") || !strcmp(cmd, "backup") || !strcmp(cmd, "restore-piece") ||
+        !strcmp(cmd, "restore") || !strcmp(cmd, "replace-node"))
+        return cer_cmd_backup(&c, cmd, cargc, cargv); /* backup.c */
     return fail(2, "unknown command '%s' (try sigil-ceremony --help)", cmd);
 }

@@ -329,6 +329,31 @@ static const char import_help[] =
     "  sigil-ceremony import imp.stmt --key-file seed.hex --approval c.apr --approval d.apr "
     "--wipe-input\n";
 
+int cer_node_identities(cluster *c, uint8_t pk[MAX_NODES + 1][32], int have[MAX_NODES + 1])
+{
+    char path[CER_PATH_MAX + 32];
+    json_error_t je;
+    snprintf(path, sizeof path, "%s/coord/coord.json", c->dir);
+    json_t *r = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!r)
+        return fail(1, "%s: %s (node identity keys recorded at init)", path, je.text);
+    json_t *nodes = json_object_get(r, "nodes");
+    int bad = 0;
+    memset(have, 0, (MAX_NODES + 1) * sizeof *have);
+    for (size_t i = 0; !bad && i < json_array_size(nodes); i++) {
+        json_t *o = json_array_get(nodes, i);
+        size_t l = 0;
+        json_int_t id = json_integer_value(json_object_get(o, "id"));
+        if (id < 1 || id > MAX_NODES ||
+            unhex(json_string_value(json_object_get(o, "identity_public_key")), pk[id], 32, &l) || l != 32)
+            bad = 1;
+        else
+            have[id] = 1;
+    }
+    json_decref(r);
+    return bad ? fail(1, "%s: node identity keys malformed", path) : 0;
+}
+
 /* Node identity keys as recorded at init (coord/coord.json, written by
  * init from each node token): the ceremony's own record, not the
  * coordinator's word. */
@@ -362,11 +387,11 @@ static int node_peers(cluster *c, sigil_env_peers **peers)
     return 0;
 }
 
-static int open_officer_token(cluster *c, const char *officer, sigil_hsm **h)
+int cer_officer_token(cluster *c, const char *officer, sigil_hsm **h)
 {
     char conf[CER_PATH_MAX + 256], pin[CER_PATH_MAX + 256], label[96];
     if (strlen(officer) > 64)
-        return fail(1, "import: officer name too long");
+        return fail(1, "officer name too long");
     snprintf(conf, sizeof conf, "%s/officers/%.64s/softhsm2.conf", c->dir, officer);
     snprintf(pin, sizeof pin, "%s/officers/%.64s/officer-%.64s.pin", c->dir, officer, officer);
     snprintf(label, sizeof label, "officer-%.64s", officer);
@@ -377,7 +402,7 @@ static int open_officer_token(cluster *c, const char *officer, sigil_hsm **h)
     hc.max_sessions = 1;
     int rc = sigil_hsm_open(h, &hc);
     if (rc)
-        return fail(1, "import: cannot open officer %s's token (%s): %s", officer, label,
+        return fail(1, "cannot open officer %s's token (%s): %s", officer, label,
                     sigil_strerror(rc));
     return 0;
 }
@@ -629,7 +654,7 @@ int cer_cmd_import(cluster *c, int argc, char **argv)
     Sigil__V1__ImportDealing dealings[SIGIL_DEALING_MAX_PARTIES], *dp[SIGIL_DEALING_MAX_PARTIES];
     memset(payloads, 0, sizeof payloads);
     sigil_hsm *h = NULL;
-    if (!rc && open_officer_token(c, officer, &h))
+    if (!rc && cer_officer_token(c, officer, &h))
         rc = 1;
     for (unsigned i = 0; !rc && i < p.n; i++) {
         sigil_buf m;

@@ -2435,6 +2435,15 @@ int coord_audit(sigil_coord *c, sigil_audit_entry *e)
     return audit_append(c, e, 1, NULL);
 }
 
+int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out)
+{
+    key_rt *k = keys_find(c, key_id);
+    if (!k)
+        return SIGIL_E_NOT_FOUND;
+    *out = k->info;
+    return SIGIL_OK;
+}
+
 int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *info,
                        Sigil__V1__KeyInfo *ki)
 {

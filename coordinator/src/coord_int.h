@@ -86,11 +86,15 @@ int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action
 /* Append one entry to the audit log (durable); SIGIL_OK when no log is
  * configured. */
 int coord_audit(sigil_coord *c, sigil_audit_entry *e);
+/* A copy of a registered key's public record (SIGIL_E_NOT_FOUND). */
+int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out);
 /* Register a new key (registry file, runtime, pools) and fill *ki. */
 int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *info,
                        Sigil__V1__KeyInfo *ki);
 
-/* import.c: register /sigil.v1.Admin/ImportPrepare and ImportKey. */
+/* import.c: register /sigil.v1.Admin/ImportPrepare and ImportKey (and,
+ * through backup.c, BackupKey and RestoreKey). */
 int coord_import_register(sigil_coord *c, sigil_rpc_server *server);
+int coord_backup_register(sigil_coord *c, sigil_rpc_server *server);
 
 #endif

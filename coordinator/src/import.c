@@ -49,7 +49,9 @@ static int h_import_prepare(void *ctx, sigil_rpc_call *call)
 {
     sigil_coord *c = ctx;
     const sigil_coord_config *cfg = coord_cfg(c);
+    const Sigil__V1__ImportPrepareRequest *pr = (const Sigil__V1__ImportPrepareRequest *)call->req;
     Sigil__V1__ImportPrepareResponse resp = SIGIL__V1__IMPORT_PREPARE_RESPONSE__INIT;
+    size_t nn = 0;
     Sigil__V1__NodeEnvelopeCert certs[SIGIL_COORD_MAX_NODES], *cp[SIGIL_COORD_MAX_NODES];
     uint8_t raw[SIGIL_COORD_MAX_NODES][SIGIL_ENV_CERT_LEN];
     int rc = coord_check_running(c, call);
@@ -57,6 +59,8 @@ static int h_import_prepare(void *ctx, sigil_rpc_call *call)
         return rc;
     for (size_t i = 0; i < cfg->num_nodes; i++) {
         coord_node *n = coord_node_at(c, i);
+        if (pr->node_id && n->cfg->id != pr->node_id)
+            continue;
         Sigil__V1__NodeStatusRequest req = SIGIL__V1__NODE_STATUS_REQUEST__INIT;
         ProtobufCMessage *m = NULL;
         sigil_rpc_status st;
@@ -75,15 +79,18 @@ static int h_import_prepare(void *ctx, sigil_rpc_call *call)
             return fail(call, SIGIL_E_ENCODING, "node %u gave no envelope certificate",
                         n->cfg->id);
         }
-        memcpy(raw[i], r->envelope_cert.data, SIGIL_ENV_CERT_LEN);
+        memcpy(raw[nn], r->envelope_cert.data, SIGIL_ENV_CERT_LEN);
         sigil_rpc_msg_free(m);
-        sigil__v1__node_envelope_cert__init(&certs[i]);
-        certs[i].node_id = n->cfg->id;
-        certs[i].cert = (ProtobufCBinaryData){SIGIL_ENV_CERT_LEN, raw[i]};
-        cp[i] = &certs[i];
+        sigil__v1__node_envelope_cert__init(&certs[nn]);
+        certs[nn].node_id = n->cfg->id;
+        certs[nn].cert = (ProtobufCBinaryData){SIGIL_ENV_CERT_LEN, raw[nn]};
+        cp[nn] = &certs[nn];
+        nn++;
     }
+    if (pr->node_id && !nn)
+        return fail(call, SIGIL_E_NOT_FOUND, "no node %u in this cluster", pr->node_id);
     resp.nodes = cp;
-    resp.n_nodes = cfg->num_nodes;
+    resp.n_nodes = nn;
     return sigil_rpc_pack(&resp.base, call->resp);
 }
 
@@ -303,5 +310,7 @@ int coord_import_register(sigil_coord *c, sigil_rpc_server *server)
     if (!rc)
         rc = sigil_rpc_server_add(server, ADMIN_IMPORT_KEY, &sigil__v1__import_key_request__descriptor,
                                   IMPORT_REQ_MAX, h_import_key, c);
+    if (!rc)
+        rc = coord_backup_register(c, server); /* backup.c */
     return rc;
 }

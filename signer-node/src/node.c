@@ -1833,6 +1833,13 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         rc = check_not_halted(nd, call);
         if (!rc)
             rc = node_import_start(nd, call, rq); /* import.c */
+    } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_BACKUP ||
+               rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE) {
+        rc = check_not_halted(nd, call);
+        if (!rc)
+            rc = rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_BACKUP
+                     ? node_backup_start(nd, call, rq) /* backup.c */
+                     : node_restore_start(nd, call, rq);
     } else {
         DETAIL(call, "session kind %d is not supported by this node", rq->kind);
         rc = SIGIL_E_VERSION;
@@ -2536,6 +2543,29 @@ int node_respond_pairwise(node *nd, sigil_rpc_call *call, const uint8_t sid[32],
     if (!rc) rc = pack_response(call, sid, round, &o, 0, NULL);
     outbox_free(&o);
     return rc;
+}
+
+int node_key_unseal_frost(node *nd, const char *key_id, sigil_keyshare *out, uint16_t *scheme,
+                          uint32_t *version)
+{
+    keyrec *k = key_find(nd, key_id);
+    if (!k)
+        return SIGIL_E_NOT_FOUND;
+    if (k->scheme == SIGIL_ENV_SCHEME_ECDSA)
+        return SIGIL_E_VERSION;
+    *scheme = k->scheme;
+    *version = k->version;
+    return key_unseal(nd, k, out);
+}
+
+void node_key_release(node *nd, sigil_keyshare *ks)
+{
+    key_release(nd, ks);
+}
+
+int node_identity_sign(node *nd, const uint8_t *msg, size_t n, uint8_t sig[64])
+{
+    return sigil_hsm_sign_ed25519(nd->hsm, SIGIL_HSM_IDENTITY_LABEL, msg, n, sig);
 }
 
 int node_respond_result(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,

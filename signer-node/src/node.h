@@ -68,6 +68,14 @@ int node_install_ecdsa(node *nd, const char *key_id, const sigil_buf *share,
 int node_respond_pairwise(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
                           size_t count, const uint32_t *to, const sigil_buf *bodies,
                           const uint8_t (*box)[32]);
+/* Unseal a FROST key's share into the node's slot (release with
+ * node_key_release before the lock is dropped); SIGIL_E_NOT_FOUND,
+ * SIGIL_E_VERSION for an ECDSA key. */
+int node_key_unseal_frost(node *nd, const char *key_id, sigil_keyshare *out, uint16_t *scheme,
+                          uint32_t *version);
+void node_key_release(node *nd, sigil_keyshare *ks);
+/* Sign with the node's HSM identity key. */
+int node_identity_sign(node *nd, const uint8_t *msg, size_t n, uint8_t sig[64]);
 sigil_env_peers *node_env_peers(node *nd);
 /* Answer the call with done = false and one broadcast DATA envelope of
  * round `round` (sealed with the node's envelope key). */
@@ -87,5 +95,9 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
 int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequest *rq);
 int node_import_owns(const uint8_t *sid, size_t len);
 int node_import_abort(const uint8_t *sid, size_t len);
+/* backup_node.c (node lock held, not halted): SESSION_KIND_BACKUP /
+ * SESSION_KIND_RESTORE StartSession, each answered at once. */
+int node_backup_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq);
+int node_restore_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq);
 
 #endif

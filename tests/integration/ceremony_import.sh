@@ -5,7 +5,7 @@
 #
 #   tests/integration/ceremony_import.sh CASE BIN_DIR SCRIPTS_DIR
 #
-# CASE: import_sign | import_refused
+# CASE: import_sign | import_refused | backup_restore
 set -uo pipefail
 
 case_=${1:?case} BIN=${2:?bin dir} SCRIPTS=${3:?scripts dir}
@@ -274,6 +274,112 @@ import_refused)
   ((nref >= 6)) && grep -q 'Feldman' "$T/show" &&
     ok "the coordinator's log records the $nref server-side refusals (with the reason)" ||
     bad "refusals in log: $nref: $(cat "$T/show")"
+  ;;
+backup_restore)
+  A=$T/a
+  setup "$A" alpha
+  K=$T/k.hex
+  newkey "$K"
+  orig=$(pubkey_of frost-ed25519 "$K")
+  "$C" --cluster "$A" propose import hot-ed --scheme frost-ed25519 --threshold 2 --key-file "$K" --out "$T/i.stmt" >/dev/null
+  approve2 "$A" "$T/i.stmt" "$T/i"
+  expect_ok "imported a key to back up" "$C" --cluster "$A" import "$T/i.stmt" --key-file "$K" --approval "$T/i.c" --approval "$T/i.d" --yes
+  for o in carol dave erin; do
+    expect_ok "backup key of $o made in $o's token" "$C" --cluster "$A" backup-key --officer $o
+  done
+  "$C" --cluster "$A" propose backup hot-ed --out "$T/b.stmt" >/dev/null
+  approve2 "$A" "$T/b.stmt" "$T/b"
+  expect_refused "backup with one approval refused" "too few approvals" \
+    "$C" --cluster "$A" backup "$T/b.stmt" --approval "$T/b.c" --out "$T/x.backup" --skip-local-check
+  [[ ! -e $T/x.backup ]] && ok "the refused backup wrote nothing" || bad "x.backup exists"
+  expect_ok "backup of hot-ed (2 approvals)" "$C" --cluster "$A" backup "$T/b.stmt" --approval "$T/b.c" --approval "$T/b.d" --out "$T/hot-ed.backup"
+  # the backup file holds no share and no piece in clear: no 32-byte window
+  # w with w*G equal to a verifying share (of the key or of any officer piece)
+  $PY - "$T/hot-ed.backup" "$A/coord/state/keys.json" <<'EOF' >"$T/scan" 2>&1
+import json, sys
+from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp as base
+b = json.load(open(sys.argv[1]))
+k = json.load(open(sys.argv[2]))["keys"][0]
+pkg = bytes.fromhex(k["public_package"]); n = int.from_bytes(pkg[6:10], "big"); off = 14 + 32 * n
+targets = {pkg[off + 32 * i: off + 32 * (i + 1)] for i in range(n)} | {bytes.fromhex(k["public_key"])}
+L = 2**252 + 27742317777372353535851937790883648493
+blob = b"".join(bytes.fromhex(s["section"]) for s in b["sections"])
+# the pieces' commitments V_j: every 32-byte window that decodes is a candidate target too
+hits = 0
+for i in range(len(blob) - 31):
+    w = blob[i:i + 32]
+    if int.from_bytes(w, "little") >= L or not any(w):
+        continue
+    try:
+        p = base(w)
+    except Exception:
+        continue
+    if p in targets or p in blob:
+        hits += 1
+print("backup bytes %d, windows holding a share or piece in clear: %d" % (len(blob), hits))
+sys.exit(1 if hits else 0)
+EOF
+  [[ $? == 0 ]] && ok "$(cat "$T/scan")" || bad "scan: $(cat "$T/scan")"
+
+  # destroy node 3: state and token gone
+  "$SCRIPTS/cluster" stop-node "$A" 3
+  rm -rf "$A"/node3/state/* "$A/hsm/node3/tokens"
+  expect_ok "replace-node 3: new token and identity key" "$C" --cluster "$A" replace-node 3
+  "$SCRIPTS/cluster" down "$A"
+  "$SCRIPTS/cluster" start "$A" 2>"$T/start.err" || { cat "$T/start.err"; bad start; done_; }
+  "$SCRIPTS/cluster" stop-node "$A" 1
+  expect_refused "node 3 holds no share: {2,3} cannot sign" "" client "$A" sign hot-ed --message before
+  "$SCRIPTS/cluster" start-node "$A" 1 2>/dev/null
+  "$C" --cluster "$A" propose restore hot-ed --node 3 --backup "$T/hot-ed.backup" --out "$T/r.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/r.stmt" --officer dave --out "$T/r.d" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/r.stmt" --officer erin --out "$T/r.e" --yes >/dev/null
+  expect_ok "dave decrypts his piece in his token, re-encrypted to node 3" \
+    "$C" --cluster "$A" restore-piece "$T/r.stmt" --backup "$T/hot-ed.backup" --officer dave --out "$T/d.piece"
+  expect_ok "erin likewise" \
+    "$C" --cluster "$A" restore-piece "$T/r.stmt" --backup "$T/hot-ed.backup" --officer erin --out "$T/e.piece"
+  expect_refused "local: restore with fewer than k pieces refused" "2 needed" \
+    "$C" --cluster "$A" restore "$T/r.stmt" --backup "$T/hot-ed.backup" --approval "$T/r.d" --approval "$T/r.e" --piece "$T/d.piece"
+  expect_refused "local: restore with the same piece twice refused" "repeats an officer" \
+    "$C" --cluster "$A" restore "$T/r.stmt" --backup "$T/hot-ed.backup" --approval "$T/r.d" --approval "$T/r.e" --piece "$T/d.piece" --piece "$T/d.piece"
+  expect_refused "node: the same piece twice refused" "repeats an officer" \
+    "$C" --cluster "$A" restore "$T/r.stmt" --backup "$T/hot-ed.backup" --approval "$T/r.d" --approval "$T/r.e" --piece "$T/d.piece" --piece "$T/d.piece" --skip-local-check
+  [[ $(node_keys "$A" hot-ed) == 2 ]] && ok "refused restores stored nothing on node 3" || bad "node 3 has a key"
+  # a fresh statement (the refused ones burned theirs)
+  "$C" --cluster "$A" propose restore hot-ed --node 3 --backup "$T/hot-ed.backup" --out "$T/r2.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/r2.stmt" --officer dave --out "$T/r2.d" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/r2.stmt" --officer erin --out "$T/r2.e" --yes >/dev/null
+  expect_refused "node: fewer than k pieces refused" "2 needed" \
+    "$C" --cluster "$A" restore "$T/r2.stmt" --backup "$T/hot-ed.backup" --approval "$T/r2.d" --approval "$T/r2.e" --piece "$T/d.piece" --skip-local-check
+  "$C" --cluster "$A" propose restore hot-ed --node 3 --backup "$T/hot-ed.backup" --out "$T/r2.stmt2" >/dev/null
+  rm -f "$T/r2.d" "$T/r2.e"
+  "$C" --cluster "$A" approve "$T/r2.stmt2" --officer dave --out "$T/r2.d" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/r2.stmt2" --officer erin --out "$T/r2.e" --yes >/dev/null
+  mv "$T/r2.stmt2" "$T/r2.stmt"
+  expect_refused "restore with one approval refused" "too few approvals" \
+    "$C" --cluster "$A" restore "$T/r2.stmt" --backup "$T/hot-ed.backup" --approval "$T/r2.d" --piece "$T/d.piece" --piece "$T/e.piece" --skip-local-check
+  expect_refused "pieces made for another restore statement refused by the node" "another statement" \
+    "$C" --cluster "$A" restore "$T/r2.stmt" --backup "$T/hot-ed.backup" --approval "$T/r2.d" --approval "$T/r2.e" --piece "$T/d.piece" --piece "$T/e.piece"
+  "$C" --cluster "$A" propose restore hot-ed --node 3 --backup "$T/hot-ed.backup" --out "$T/r3.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/r3.stmt" --officer dave --out "$T/r3.d" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/r3.stmt" --officer erin --out "$T/r3.e" --yes >/dev/null
+  "$C" --cluster "$A" restore-piece "$T/r3.stmt" --backup "$T/hot-ed.backup" --officer dave --out "$T/d3.piece" >/dev/null
+  "$C" --cluster "$A" restore-piece "$T/r3.stmt" --backup "$T/hot-ed.backup" --officer erin --out "$T/e3.piece" >/dev/null
+  expect_ok "restore onto the fresh node 3 with 2 pieces" \
+    "$C" --cluster "$A" restore "$T/r3.stmt" --backup "$T/hot-ed.backup" --approval "$T/r3.d" --approval "$T/r3.e" --piece "$T/d3.piece" --piece "$T/e3.piece"
+  [[ $(node_keys "$A" hot-ed) == 3 ]] && ok "node 3 holds a sealed share again" || bad "node 3 key file"
+  "$SCRIPTS/cluster" stop-node "$A" 1
+  : >"$T/sigs"
+  for i in 1 2 3; do client "$A" --json sign hot-ed --message "after restore $i" >>"$T/sigs"; done
+  [[ $(grep -c '"signers":\[2,3\]' "$T/sigs") == 3 && $(grep -c "\"public_key\":\"$orig\"" "$T/sigs") == 3 ]] &&
+    "$SCRIPTS/verify-signatures" "$T/sigs" >/dev/null &&
+    ok "nodes {2,3} sign with the restored share; verifies under the original key" || bad "sign: $(cat "$T/sigs")"
+  "$SCRIPTS/cluster" stop-coord "$A"
+  "$BIN/sigil-audit" show --log "$A/coord/audit" --type ceremony >"$T/show" 2>&1
+  grep -q 'request=backup-exported approvals=carol,dave' "$T/show" && grep -q 'request=restore-installed approvals=dave,erin' "$T/show" &&
+    grep -q 'request=restore-refused' "$T/show" && grep -q 'request=backup-refused' "$T/show" &&
+    ok "coordinator log: backup, restore and their refusals with the approving officers" || bad "audit: $(cat "$T/show")"
+  "$BIN/sigil-audit" show --log "$A/node3/state/audit" --type ceremony 2>/dev/null | grep -q 'restore-installed approvals=dave,erin pieces=dave,erin' &&
+    ok "node 3's log records the restored share and whose pieces" || bad "node 3 log"
   ;;
 *) echo "unknown case $case_"; exit 2 ;;
 esac
