@@ -377,12 +377,16 @@ int cer_backup_params_ok(const cluster *c, const stmt_file *s, const Sigil__V1__
         }
         return bad || st->params_hash.len != 32 || sodium_memcmp(h, st->params_hash.data, 32) ? -1 : 0;
     }
-    /* restore: only the section hash is in the file; checked against the
-     * backup file by the commands that have it */
-    return json_integer_value(json_object_get(s->params, "node")) > 0 &&
-                   json_string_value(json_object_get(s->params, "section_sha256"))
-               ? 0
-               : -1;
+    /* restore: the node and section hash shown are the signed ones */
+    json_int_t node = json_integer_value(json_object_get(s->params, "node"));
+    uint8_t sh[32];
+    size_t shl = 0;
+    if (node < 1 || node > 65535 ||
+        unhex(json_string_value(json_object_get(s->params, "section_sha256")), sh, 32, &shl) ||
+        shl != 32 || sigil_backup_restore_params_hash_of(st->key_id, (uint32_t)node, sh, h) ||
+        st->params_hash.len != 32 || sodium_memcmp(h, st->params_hash.data, 32))
+        return -1;
+    return 0;
 }
 
 void cer_backup_describe(FILE *o, const cluster *c, const stmt_file *s,

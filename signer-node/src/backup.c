@@ -246,6 +246,14 @@ int sigil_backup_restore_params_hash(const char *key_id, uint32_t node, const ui
         return SIGIL_E_INVALID;
     uint8_t sh[32];
     crypto_hash_sha256(sh, section, n);
+    return sigil_backup_restore_params_hash_of(key_id, node, sh, out);
+}
+
+int sigil_backup_restore_params_hash_of(const char *key_id, uint32_t node, const uint8_t sh[32],
+                                        uint8_t out[32])
+{
+    if (!key_id || !sh || !out)
+        return SIGIL_E_INVALID;
     sigil_buf b;
     int rc = sigil_buf_init(&b, 256, 0);
     if (!rc) rc = sigil_buf_put(&b, RESTORE_DOMAIN, sizeof RESTORE_DOMAIN);

@@ -331,6 +331,9 @@ EOF
   expect_refused "node 3 holds no share: {2,3} cannot sign" "" client "$A" sign hot-ed --message before
   "$SCRIPTS/cluster" start-node "$A" 1 2>/dev/null
   "$C" --cluster "$A" propose restore hot-ed --node 3 --backup "$T/hot-ed.backup" --out "$T/r.stmt" >/dev/null
+  sed 's/"node": 3/"node": 2/' "$T/r.stmt" >"$T/ralt.stmt"
+  expect_refused "approve refuses a restore statement whose node was altered" "do not match" \
+    "$C" --cluster "$A" approve "$T/ralt.stmt" --officer dave --out "$T/ralt.d" --yes
   "$C" --cluster "$A" approve "$T/r.stmt" --officer dave --out "$T/r.d" --yes >/dev/null
   "$C" --cluster "$A" approve "$T/r.stmt" --officer erin --out "$T/r.e" --yes >/dev/null
   expect_ok "dave decrypts his piece in his token, re-encrypted to node 3" \

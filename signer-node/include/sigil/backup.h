@@ -104,6 +104,9 @@ int sigil_backup_section_decode(sigil_backup_section *s, const uint8_t *p, size_
 int sigil_backup_section_verify(const sigil_backup_section *s, const uint8_t identity_pk[32]);
 int sigil_backup_restore_params_hash(const char *key_id, uint32_t node, const uint8_t *section,
                                      size_t n, uint8_t out[32]);
+/* The same from the section's SHA-256 (what `approve` shows). */
+int sigil_backup_restore_params_hash_of(const char *key_id, uint32_t node, const uint8_t sh[32],
+                                        uint8_t out[32]);
 
 typedef struct {
     char officer[SIGIL_BACKUP_NAME_MAX + 1];
