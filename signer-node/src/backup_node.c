@@ -33,7 +33,9 @@
 #include "sigil/frost.h"
 #include "sigil/hsm.h"
 
+#ifndef DETAIL
 #define DETAIL(call, ...) snprintf((call)->detail, sizeof (call)->detail, __VA_ARGS__)
+#endif
 
 static const char *why(int rc)
 {

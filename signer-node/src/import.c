@@ -33,7 +33,9 @@
 #include "sigil/frost.h"
 #include "sigil/hsm.h"
 
+#ifndef DETAIL
 #define DETAIL(call, ...) snprintf((call)->detail, sizeof (call)->detail, __VA_ARGS__)
+#endif
 
 static const char *approval_why(int rc)
 {
@@ -412,7 +414,7 @@ static int install_and_answer(node *nd, sigil_rpc_call *call, pending *p, const 
  * other party once; to 0 for the confirmations, else to this node and
  * encrypted) into bodies[k] for the k-th other party. Nothing changes on a
  * refusal. */
-static int collect(node *nd, sigil_rpc_call *call, pending *p, const Sigil__V1__RoundRequest *rq,
+static int import_collect(node *nd, sigil_rpc_call *call, pending *p, const Sigil__V1__RoundRequest *rq,
                    sigil_buf *bodies, uint8_t (*box)[32])
 {
     uint32_t me = node_cfg(nd)->node_id, want_to = p->round == 1 ? 0 : me;
@@ -476,7 +478,7 @@ int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequ
     memset(out, 0, sizeof out);
     for (uint32_t k = 0; k < others && !rc; k++)
         rc = sigil_buf_init(&in[k], SIGIL_ENV_MAX_BODY, SIGIL_BUF_SECRET);
-    if (!rc) rc = collect(nd, call, p, rq, in, p->round == 1 ? box : NULL);
+    if (!rc) rc = import_collect(nd, call, p, rq, in, p->round == 1 ? box : NULL);
     if (rc)
         goto done; /* nothing changed: the staged share stays */
     fatal = 1; /* from here a failure ends the import on this node */
