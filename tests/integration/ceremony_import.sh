@@ -110,7 +110,7 @@ node_keys() { ls "$1"/node*/state/keys/ 2>/dev/null | grep -c "^$2\.key$"; }
 
 case $case_ in
 import_sign)
-  A=$T/a
+  A=$T/a timing=
   setup "$A" alpha
   for s in frost-ed25519 frost-secp256k1 frost-bip340 ecdsa; do
     K=$T/$s.key k=imp-${s#frost-}
@@ -122,8 +122,10 @@ import_sign)
       { bad "$s: propose/approve"; continue; }
     extra=(); [[ $s == frost-ed25519 ]] && extra=(--save-request "$T/req.bin")
     [[ $s == frost-secp256k1 ]] && extra=(--wipe-input)
+    t0=$(date +%s%N)
     if "$C" --cluster "$A" --json import "$T/$s.stmt" --key-file "$K" --approval "$T/$s.c" \
       --approval "$T/$s.d" --yes "${extra[@]}" >"$T/out" 2>"$T/err"; then
+      timing+=" $s $((($(date +%s%N) - t0) / 1000000)) ms;"
       ok "$s: imported ($(cat "$T/out"))"
     else
       bad "$s: import: $(tail -3 "$T/err")"; continue
@@ -144,6 +146,7 @@ import_sign)
       ok "$s: 5 threshold signatures verify under the ORIGINAL public key (independent verifier)$([[ $s == frost-bip340 ]] && echo ", key with odd y")" ||
       bad "$s: signatures: $(cat "$T/sigs")"
   done
+  echo "# sigil-ceremony import (2-of-3, checks + split + 3 dealings signed in the officer token + nodes): $timing"
   # the ed25519 signature also with PyNaCl directly against the seed's key
   line=$(client "$A" --json sign imp-ed25519 --message 'seed check')
   $PY - "$line" "$T/frost-ed25519.key" <<'EOF' && ok "Ed25519: PyNaCl verifies with SigningKey(seed).verify_key" || bad "PyNaCl"
@@ -292,7 +295,9 @@ backup_restore)
   expect_refused "backup with one approval refused" "too few approvals" \
     "$C" --cluster "$A" backup "$T/b.stmt" --approval "$T/b.c" --out "$T/x.backup" --skip-local-check
   [[ ! -e $T/x.backup ]] && ok "the refused backup wrote nothing" || bad "x.backup exists"
+  t0=$(date +%s%N)
   expect_ok "backup of hot-ed (2 approvals)" "$C" --cluster "$A" backup "$T/b.stmt" --approval "$T/b.c" --approval "$T/b.d" --out "$T/hot-ed.backup"
+  echo "# backup of a 2-of-3 key (3 sections, 3 RSA-3072 pieces each): $((($(date +%s%N) - t0) / 1000000)) ms"
   # the backup file holds no share and no piece in clear: no 32-byte window
   # w with w*G equal to a verifying share (of the key or of any officer piece)
   $PY - "$T/hot-ed.backup" "$A/coord/state/keys.json" <<'EOF' >"$T/scan" 2>&1
@@ -367,8 +372,10 @@ EOF
   "$C" --cluster "$A" approve "$T/r3.stmt" --officer erin --out "$T/r3.e" --yes >/dev/null
   "$C" --cluster "$A" restore-piece "$T/r3.stmt" --backup "$T/hot-ed.backup" --officer dave --out "$T/d3.piece" >/dev/null
   "$C" --cluster "$A" restore-piece "$T/r3.stmt" --backup "$T/hot-ed.backup" --officer erin --out "$T/e3.piece" >/dev/null
+  t0=$(date +%s%N)
   expect_ok "restore onto the fresh node 3 with 2 pieces" \
     "$C" --cluster "$A" restore "$T/r3.stmt" --backup "$T/hot-ed.backup" --approval "$T/r3.d" --approval "$T/r3.e" --piece "$T/d3.piece" --piece "$T/e3.piece"
+  echo "# restore (2 pieces, node combines and seals): $((($(date +%s%N) - t0) / 1000000)) ms"
   [[ $(node_keys "$A" hot-ed) == 3 ]] && ok "node 3 holds a sealed share again" || bad "node 3 key file"
   "$SCRIPTS/cluster" stop-node "$A" 1
   : >"$T/sigs"
