@@ -286,6 +286,8 @@ static int free_ports(int *ports, int n)
 
 /* ------------------------------------------------------- cluster.json */
 
+/* cluster: see ceremony.h */
+
 static int cluster_load(const char *dir, cluster *c)
 {
     char path[CER_PATH_MAX];
@@ -672,6 +674,8 @@ static int cmd_init(const char *dir, int argc, char **argv)
 
 /* ------------------------------------------------- statements, approvals */
 
+/* stmt: see ceremony.h */
+
 /* keygen parameters -> KeygenRequest{key_id, scheme, threshold} packed ->
  * SHA-256 (what the coordinator recomputes) */
 static int keygen_params_hash(const char *key_id, int scheme, unsigned t, uint8_t h[32])
@@ -746,12 +750,15 @@ static const char propose_help[] =
     "  resume [--epoch E]     end halt epoch E (default 0: whichever halt is current)\n"
     "  keygen KEY --scheme S --threshold T [-n N]\n"
     "                         distributed key generation on every node (N, if\n"
-    "                         given, must equal the cluster's node count)\n"
+    "                         given, must equal the cluster's node count)\n"    "  refresh KEY            proactive share refresh (same public key, new shares)\n"
+    "  retire KEY             destroy every share of KEY (the public key stays)\n"
     "schemes: frost-ed25519, frost-secp256k1, frost-bip340, ecdsa\n"
     "\n"
     "examples:\n"
     "  sigil-ceremony propose keygen hot-ed --scheme frost-ed25519 --threshold 2 --out kg.stmt\n"
-    "  sigil-ceremony propose resume --out resume.stmt --expires 600\n";
+    "  sigil-ceremony propose resume --out resume.stmt --expires 600\n"
+    "  sigil-ceremony propose refresh hot-ed --out rf.stmt\n"
+    "  sigil-ceremony propose retire old-key --out rt.stmt\n";
 
 static int cmd_propose(cluster *c, int argc, char **argv)
 {
@@ -773,8 +780,15 @@ static int cmd_propose(cluster *c, int argc, char **argv)
             return fail(2, "propose keygen: KEY first (see propose --help)");
         key = argv[1];
         i = 2;
+    } else if (!strcmp(op, "refresh") || !strcmp(op, "retire")) {
+        if (argc < 2 || argv[1][0] == '-')
+            return fail(2, "propose %s: KEY first (see propose --help)", op);
+        key = argv[1];
+        i = 2;
     } else if (strcmp(op, "resume"))
-        return fail(2, "propose: unknown operation %s (resume, keygen; see propose --help)", op);
+        return fail(2, "propose: unknown operation %s (resume, keygen, refresh, retire; see "
+                       "propose --help)",
+                    op);
     for (; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -828,6 +842,13 @@ static int cmd_propose(cluster *c, int argc, char **argv)
         s.params_hash = (ProtobufCBinaryData){32, ph};
         params = json_pack("{s:s,s:i,s:i}", "scheme", sigil_coord_scheme_name(sc), "threshold",
                            (int)t, "parties", (int)c->n);
+    }
+    if ((!strcmp(op, "refresh") || !strcmp(op, "retire"))) {
+        if (strlen(key) > 64 || cer_lc_params_hash(op, key, ph))
+            return fail(2, "propose %s: key id at most 64 characters of [A-Za-z0-9._-]", op);
+        s.key_id = (char *)key;
+        s.params_hash = (ProtobufCBinaryData){32, ph};
+        params = json_pack("{s:s}", "key_id", key);
     }
     sigil_buf b;
     sigil_buf_init(&b, SIGIL_BREAKER_STATEMENT_MAX, 0);
@@ -945,8 +966,15 @@ static int cmd_approve(cluster *c, int argc, char **argv)
                 "refused (the file was altered)", st->action);
         goto out;
     }
+    if ((!strcmp(st->action, "refresh") || !strcmp(st->action, "retire")) &&
+        cer_lc_params_check(st)) {
+        fail(1, "approve: the %s statement's parameter hash does not match its key; refused",
+             st->action);
+        goto out;
+    }
     if (strcmp(st->action, "keygen") && strcmp(st->action, "resume") && strcmp(st->action, "import") &&
-        strcmp(st->action, "backup") && strcmp(st->action, "restore")) {
+        strcmp(st->action, "backup") && strcmp(st->action, "restore") &&
+        strcmp(st->action, "refresh") && strcmp(st->action, "retire")) {
         fail(1, "approve: unknown action \"%s\"; refused", st->action);
         goto out;
     }
@@ -962,6 +990,14 @@ static int cmd_approve(cluster *c, int argc, char **argv)
         cer_import_describe(o, c, &s, st); /* import.c */
     if (!strcmp(st->action, "backup") || !strcmp(st->action, "restore"))
         cer_backup_describe(o, c, &s, st); /* backup.c */
+    if (!strcmp(st->action, "refresh"))
+        fprintf(o, "  key         %s\n  effect      every node re-randomizes its share; the public "
+                   "key stays; old shares stop working\n",
+                st->key_id);
+    if (!strcmp(st->action, "retire"))
+        fprintf(o, "  key         %s\n  effect      EVERY SHARE IS DESTROYED: the key never signs "
+                   "again (its public key stays for verification)\n",
+                st->key_id);
     if (!strcmp(st->action, "resume"))
         fprintf(o, "  halt epoch  %" PRIu64 "%s\n", st->halt_epoch,
                 st->halt_epoch ? "" : " (whichever halt is current)");
@@ -1044,6 +1080,8 @@ out:
 }
 
 /* ------------------------------------------------- talking to the cluster */
+
+/* conn: see ceremony.h */
 
 int connect_as(cluster *c, const char *identity, conn *k)
 {
@@ -1425,20 +1463,21 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  init       create a cluster (PKI, node and officer tokens, quorum, configs)\n"
-    "  propose    write a statement file (resume, keygen, import, backup, restore)\n"
+    "  propose    write a statement file (resume, keygen, import, backup, restore,\n"
+    "             refresh, retire)\n"
     "  approve    show a statement and sign it with an officer's token\n"
     "  halt       trip the circuit breaker (one officer)\n"
     "  resume     resume a halted cluster (k-of-m approval files)\n"
     "  keygen     distributed key generation (k-of-m approval files)\n"
     "  import     import an existing private key, split inside this process (k-of-m)\n"
+    "  refresh    proactive share refresh of a key (k-of-m approval files)\n"
+    "  retire     destroy every share of a key; the public key stays (k-of-m)\n"
     "  backup-key make an officer's RSA backup key in the officer's token\n"
     "  backup     export every share of a key encrypted to k-of-m officers (k-of-m)\n"
     "  replace-node  new token and identity key for a destroyed node\n"
     "  restore-piece one officer's piece for a replacement node (in the officer's token)\n"
     "  restore    give a replacement node its share from k pieces (k-of-m)\n"
     "  status     breaker state and quorum policy\n"
-    "\n"
-    "Not yet: refresh, retire (see docs/modules/ceremony.md).\n"
     "\n"
     "example, from nothing to a signing key:\n"
     "  export SIGIL_CLUSTER=/srv/sigil\n"
@@ -1516,5 +1555,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "backup-key") || !strcmp(cmd, "backup") || !strcmp(cmd, "restore-piece") ||
         !strcmp(cmd, "restore") || !strcmp(cmd, "replace-node"))
         return cer_cmd_backup(&c, cmd, cargc, cargv); /* backup.c */
+    if (!strcmp(cmd, "refresh") || !strcmp(cmd, "retire"))
+        return cer_cmd_lifecycle(&c, cmd, cargc, cargv);
     return fail(2, "unknown command '%s' (try sigil-ceremony --help)", cmd);
 }

@@ -116,5 +116,14 @@ int cer_backup_params_ok(const cluster *c, const stmt_file *s, const Sigil__V1__
 void cer_backup_describe(FILE *o, const cluster *c, const stmt_file *s,
                          const Sigil__V1__ApprovalStatement *st);
 int cer_cmd_backup(cluster *c, const char *cmd, int argc, char **argv);
+/* lifecycle.c: refresh and retire */
+/* params_hash of a refresh / retire statement: SHA-256 of RefreshRequest /
+ * RetireRequest{key_id} packed alone (what the coordinator and the nodes
+ * recompute). 0 or -1 (bad key id). */
+int cer_lc_params_hash(const char *op, const char *key_id, uint8_t h[32]);
+/* 0 if st (refresh / retire) carries the params hash of its key id. */
+int cer_lc_params_check(const Sigil__V1__ApprovalStatement *st);
+/* `sigil-ceremony refresh|retire STATEMENT --approval FILE...` */
+int cer_cmd_lifecycle(cluster *c, const char *op, int argc, char **argv);
 
 #endif

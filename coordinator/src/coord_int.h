@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "sigil/coord.h"
+#include "sigil/envelope.h"
 #include "sigil/rpc.h"
 #include "sigil/v1/node.pb-c.h"
 
@@ -17,6 +18,8 @@ typedef struct {
     atomic_uint_fast64_t down_until_ms;   /* 0: healthy; else skip until then */
     atomic_uint fails;                    /* consecutive failures */
     atomic_int peer_known;                /* its identity key is in the env peers */
+    sigil_env_peers *peers;               /* every node's identity key (shared): the
+                                             relay verifies envelopes with it */
 } coord_node;
 
 uint64_t coord_now_ms(void);
@@ -46,8 +49,12 @@ typedef struct {
 /* Run a session: StartSession(starts[i]) on every party, then relay each
  * round's outbound envelopes (to == 0: every other participant; to == k:
  * party k) into the next Round call of its recipients, until every party
- * is done. Each node call has node_timeout_ms; the whole session at most
- * max_rounds rounds. On any failure (a node error or timeout, an envelope
+ * is done. Before relaying, each envelope must carry its sender's id, this
+ * session's id, the sender's current round and kind DATA or ECHO, and its
+ * signature must verify under the sender's identity key (the nodes'
+ * peers): otherwise SIGIL_E_CHECK and the SENDER is blamed (the receiver
+ * would only refuse it, and would be blamed for refusing). Each node call
+ * has node_timeout_ms; the whole session at most max_rounds rounds. On any failure (a node error or timeout, an envelope
  * from the wrong sender or to an unknown party, rounds out of step) every
  * party gets AbortSession and the error is returned with failed_party set
  * when one node is to blame. */
@@ -59,15 +66,23 @@ void coord_session_clear(coord_session *s);
 void coord_session_abort(coord_node **nodes, size_t count, const uint8_t sid[32],
                          const char *reason);
 
-/* ---- coord.c internals for import.c ---- */
-
+/* ---- coord.c hooks for import.c / backup.c and lifecycle.c (Admin/Refresh,
+ * Admin/Retire) ---- */
 #include "sigil/audit.h"
 #include "sigil/breaker.h"
 #include "sigil/v1/common.pb-c.h"
 
+/* Register /sigil.v1.Admin/Refresh and /sigil.v1.Admin/Retire. */
+int coord_lifecycle_register(sigil_coord *c, sigil_rpc_server *srv);
+/* Sign refused for a key that is not active: the status and message
+ * (retired: never signs again; pending: being refreshed, retry). */
+int coord_key_inactive(sigil_rpc_call *call, const char *key_id, int state);
+
 const sigil_coord_config *coord_cfg(const sigil_coord *c);
 /* The i-th configured node (NULL past the end). */
 coord_node *coord_node_at(sigil_coord *c, size_t i);
+/* The configured node with party id `id` (NULL if none). */
+coord_node *coord_node_of(sigil_coord *c, uint32_t id);
 /* SIGIL_OK, or SIGIL_E_HALTED with the halt's detail in call. */
 int coord_check_running(sigil_coord *c, sigil_rpc_call *call);
 int coord_key_exists(sigil_coord *c, const char *key_id);
@@ -96,5 +111,9 @@ int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_k
  * through backup.c, BackupKey and RestoreKey). */
 int coord_import_register(sigil_coord *c, sigil_rpc_server *server);
 int coord_backup_register(sigil_coord *c, sigil_rpc_server *server);
+/* Replace a key's runtime by one built from info (pools start empty),
+ * persisting info in keys.json first when persist is set. The old runtime
+ * stays allocated until exit (handlers may still hold it). */
+int coord_key_replace(sigil_coord *c, const sigil_coord_key *info, int persist);
 
 #endif
