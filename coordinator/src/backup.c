@@ -101,6 +101,9 @@ static int backup_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Bac
     int rc = coord_check_running(c, call);
     if (rc)
         return rc;
+    if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
+        return fail(call, SIGIL_E_STATE, "backup: key '%s' is not active (%s)", call->key_id,
+                    info->state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED ? "retired" : "being refreshed");
     if (info->scheme < 1 || info->scheme > 3)
         return fail(call, SIGIL_E_VERSION, "backup: only FROST keys can be backed up (an ECDSA share "
                                            "holds per-pair OT state no restore can recreate)");
@@ -205,6 +208,9 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
     int rc = coord_check_running(c, call);
     if (rc)
         return rc;
+    if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
+        return fail(call, SIGIL_E_STATE, "restore: key '%s' is not active (%s)", call->key_id,
+                    info->state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED ? "retired" : "being refreshed");
     int party = 0;
     for (size_t i = 0; i < info->num_parties; i++)
         party |= info->parties[i] == req->node_id;
@@ -212,6 +218,20 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
     if (!party || !nd)
         return fail(call, SIGIL_E_PARTICIPANT, "restore: node %u holds no share of '%s'",
                     req->node_id, call->key_id);
+    /* a section of the key's CURRENT sharing only (a backup taken before a
+     * refresh is stale: its share would not combine with the others) */
+    sigil_backup_section sec;
+    if (sigil_backup_section_decode(&sec, req->section.data, req->section.len) ||
+        strcmp(sec.key_id, call->key_id) || sec.node != req->node_id)
+        return fail(call, SIGIL_E_INVALID, "restore: the backup section is malformed or for "
+                                           "another key or node");
+    if (sec.version != info->share_version || sec.package_len != info->package_len ||
+        info->package_len < 14 || memcmp(sec.package, info->package, 10) ||
+        memcmp(sec.package + 14, info->package + 14, info->package_len - 14))
+        return fail(call, SIGIL_E_MISMATCH,
+                    "restore: the backup holds share version %u but '%s' is at version %u (the "
+                    "key was refreshed after this backup): take a new backup after every refresh",
+                    sec.version, call->key_id, info->share_version);
     if (req->n_pieces < 1 || req->n_pieces > SIGIL_BACKUP_MAX_OFFICERS)
         return fail(call, SIGIL_E_THRESHOLD, "restore: %zu pieces (1..%d)", req->n_pieces,
                     SIGIL_BACKUP_MAX_OFFICERS);

@@ -299,7 +299,7 @@ int node_restore_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSes
         return SIGIL_E_INVALID;
     }
     if (node_has_key(nd, rq->key_id)) {
-        DETAIL(call, "key '%s' already exists on this node", rq->key_id);
+        DETAIL(call, "key '%s' exists (or was retired) on this node", rq->key_id);
         return SIGIL_E_EXISTS;
     }
     int rc = sigil_backup_restore_params_hash(rq->key_id, cfg->node_id, rq->params.data,
@@ -317,8 +317,8 @@ int node_restore_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSes
                sec.key_id, sec.node);
         return SIGIL_E_MISMATCH;
     }
-    if (sec.version != 1) {
-        DETAIL(call, "restore: share version %u (only version 1 is restorable by this node)", sec.version);
+    if (sec.version < 1) {
+        DETAIL(call, "restore: share version 0 in the backup section");
         return SIGIL_E_VERSION;
     }
     sigil_keyshare pkg;
@@ -443,7 +443,9 @@ int node_restore_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSes
     if (!rc) {
         sigil_keyshare ks = pkg;
         ks.secret = s;
-        rc = node_install_frost(nd, rq->key_id, sec.scheme, &ks, sec.package, sec.package_len, pk, &pklen);
+        /* the backed-up share version: the other nodes hold the same one */
+        rc = node_install_frost_version(nd, rq->key_id, sec.scheme, sec.version, &ks, sec.package,
+                                        sec.package_len, pk, &pklen);
         if (rc)
             DETAIL(call, "restore: the share could not be sealed and stored: %s", sigil_strerror(rc));
     }

@@ -2367,7 +2367,7 @@ const sigil_env_key *node_env_key(const node *nd)
 
 int node_has_key(node *nd, const char *key_id)
 {
-    return key_find(nd, key_id) != NULL;
+    return key_find(nd, key_id) != NULL || key_retired(nd, key_id);
 }
 
 int node_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size_t n, uint32_t *self)
@@ -2385,6 +2385,13 @@ int node_session_burn(node *nd, const uint8_t sid[32])
 int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigil_keyshare *ks,
                        const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen)
 {
+    return node_install_frost_version(nd, key_id, scheme, SHARE_VERSION, ks, pkg, pkglen, pk, pklen);
+}
+
+int node_install_frost_version(node *nd, const char *key_id, uint16_t scheme, uint32_t version,
+                               const sigil_keyshare *ks, const uint8_t *pkg, size_t pkglen,
+                               uint8_t *pk, size_t *pklen)
+{
     sigil_buf sec, pubb;
     keyrec *k = NULL;
     uint8_t *sp = NULL, h[32];
@@ -2395,8 +2402,8 @@ int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigi
     if (!rc) sigil_scalar_serialize(ks->g, sp, ks->secret);
     crypto_hash_sha256(h, pkg, pkglen);
     if (!rc) rc = sigil_buf_put(&sec, h, 32);
-    if (!rc && key_find(nd, key_id)) rc = SIGIL_E_EXISTS;
-    if (!rc) rc = key_store(nd, key_id, scheme, &sec, &pubb, &k);
+    if (!rc && (key_find(nd, key_id) || key_retired(nd, key_id))) rc = SIGIL_E_EXISTS;
+    if (!rc) rc = key_store_version(nd, key_id, scheme, version, ".key", &sec, &pubb, &k);
     sigil_buf_free(&sec);
     if (rc)
         return rc;
@@ -2429,7 +2436,7 @@ int node_install_ecdsa(node *nd, const char *key_id, const sigil_buf *share,
     sigil_buf pubb;
     keyrec *k = NULL;
     sigil_buf_view(&pubb, pkg, pkglen);
-    if (key_find(nd, key_id))
+    if (key_find(nd, key_id) || key_retired(nd, key_id))
         return SIGIL_E_EXISTS;
     int rc = key_store(nd, key_id, SIGIL_ENV_SCHEME_ECDSA, share, &pubb, &k);
     if (rc)

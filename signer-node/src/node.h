@@ -243,7 +243,8 @@ typedef struct node node;
 
 const node_config *node_cfg(const node *nd);
 const sigil_env_key *node_env_key(const node *nd);
-/* 1 if the node holds key_id. */
+/* 1 if the node holds key_id, or held it and it was retired (its id is
+ * never reused). */
 int node_has_key(node *nd, const char *key_id);
 /* Parties ascending, known, including this node (*self = its index);
  * else a message in call->detail and SIGIL_E_PARTICIPANT. */
@@ -256,6 +257,10 @@ int node_session_burn(node *nd, const uint8_t sid[32]);
  * the node has it); pk/pklen receive the encoded group key. */
 int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigil_keyshare *ks,
                        const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen);
+/* The same with an explicit share version (restore keeps the backed-up one). */
+int node_install_frost_version(node *nd, const char *key_id, uint16_t scheme, uint32_t version,
+                               const sigil_keyshare *ks, const uint8_t *pkg, size_t pkglen,
+                               uint8_t *pk, size_t *pklen);
 /* The same for a DKLs23 share (its sigil_ecdsa_share_encode bytes in a
  * secret buffer; pkg = the generic public key package over secp256k1). */
 int node_install_ecdsa(node *nd, const char *key_id, const sigil_buf *share,

@@ -383,12 +383,43 @@ EOF
   [[ $(grep -c '"signers":\[2,3\]' "$T/sigs") == 3 && $(grep -c "\"public_key\":\"$orig\"" "$T/sigs") == 3 ]] &&
     "$SCRIPTS/verify-signatures" "$T/sigs" >/dev/null &&
     ok "nodes {2,3} sign with the restored share; verifies under the original key" || bad "sign: $(cat "$T/sigs")"
+  # after a refresh the old backup is stale (refused before any approval is
+  # used); a new backup restores share version 2
+  "$SCRIPTS/cluster" start-node "$A" 1 2>/dev/null
+  "$C" --cluster "$A" propose refresh hot-ed --out "$T/rf.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/rf.stmt" --officer carol --out "$T/rf.c" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/rf.stmt" --officer erin --out "$T/rf.e" --yes >/dev/null
+  expect_ok "refresh of hot-ed (share version 2)" "$C" --cluster "$A" refresh "$T/rf.stmt" --approval "$T/rf.c" --approval "$T/rf.e" --yes
+  "$C" --cluster "$A" propose restore hot-ed --node 3 --backup "$T/hot-ed.backup" --out "$T/r4.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/r4.stmt" --officer dave --out "$T/r4.d" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/r4.stmt" --officer erin --out "$T/r4.e" --yes >/dev/null
+  expect_refused "a backup taken before a refresh is refused (stale share version)" "refreshed after this backup" \
+    "$C" --cluster "$A" restore "$T/r4.stmt" --backup "$T/hot-ed.backup" --approval "$T/r4.d" --approval "$T/r4.e" --piece "$T/d3.piece" --piece "$T/e3.piece"
+  "$C" --cluster "$A" propose backup hot-ed --out "$T/b2.stmt" >/dev/null
+  approve2 "$A" "$T/b2.stmt" "$T/b2"
+  expect_ok "new backup after the refresh" "$C" --cluster "$A" backup "$T/b2.stmt" --approval "$T/b2.c" --approval "$T/b2.d" --out "$T/hot-ed.v2.backup"
+  "$SCRIPTS/cluster" stop-node "$A" 3
+  rm -rf "$A"/node3/state/* "$A/hsm/node3/tokens"
+  "$C" --cluster "$A" replace-node 3 >/dev/null
+  "$SCRIPTS/cluster" down "$A"
+  "$SCRIPTS/cluster" start "$A" 2>"$T/start.err" || { cat "$T/start.err"; bad start; done_; }
+  "$C" --cluster "$A" propose restore hot-ed --node 3 --backup "$T/hot-ed.v2.backup" --out "$T/r5.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/r5.stmt" --officer carol --out "$T/r5.c" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/r5.stmt" --officer erin --out "$T/r5.e" --yes >/dev/null
+  "$C" --cluster "$A" restore-piece "$T/r5.stmt" --backup "$T/hot-ed.v2.backup" --officer carol --out "$T/c5.piece" >/dev/null
+  "$C" --cluster "$A" restore-piece "$T/r5.stmt" --backup "$T/hot-ed.v2.backup" --officer erin --out "$T/e5.piece" >/dev/null
+  expect_ok "node 3 destroyed again, restored from the post-refresh backup" \
+    "$C" --cluster "$A" restore "$T/r5.stmt" --backup "$T/hot-ed.v2.backup" --approval "$T/r5.c" --approval "$T/r5.e" --piece "$T/c5.piece" --piece "$T/e5.piece"
+  "$SCRIPTS/cluster" stop-node "$A" 2
+  line=$(client "$A" --json sign hot-ed --message "after refresh and restore")
+  [[ $line == *'"signers":[1,3]'* && $line == *"\"public_key\":\"$orig\""* ]] && "$SCRIPTS/verify-signatures" <<<"$line" >/dev/null &&
+    ok "nodes {1,3} sign with the restored version-2 share under the original key" || bad "sign v2: $line"
   "$SCRIPTS/cluster" stop-coord "$A"
   "$BIN/sigil-audit" show --log "$A/coord/audit" --type ceremony >"$T/show" 2>&1
   grep -q 'request=backup-exported approvals=carol,dave' "$T/show" && grep -q 'request=restore-installed approvals=dave,erin' "$T/show" &&
     grep -q 'request=restore-refused' "$T/show" && grep -q 'request=backup-refused' "$T/show" &&
     ok "coordinator log: backup, restore and their refusals with the approving officers" || bad "audit: $(cat "$T/show")"
-  "$BIN/sigil-audit" show --log "$A/node3/state/audit" --type ceremony 2>/dev/null | grep -q 'restore-installed approvals=dave,erin pieces=dave,erin' &&
+  "$BIN/sigil-audit" show --log "$A/node3/state/audit" --type ceremony 2>/dev/null | grep -q 'restore-installed approvals=carol,erin pieces=carol,erin' &&
     ok "node 3's log records the restored share and whose pieces" || bad "node 3 log"
   ;;
 *) echo "unknown case $case_"; exit 2 ;;
