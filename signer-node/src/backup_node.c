@@ -209,8 +209,16 @@ int node_backup_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     uint16_t scheme = 0;
     uint32_t version = 0;
     memset(pieces, 0, sizeof pieces);
-    rc = node_key_unseal_frost(nd, rq->key_id, &ks, &scheme, &version);
+    sigil_buf ub;
+    sigil_scalar *slot = sodium_malloc(sizeof *slot);
+    rc = slot ? sigil_buf_init(&ub, 4096, SIGIL_BUF_SECRET) : SIGIL_E_NOMEM;
+    if (!rc) {
+        rc = node_key_unseal_frost(nd, rq->key_id, &ub, slot, &ks, &scheme, &version);
+        sigil_buf_free(&ub);
+    }
     if (rc) {
+        if (slot)
+            sodium_free(slot);
         DETAIL(call, "backup: %s", rc == SIGIL_E_VERSION
                                        ? "ECDSA shares cannot be backed up (their per-pair OT state "
                                          "cannot be restored alone); FROST keys only"
@@ -227,7 +235,8 @@ int node_backup_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     rc = sigil_buf_init(&pkg, SIGIL_HSM_SHARE_MAX, 0);
     if (!rc) rc = sigil_keyshare_serialize(&pub, &pkg);
     if (!rc) rc = sigil_dkg_split(g, ks.secret, cfg->resume_k, (uint32_t)m, ids, NULL, pieces);
-    node_key_release(nd, &ks);
+    sodium_free(slot); /* zeroizes the share */
+    memset(&ks, 0, sizeof ks);
 
     static sigil_backup_section sec;
     static uint8_t ct[SIGIL_BACKUP_MAX_OFFICERS][SIGIL_BACKUP_RSA_MAX];

@@ -2462,8 +2462,8 @@ int node_respond_pairwise(node *nd, sigil_rpc_call *call, const uint8_t sid[32],
     return rc;
 }
 
-int node_key_unseal_frost(node *nd, const char *key_id, sigil_keyshare *out, uint16_t *scheme,
-                          uint32_t *version)
+int node_key_unseal_frost(node *nd, const char *key_id, sigil_buf *buf, sigil_scalar *slot,
+                          sigil_keyshare *out, uint16_t *scheme, uint32_t *version)
 {
     keyrec *k = key_find(nd, key_id);
     if (!k)
@@ -2472,12 +2472,7 @@ int node_key_unseal_frost(node *nd, const char *key_id, sigil_keyshare *out, uin
         return SIGIL_E_VERSION;
     *scheme = k->scheme;
     *version = k->version;
-    return key_unseal(nd, k, out);
-}
-
-void node_key_release(node *nd, sigil_keyshare *ks)
-{
-    key_release(nd, ks);
+    return key_unseal_into(nd, k, buf, slot, out);
 }
 
 int node_identity_sign(node *nd, const uint8_t *msg, size_t n, uint8_t sig[64])

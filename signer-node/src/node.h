@@ -270,12 +270,12 @@ int node_install_ecdsa(node *nd, const char *key_id, const sigil_buf *share,
 int node_respond_pairwise(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
                           size_t count, const uint32_t *to, const sigil_buf *bodies,
                           const uint8_t (*box)[32]);
-/* Unseal a FROST key's share into the node's slot (release with
- * node_key_release before the lock is dropped); SIGIL_E_NOT_FOUND,
- * SIGIL_E_VERSION for an ECDSA key. */
-int node_key_unseal_frost(node *nd, const char *key_id, sigil_keyshare *out, uint16_t *scheme,
-                          uint32_t *version);
-void node_key_release(node *nd, sigil_keyshare *ks);
+/* Unseal a FROST key's share into the caller's secure memory (buf:
+ * SIGIL_BUF_SECRET, slot: sodium_malloc'ed; *out a shallow view of the
+ * key's public package with secret = slot; the caller zeroizes slot and
+ * resets buf); SIGIL_E_NOT_FOUND, SIGIL_E_VERSION for an ECDSA key. */
+int node_key_unseal_frost(node *nd, const char *key_id, sigil_buf *buf, sigil_scalar *slot,
+                          sigil_keyshare *out, uint16_t *scheme, uint32_t *version);
 /* Sign with the node's HSM identity key. */
 int node_identity_sign(node *nd, const uint8_t *msg, size_t n, uint8_t sig[64]);
 sigil_env_peers *node_env_peers(node *nd);
