@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "ceremony.h"
+#include "sigil/audit.h"
 #include "sigil/breaker.h"
 #include "sigil/coord.h"
 #include "sigil/err.h"
@@ -553,6 +554,11 @@ static int cmd_init(const char *dir, int argc, char **argv)
                            "run scripts/setup)",
                         i);
     }
+    char coord_pk[65];
+    progress("[2/5] SoftHSM token coord: audit-log checkpoint key");
+    pathf(tdir, sizeof tdir, "%s/hsm/coord", dir);
+    if (make_token(tdir, "coord", "sigil-audit", coord_pk))
+        return fail(1, "init: provisioning the coordinator's token failed");
     for (unsigned i = 0; i < m; i++) {
         progress("[3/5] officer %s's token: Ed25519 approval key", onames[i]);
         pathf(tdir, sizeof tdir, "%s/officers/%s", dir, onames[i]);
@@ -637,12 +643,38 @@ static int cmd_init(const char *dir, int argc, char **argv)
     pathf(cert, sizeof cert, "%s/coordinator.pem", pki);
     pathf(key, sizeof key, "%s/coordinator.key", pki);
     pathf(state, sizeof state, "%s/coord/state", dir);
+    /* audit logs: the coordinator's (checkpoints signed by the sigil-audit key
+     * in hsm/coord) and every node's (signed by its identity key); the
+     * verifier keys auditors need go next to each component's config */
+    char origin[SIGIL_AUDIT_NAME_MAX + 1], alog[CER_PATH_MAX], apin[CER_PATH_MAX];
+    snprintf(origin, sizeof origin, "sigil-coordinator/%s", id);
+    pathf(alog, sizeof alog, "%s/coord/audit", dir);
+    pathf(apin, sizeof apin, "%s/hsm/coord/coord.pin", dir);
+    for (unsigned i = 0; i <= n; i++) {
+        char vname[SIGIL_AUDIT_NAME_MAX + 1], vkey[512];
+        uint8_t pub[32];
+        if (i)
+            snprintf(vname, sizeof vname, "sigil-node/%u/%s", i, id);
+        else
+            snprintf(vname, sizeof vname, "%s", origin);
+        if (i)
+            pathf(path, sizeof path, "%s/node%u/audit.pub", dir, i);
+        else
+            pathf(path, sizeof path, "%s/coord/audit.pub", dir);
+        if (mkdirs(state, 0700) || sodium_hex2bin(pub, 32, i ? node_pk[i] : coord_pk, 64, NULL, NULL, NULL) ||
+            sigil_audit_vkey_format(vname, pub, vkey, sizeof vkey - 1) ||
+            write_text(path, 0644, 0, strcat(vkey, "\n")))
+            return fail(1, "init: writing the audit verifier key %s failed", path);
+    }
     json_t *coord = json_pack(
         "{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:i,s:o,s:o,s:o,s:i,s:b,s:{s:i,s:i},s:{s:i,s:i,s:i}}",
         "listen", listen, "tls", "ca", ca, "cert", cert, "key", key, "state_dir", state,
         "cluster_id", id, "threshold", (int)t, "nodes", nodes, "authz", authz, "officers", coff,
         "approvals_required", (int)k, "keygen_approvals", 1, "pool", "frost_target", 256,
         "ecdsa_target", 32, "timeouts_ms", "node_call", 2000, "sign", 3000, "keygen", 60000);
+    json_object_set_new(coord, "audit",
+                        json_pack("{s:s,s:s,s:s,s:s,s:s}", "dir", alog, "origin", origin, "token",
+                                  "coord", "pin_file", apin, "key_label", "sigil-audit"));
     pathf(path, sizeof path, "%s/coord/state", dir);
     mkdirs(path, 0700);
     pathf(path, sizeof path, "%s/coord/coord.json", dir);

@@ -76,20 +76,6 @@ verify_ed25519() { # JSON line from sigil-client --json sign
 }
 
 
-# The coordinator's audit log (issue 6 §5): a token with the checkpoint key
-# in DIR/hsm/coord (where `scripts/cluster start` points the coordinator's
-# SOFTHSM2_CONF) and an "audit" section in coord.json.
-with_audit() { # DIR
-  local d=$1 pk
-  mkdir -p "$d/hsm/coord"
-  "$SCRIPTS/softhsm-token" "$d/hsm/coord" coord >/dev/null
-  pk=$(SOFTHSM2_CONF=$d/hsm/coord/softhsm2.conf "$BIN/sigil-hsm" provision --token coord \
-    --pin-file "$d/hsm/coord/coord.pin" --label sigil-audit 2>/dev/null | tail -1)
-  "$BIN/sigil-audit" vkey --name sigil.test/coordinator --pubkey "$pk" >"$d/coord/audit.pub"
-  jq --arg dir "$d/coord/audit" --arg pin "$d/hsm/coord/coord.pin" \
-    '. + {audit: {dir: $dir, origin: "sigil.test/coordinator", token: "coord", pin_file: $pin, key_label: "sigil-audit"}}' \
-    "$d/coord/coord.json" >"$d/coord/coord.json.new" && mv "$d/coord/coord.json.new" "$d/coord/coord.json"
-}
 approve2() { # DIR STMT PREFIX: carol and dave approve
   "$C" --cluster "$1" approve "$2" --officer carol --out "$3.c" --yes >/dev/null &&
     "$C" --cluster "$1" approve "$2" --officer dave --out "$3.d" --yes >/dev/null
@@ -278,7 +264,6 @@ halt_resume)
 refresh_retire)
   A=$T/a
   init_cluster "$A" alpha carol,dave,erin
-  with_audit "$A"
   start "$A"
   approved_keygen "$A" hot-ed frost-ed25519 >/dev/null 2>"$T/err" || { cat "$T/err"; bad keygen; done_; }
   approved_keygen "$A" hot-ec ecdsa >/dev/null 2>"$T/err" || { cat "$T/err"; bad "ecdsa keygen"; done_; }
@@ -376,6 +361,8 @@ refresh_retire)
     ok "the refresh record carries the SHA-256 of the approved statement" || bad "statement hash not in record"
   nl=0
   for i in 1 2 3; do
+    "$BIN/sigil-audit" verify --log "$A/node$i/state/audit" --key "$A/node$i/audit.pub" >/dev/null 2>&1 ||
+      bad "node $i log does not verify with the verifier key init wrote"
     "$BIN/sigil-audit" show --log "$A/node$i/state/audit" >"$T/node.txt" 2>&1
     [[ $(grep -c 'refresh: share version 1 -> 2' "$T/node.txt") == 2 ]] &&
       grep -q 'retire: share version 2 destroyed; approvals=carol,dave' "$T/node.txt" && nl=$((nl + 1)) ||

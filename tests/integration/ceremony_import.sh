@@ -41,27 +41,12 @@ done_() {
   exit $?
 }
 
-# init, plus the coordinator's audit log (its own token with the checkpoint
-# key, as scripts/cluster up does), then start everything
+# init (which configures the coordinator's audit log), then start everything
 setup() { # DIR ID
-  local d=$1 pk
+  local d=$1
   "$C" --cluster "$d" init --id "$2" -n 3 -t 2 --officers carol,dave,erin -k 2 \
     --wallet 'alice=*' --admin ops >"$T/init.out" 2>"$T/init.err" ||
     { cat "$T/init.err"; bad "init"; done_; }
-  mkdir -p "$d/hsm/coord"
-  "$SCRIPTS/softhsm-token" "$d/hsm/coord" coord >/dev/null
-  pk=$(SOFTHSM2_CONF=$d/hsm/coord/softhsm2.conf "$BIN/sigil-hsm" provision --token coord \
-    --pin-file "$d/hsm/coord/coord.pin" --label sigil-audit 2>/dev/null | tail -1)
-  "$BIN/sigil-audit" vkey --name "sigil.$2/coordinator" --pubkey "$pk" >"$d/coord/audit.pub"
-  $PY - "$d" "$2" <<'EOF'
-import json, sys
-d, cid = sys.argv[1], sys.argv[2]
-p = d + "/coord/coord.json"
-c = json.load(open(p))
-c["audit"] = {"dir": d + "/coord/audit", "origin": "sigil.%s/coordinator" % cid, "token": "coord",
-              "pin_file": d + "/hsm/coord/coord.pin", "key_label": "sigil-audit"}
-json.dump(c, open(p, "w"), indent=2)
-EOF
   "$SCRIPTS/cluster" start "$d" 2>"$T/start.err" || { cat "$T/start.err"; bad "start"; done_; }
 }
 client() { # DIR ARGS...: sigil-client as wallet/alice
