@@ -5,7 +5,7 @@
 #
 #   tests/integration/ceremony_import.sh CASE BIN_DIR SCRIPTS_DIR
 #
-# CASE: import_sign | import_refused | backup_restore
+# CASE: import_sign | import_refused | backup_restore | lifecycle
 set -uo pipefail
 
 case_=${1:?case} BIN=${2:?bin dir} SCRIPTS=${3:?scripts dir}
@@ -406,6 +406,78 @@ EOF
     ok "coordinator log: backup, restore and their refusals with the approving officers" || bad "audit: $(cat "$T/show")"
   "$BIN/sigil-audit" show --log "$A/node3/state/audit" --type ceremony 2>/dev/null | grep -q 'restore-installed approvals=carol,erin pieces=carol,erin' &&
     ok "node 3's log records the restored share and whose pieces" || bad "node 3 log"
+  ;;
+lifecycle)
+  # issue 6's whole lifecycle, in its order, on one cluster: init -> keygen
+  # -> sign -> refresh -> sign -> backup -> destroy a node -> restore ->
+  # sign -> retire
+  A=$T/a
+  t0=$(date +%s%N)
+  setup "$A" life
+  lc() { # OP KEY: propose, carol + dave approve, run
+    "$C" --cluster "$A" propose "$1" "$2" --out "$T/$1.stmt" >/dev/null &&
+      approve2 "$A" "$T/$1.stmt" "$T/$1" &&
+      "$C" --cluster "$A" "$1" "$T/$1.stmt" --approval "$T/$1.c" --approval "$T/$1.d" --yes
+  }
+  "$C" --cluster "$A" propose keygen hot-ed --scheme frost-ed25519 --threshold 2 --out "$T/kg.stmt" >/dev/null
+  approve2 "$A" "$T/kg.stmt" "$T/kg"
+  expect_ok "keygen hot-ed (2 of 3 officers)" \
+    "$C" --cluster "$A" keygen "$T/kg.stmt" --approval "$T/kg.c" --approval "$T/kg.d"
+  l1=$(client "$A" --json sign hot-ed --message "lifecycle 1")
+  echo "# from nothing to the first signature (init + start + approved keygen + sign): $((($(date +%s%N) - t0) / 1000000)) ms"
+  pk=$(sed -n 's/.*"public_key":"\([0-9a-f]*\)".*/\1/p' <<<"$l1")
+  "$SCRIPTS/verify-signatures" <<<"$l1" >/dev/null && ok "signature 1 verifies (PyNaCl)" || bad "sign 1: $l1"
+  cp "$A/node1/state/keys/hot-ed.key" "$T/old1.key"
+  expect_ok "refresh hot-ed (2 approvals)" lc refresh hot-ed
+  cmp -s "$T/old1.key" "$A/node1/state/keys/hot-ed.key" && bad "node 1's sealed share did not change" ||
+    ok "node 1's sealed share changed"
+  l2=$(client "$A" --json sign hot-ed --message "lifecycle 2")
+  [[ $(sed -n 's/.*"public_key":"\([0-9a-f]*\)".*/\1/p' <<<"$l2") == "$pk" ]] &&
+    "$SCRIPTS/verify-signatures" <<<"$l2" >/dev/null &&
+    ok "signature 2 after the refresh verifies under the same public key" || bad "sign 2: $l2"
+  for o in carol dave erin; do
+    "$C" --cluster "$A" backup-key --officer $o >/dev/null 2>&1 || bad "backup-key $o"
+  done
+  "$C" --cluster "$A" propose backup hot-ed --out "$T/b.stmt" >/dev/null
+  approve2 "$A" "$T/b.stmt" "$T/b"
+  expect_ok "backup of the refreshed shares (2 approvals)" \
+    "$C" --cluster "$A" backup "$T/b.stmt" --approval "$T/b.c" --approval "$T/b.d" --out "$T/hot-ed.backup"
+  # destroy node 3: its state and its token
+  "$SCRIPTS/cluster" stop-node "$A" 3
+  rm -rf "$A"/node3/state/* "$A/hsm/node3/tokens"
+  expect_ok "replace-node 3: new token and identity key" "$C" --cluster "$A" replace-node 3
+  "$SCRIPTS/cluster" down "$A"
+  "$SCRIPTS/cluster" start "$A" 2>"$T/start.err" || { cat "$T/start.err"; bad start; done_; }
+  "$C" --cluster "$A" propose restore hot-ed --node 3 --backup "$T/hot-ed.backup" --out "$T/r.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/r.stmt" --officer dave --out "$T/r.d" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/r.stmt" --officer erin --out "$T/r.e" --yes >/dev/null
+  for o in dave erin; do
+    "$C" --cluster "$A" restore-piece "$T/r.stmt" --backup "$T/hot-ed.backup" --officer $o \
+      --out "$T/$o.piece" >/dev/null 2>"$T/err" || bad "restore-piece $o: $(tail -2 "$T/err")"
+  done
+  expect_ok "restore onto the replacement node 3 (2 approvals, 2 pieces)" \
+    "$C" --cluster "$A" restore "$T/r.stmt" --backup "$T/hot-ed.backup" --approval "$T/r.d" \
+    --approval "$T/r.e" --piece "$T/dave.piece" --piece "$T/erin.piece"
+  "$SCRIPTS/cluster" stop-node "$A" 1
+  l3=$(client "$A" --json sign hot-ed --message "lifecycle 3")
+  [[ $l3 == *'"signers":[2,3]'* && $(sed -n 's/.*"public_key":"\([0-9a-f]*\)".*/\1/p' <<<"$l3") == "$pk" ]] &&
+    "$SCRIPTS/verify-signatures" <<<"$l3" >/dev/null &&
+    ok "signature 3 by {2, restored 3} verifies under the same public key" || bad "sign 3: $l3"
+  "$SCRIPTS/cluster" start-node "$A" 1 2>/dev/null
+  expect_ok "retire hot-ed (2 approvals)" lc retire hot-ed
+  expect_refused "Sign with the retired key refused" "retired" client "$A" sign hot-ed --message "lifecycle 4"
+  left=$(ls "$A"/node*/state/keys/ | grep -c '^hot-ed\.key$')
+  ((left == 0)) && ok "no node holds a share file of hot-ed" || bad "$left share files left"
+  client "$A" --json pubkey hot-ed 2>/dev/null | grep -q "$pk" &&
+    ok "the public key still answers after retire" || bad "pubkey after retire"
+  "$SCRIPTS/cluster" down "$A"
+  "$BIN/sigil-audit" verify --log "$A/coord/audit" --key "$A/coord/audit.pub" >/dev/null 2>&1 &&
+    ok "the coordinator's audit log of the whole lifecycle verifies" || bad "coordinator audit log"
+  "$BIN/sigil-audit" show --log "$A/coord/audit" >"$T/show" 2>&1
+  for w in keygen refresh backup restore retire; do
+    grep -qi "$w" "$T/show" || bad "coordinator log has no $w record"
+  done
+  ok "the coordinator's log records keygen, refresh, backup, restore and retire"
   ;;
 *) echo "unknown case $case_"; exit 2 ;;
 esac
