@@ -658,7 +658,7 @@ static int frost_attempt(sigil_coord *c, key_rt *k, const size_t *q, const sign_
     pool_entry *taken = calloc(t * m, sizeof *taken);
     coord_session s;
     sigil_buf starts[SIGIL_COORD_MAX_NODES];
-    sigil_buf *shares = NULL, *commits = NULL;
+    sigil_buf *shares = NULL, *commits = NULL, *rs = NULL;
     uint32_t parties[SIGIL_COORD_MAX_NODES];
     int rc = SIGIL_OK;
 
@@ -783,16 +783,21 @@ static int frost_attempt(sigil_coord *c, key_rt *k, const size_t *q, const sign_
     }
     shares = calloc(t, sizeof *shares);
     commits = calloc(t, sizeof *commits);
-    if (!shares || !commits)
+    rs = calloc(t, sizeof *rs);
+    if (!shares || !commits || !rs)
         rc = rc ? rc : SIGIL_E_NOMEM;
     for (size_t j = 0; rc == SIGIL_OK && j < m; j++) {
         uint32_t culprit = 0;
         for (size_t i = 0; i < t; i++) {
             sigil_buf_view(&commits[i], taken[i * m + j].commitment, taken[i * m + j].clen);
             sigil_buf_view(&shares[i], res[i].shares[j].data, res[i].shares[j].size);
+            rs[i] = res[i].rs[j];
         }
-        rc = sigil_env_frost_aggregate((sigil_frost_suite)k->frost_suite, &k->pub, items[j].data,
-                                       items[j].len, commits, shares, t, out->sigs[j], &culprit);
+        /* the signers' reported R: sum the shares and verify once; the
+         * package is rebuilt (and a cheater named) only if that fails */
+        rc = sigil_env_frost_aggregate_r((sigil_frost_suite)k->frost_suite, &k->pub,
+                                         items[j].data, items[j].len, commits, shares, rs, t,
+                                         out->sigs[j], &culprit);
         if (rc == SIGIL_E_SIG_SHARE && culprit < k->pub.n) {
             /* culprit is an index into the key's identifier list = party order */
             *blame = k->info.parties[culprit];
@@ -815,6 +820,7 @@ static int frost_attempt(sigil_coord *c, key_rt *k, const size_t *q, const sign_
     }
     free(shares);
     free(commits);
+    free(rs);
     for (size_t i = 0; i < t; i++) {
         sigil_env_sign_result_free(&res[i]);
         sigil_buf_free(&bodies[i]);

@@ -1764,15 +1764,20 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         size_t mlen = suite == SIGIL_FROST_BIP340 ? it->digest.len : it->message.len;
         sigil_frost_package *pkg = NULL;
         rc = sigil_frost_package_for_signer(suite, &ks, nonces[i], msg, mlen, &com[i * np], np, &pkg);
-        uint8_t share[80];
+        uint8_t share[80], gr[SIGIL_POINT_MAX_LEN];
+        size_t grlen = 0;
         sigil_buf sb;
         sigil_buf_init(&sb, sizeof share, 0);
         if (!rc) rc = sigil_frost_sign(suite, &ks, nonces[i], pkg, &sb);
+        /* the group commitment R, reported so the coordinator can aggregate
+         * without rebuilding the package (public) */
+        if (!rc) rc = sigil_frost_package_group_commitment(pkg, gr, &grlen);
         sigil_frost_package_free(pkg);
         if (!rc) rc = audit_add(ab, ni, nd, call, k, rq->session_id.data, rq->parties, np, msg, mlen,
                                 sb.data, sb.size);
         if (!rc) rc = sigil_buf_put_u64(&rb, rq->pool_entries[i]);
         if (!rc) rc = sigil_buf_put_string(&rb, sb.data, sb.size);
+        if (!rc) rc = sigil_buf_put_string(&rb, gr, grlen);
         sigil_buf_free(&sb);
         if (rc)
             DETAIL(call, "item %zu: %s", i, sigil_strerror(rc));
