@@ -108,13 +108,22 @@ typedef struct {
     size_t n;
 } audit_batch;
 
+/* Where a FROST SIGN call unseals its share: secure memory allocated once
+ * (guarded, locked), one slot per handler thread, taken and returned under
+ * nd->mu, used by its holder without the lock. */
+typedef struct {
+    sigil_buf buf;          /* SIGIL_BUF_SECRET */
+    sigil_scalar *secret;   /* sodium_malloc'ed */
+    int busy;
+} unseal_slot;
+
 typedef struct {
     node_config cfg;
     pthread_mutex_t mu;
     sigil_audit_log *audit;
     sigil_audit_signer audit_signer;
-    sigil_buf unseal;       /* SIGIL_BUF_SECRET, reused under mu */
-    sigil_scalar *secret;   /* sodium_malloc'ed, reused under mu */
+    unseal_slot *slots;     /* cfg.threads of them */
+    size_t nslots;
     int audit_signer_set;
     sigil_hsm *hsm;
     uint8_t identity_pk[32];
@@ -477,8 +486,9 @@ static void ad_for(const keyrec *k, sigil_hsm_ad *ad)
 
 /* FROST sealed plaintext: u8 1 | 32 signing share | 32 SHA-256(public
  * package), so the clear public package in the key file cannot be swapped.
- * Unsealed per use into memory allocated once with sodium_malloc (the node
- * lock serializes users); the public part stays parsed in k->pub.
+ * Unsealed per use into memory allocated once with sodium_malloc (one slot
+ * per handler thread, see unseal_slot); the public part stays parsed in
+ * k->pub.
  * Release with key_release. */
 #define FROST_SEALED_LEN (1 + 32 + 32)
 
@@ -505,16 +515,27 @@ static int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scal
     return SIGIL_OK;
 }
 
-/* The same into the node's slot (callers hold nd->mu). */
-static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
+/* A free unseal slot (callers hold nd->mu); NULL if every one is taken,
+ * which cannot happen while there are as many slots as handler threads. */
+static unseal_slot *slot_take(node *nd)
 {
-    return key_unseal_into(nd, k, &nd->unseal, nd->secret, out);
+    for (size_t i = 0; i < nd->nslots; i++)
+        if (!nd->slots[i].busy) {
+            nd->slots[i].busy = 1;
+            return &nd->slots[i];
+        }
+    return NULL;
 }
 
-static void key_release(node *nd, sigil_keyshare *ks)
+/* Return a slot (callers hold nd->mu); its secret is zeroized first. */
+static void slot_put(node *nd, unseal_slot *sl)
 {
-    sodium_memzero(nd->secret, sizeof *nd->secret);
-    memset(ks, 0, sizeof *ks);
+    (void)nd;
+    if (!sl)
+        return;
+    sodium_memzero(sl->secret, sizeof *sl->secret);
+    sigil_buf_reset(&sl->buf);
+    sl->busy = 0;
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -1497,7 +1518,9 @@ static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil
     return SIGIL_OK;
 }
 
-/* ECDSA SIGN: one online share per item from the named presignatures. */
+/* ECDSA SIGN: one online share per item from the named presignatures.
+ * Called with nd->mu held; releases it once the presignatures are out of
+ * the pool and holds it again on return. */
 static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
                       audit_batch *ab)
 {
@@ -1567,6 +1590,10 @@ static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         ps[i] = k->ps[j].ps;
         k->ps[j] = k->ps[--k->nps];
     }
+    /* the presignatures are this call's alone now: the online shares and
+     * the RESULT envelope are made without the node lock (held again on
+     * return, as the caller expects) */
+    pthread_mutex_unlock(&nd->mu);
     sigil_buf rb;
     rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
     if (!rc) rc = sigil_buf_put_u16(&rb, k->scheme);
@@ -1597,9 +1624,16 @@ static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     if (!rc) rc = pack_response(call, rq->session_id.data, 1, NULL, 1, &res);
     outbox_free(&res);
     sigil_buf_free(&rb);
+    pthread_mutex_lock(&nd->mu);
     return rc;
 }
-/* FROST SIGN from the pool: one call. */
+/* FROST SIGN from the pool: one call. Called with nd->mu held, like every
+ * session handler; the lock is held only for what needs it (breaker, pool
+ * entries, session id, unseal slot) and released for the envelope checks
+ * and the crypto, so a node signs on as many cores as it has handler
+ * threads. It is held again on return. Nonces are taken out of the pool
+ * under the lock before the share is computed: single use whatever the
+ * interleaving. */
 static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
                       audit_batch *ab)
 {
@@ -1639,38 +1673,28 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
             return SIGIL_E_INVALID;
         }
     }
-    /* pool entries present (checked before anything is consumed) */
-    size_t *pos = calloc(ni, sizeof *pos);
-    sigil_buf *com = calloc(ni * np, sizeof *com);
-    if (!pos || !com) {
-        free(pos);
-        free(com);
-        return SIGIL_E_NOMEM;
-    }
-    for (size_t i = 0; i < ni && !rc; i++) {
-        size_t j;
-        for (j = 0; j < k->npool; j++)
-            if (k->pool[j].id == rq->pool_entries[i])
-                break;
-        if (j == k->npool) {
-            DETAIL(call, "pool entry %llu of key '%s' unknown or used (pools do not survive a restart)",
-                   (unsigned long long)rq->pool_entries[i], k->key_id);
-            rc = SIGIL_E_NOT_FOUND;
-        }
-        for (size_t l = 0; l < i && !rc; l++)
+    for (size_t i = 0; i < ni; i++)
+        for (size_t l = 0; l < i; l++)
             if (rq->pool_entries[l] == rq->pool_entries[i]) {
                 DETAIL(call, "pool entry %llu named twice", (unsigned long long)rq->pool_entries[i]);
-                rc = SIGIL_E_USED;
+                return SIGIL_E_USED;
             }
-        pos[i] = j;
-    }
-    /* the other signers' commitments, signed by them */
-    sigil_buf bodies;
-    memset(&bodies, 0, sizeof bodies);
-    if (!rc) rc = sigil_buf_init(&bodies, SIGIL_BUF_MAX_LIMIT, 0);
+
+    /* the other signers' commitments, signed by them: checked without the
+     * lock (envelope keys and peers are thread-safe, nothing is consumed) */
+    sigil_buf *com = calloc(ni * np, sizeof *com);
     size_t *offs = calloc(ni * np + 1, sizeof *offs), *lens = calloc(ni * np + 1, sizeof *lens);
-    if (!offs || !lens)
-        rc = rc ? rc : SIGIL_E_NOMEM;
+    sigil_frost_nonce **nonces = calloc(ni, sizeof *nonces);
+    uint8_t(*own)[128] = calloc(ni, 128);
+    size_t *ownlen = calloc(ni, sizeof *ownlen);
+    sigil_buf bodies, rb;
+    memset(&bodies, 0, sizeof bodies);
+    memset(&rb, 0, sizeof rb);
+    unseal_slot *slot = NULL;
+    if (!com || !offs || !lens || !nonces || !own || !ownlen)
+        rc = SIGIL_E_NOMEM;
+    if (!rc) rc = sigil_buf_init(&bodies, SIGIL_BUF_MAX_LIMIT, 0);
+    pthread_mutex_unlock(&nd->mu);
     for (size_t i = 0; i < ni && !rc; i++) {
         int seen_from[NODE_MAX_PEERS] = {0};
         for (size_t q = 0; q < others && !rc; q++) {
@@ -1703,51 +1727,55 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
             sigil_buf_free(&b);
         }
     }
-    /* the session id is burned now, before any nonce is consumed */
+    pthread_mutex_lock(&nd->mu);
+
+    /* under the lock: breaker, pool entries present, session id burned,
+     * then the nonces leave the pool (consumed whatever happens next) */
+    if (!rc) rc = check_not_halted(nd, call);
+    for (size_t i = 0; i < ni && !rc; i++) {
+        size_t j;
+        for (j = 0; j < k->npool; j++)
+            if (k->pool[j].id == rq->pool_entries[i])
+                break;
+        if (j == k->npool) {
+            DETAIL(call, "pool entry %llu of key '%s' unknown or used (pools do not survive a restart)",
+                   (unsigned long long)rq->pool_entries[i], k->key_id);
+            rc = SIGIL_E_NOT_FOUND;
+        }
+    }
+    if (!rc && !(slot = slot_take(nd))) {
+        DETAIL(call, "node busy: no unseal slot free");
+        rc = SIGIL_E_UNAVAILABLE;
+    }
     if (!rc) {
         rc = seen_record(nd, rq->session_id.data, 0);
         if (rc == SIGIL_E_REPLAY)
             DETAIL(call, "session id already seen by this node");
     }
+    if (!rc) {
+        for (size_t i = 0; i < ni; i++) {
+            size_t j;
+            for (j = 0; j < k->npool; j++)
+                if (k->pool[j].id == rq->pool_entries[i])
+                    break;
+            nonces[i] = k->pool[j].nonce;
+            memcpy(own[i], k->pool[j].commit, k->pool[j].clen);
+            ownlen[i] = k->pool[j].clen;
+            k->pool[j] = k->pool[--k->npool];
+        }
+    }
     if (rc) {
-        sigil_buf_free(&bodies);
-        free(offs);
-        free(lens);
-        free(pos);
-        free(com);
-        return rc;
+        slot_put(nd, slot);
+        goto out_locked;
     }
-    /* take the nonces out of the pool: from here they are consumed whatever happens */
-    sigil_frost_nonce **nonces = calloc(ni, sizeof *nonces);
-    uint8_t(*own)[128] = calloc(ni, 128);
-    size_t *ownlen = calloc(ni, sizeof *ownlen);
-    if (!nonces || !own || !ownlen) {
-        free(nonces);
-        free(own);
-        free(ownlen);
-        sigil_buf_free(&bodies);
-        free(offs);
-        free(lens);
-        free(pos);
-        free(com);
-        return SIGIL_E_NOMEM;
-    }
-    for (size_t i = 0; i < ni; i++) {
-        size_t j;
-        for (j = 0; j < k->npool; j++)
-            if (k->pool[j].id == rq->pool_entries[i])
-                break;
-        nonces[i] = k->pool[j].nonce;
-        memcpy(own[i], k->pool[j].commit, k->pool[j].clen);
-        ownlen[i] = k->pool[j].clen;
-        k->pool[j] = k->pool[--k->npool];
-    }
+    pthread_mutex_unlock(&nd->mu);
+
+    /* without the lock: unseal into this call's slot, the shares, the
+     * RESULT envelope */
     sigil_keyshare ks;
-    rc = key_unseal(nd, k, &ks);
+    rc = key_unseal_into(nd, k, &slot->buf, slot->secret, &ks);
     if (rc)
         DETAIL(call, "cannot unseal the share of '%s': %s", k->key_id, sigil_strerror(rc));
-    sigil_buf rb;
-    memset(&rb, 0, sizeof rb);
     if (!rc) rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
     if (!rc) rc = sigil_buf_put_u16(&rb, k->scheme);
     if (!rc) rc = sigil_buf_put_string(&rb, k->key_id, strlen(k->key_id));
@@ -1782,7 +1810,8 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         if (rc)
             DETAIL(call, "item %zu: %s", i, sigil_strerror(rc));
     }
-    key_release(nd, &ks);
+    sodium_memzero(slot->secret, sizeof *slot->secret);
+    memset(&ks, 0, sizeof ks);
     for (size_t i = 0; i < ni; i++)
         sigil_frost_nonce_free(nonces[i]);
     outbox res;
@@ -1791,6 +1820,9 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     if (!rc) rc = outbox_add(nd, &res, rq->session_id.data, 1, 0, SIGIL_ENV_RESULT, rb.data, rb.size, NULL);
     if (!rc) rc = pack_response(call, rq->session_id.data, 1, NULL, 1, &res);
     outbox_free(&res);
+    pthread_mutex_lock(&nd->mu);
+    slot_put(nd, slot);
+out_locked:
     sigil_buf_free(&rb);
     sigil_buf_free(&bodies);
     free(nonces);
@@ -1798,7 +1830,6 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     free(ownlen);
     free(offs);
     free(lens);
-    free(pos);
     free(com);
     return rc;
 }
@@ -2218,9 +2249,15 @@ static int node_init(node *nd, char *err, size_t cap)
     pthread_mutex_init(&nd->bmu, NULL);
     nd->seen_fd = -1;
     nd->started = time(NULL);
-    nd->secret = sodium_malloc(sizeof *nd->secret);
-    if (!nd->secret || sigil_buf_init(&nd->unseal, 4096, SIGIL_BUF_SECRET) != SIGIL_OK)
+    nd->nslots = c->threads ? c->threads : 1;
+    if (!(nd->slots = calloc(nd->nslots, sizeof *nd->slots)))
         return SIGIL_E_NOMEM;
+    for (size_t i = 0; i < nd->nslots; i++) {
+        nd->slots[i].secret = sodium_malloc(sizeof *nd->slots[i].secret);
+        if (!nd->slots[i].secret ||
+            sigil_buf_init(&nd->slots[i].buf, 4096, SIGIL_BUF_SECRET) != SIGIL_OK)
+            return SIGIL_E_NOMEM;
+    }
     snprintf(nd->path_halt, sizeof nd->path_halt, "%s/breaker.state", c->state_dir);
     snprintf(nd->path_seen, sizeof nd->path_seen, "%s/sessions.seen", c->state_dir);
     snprintf(nd->path_keys, sizeof nd->path_keys, "%s/keys", c->state_dir);
@@ -2319,9 +2356,12 @@ static void node_free(node *nd)
         key_free(k);
     }
     sigil_audit_log_close(nd->audit);
-    sigil_buf_free(&nd->unseal);
-    if (nd->secret)
-        sodium_free(nd->secret);
+    for (size_t i = 0; nd->slots && i < nd->nslots; i++) {
+        sigil_buf_free(&nd->slots[i].buf);
+        if (nd->slots[i].secret)
+            sodium_free(nd->slots[i].secret);
+    }
+    free(nd->slots);
     if (nd->audit_signer_set)
         sigil_audit_signer_free(&nd->audit_signer);
     sigil_env_key_free(nd->ek);
