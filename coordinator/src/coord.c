@@ -79,10 +79,10 @@ typedef struct {
     size_t nq;
     /* coalescing of concurrent Sign requests (see sign_coalesced) */
     pthread_mutex_t bmu;
-    pthread_cond_t bcv;
     struct sign_req *bhead, *btail;
     unsigned leaders;
     unsigned rr;                           /* round-robin quorum start */
+    atomic_uint_fast64_t last_sign_ms;     /* ECDSA: when a Sign last took presignatures */
 } key_rt;
 
 struct sigil_coord {
@@ -239,7 +239,6 @@ static void key_rt_free(key_rt *k)
     for (size_t i = 0; i < k->nq; i++)
         free(k->qpools[i].e);
     sigil_keyshare_free(&k->pub);
-    pthread_cond_destroy(&k->bcv);
     pthread_mutex_destroy(&k->bmu);
     pthread_mutex_destroy(&k->mu);
     free(k);
@@ -255,11 +254,19 @@ static int key_rt_new(sigil_coord *c, const sigil_coord_key *info, key_rt **out)
     k->info = *info;
     pthread_mutex_init(&k->mu, NULL);
     pthread_mutex_init(&k->bmu, NULL);
-    pthread_cond_init(&k->bcv, NULL);
     sigil_buf_view(&b, info->package, info->package_len);
     rc = sigil_keyshare_parse(&b, &k->pub);
-    if (rc == SIGIL_OK && info->scheme != SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1)
+    if (rc == SIGIL_OK && info->scheme != SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1) {
         k->frost_suite = info->scheme; /* 1..3 equal sigil_frost_suite */
+        /* the package's group key is the registered public key: the
+         * aggregation's own verification (against the package's key) is
+         * then a verification against the key the wallet is given */
+        uint8_t pk[SIGIL_FROST_PK_MAX];
+        if (sigil_frost_public_key((sigil_frost_suite)k->frost_suite, &k->pub, pk) != SIGIL_OK ||
+            info->pk_len != sigil_frost_pk_len((sigil_frost_suite)k->frost_suite) ||
+            memcmp(pk, info->public_key, info->pk_len) != 0)
+            rc = SIGIL_E_MISMATCH;
+    }
     for (size_t i = 0; rc == SIGIL_OK && i < info->num_parties; i++) {
         k->pools[i].cap = c->cfg->pool_frost_target * 2 + c->cfg->max_batch;
         if (!k->frost_suite)
@@ -529,13 +536,23 @@ static int presign_run(sigil_coord *c, key_rt *k, size_t qi, uint32_t count, uin
     return rc;
 }
 
+/* The presignature pool is a burst buffer: presigning (OT extension and
+ * multiplication, by far the most expensive step of ECDSA) competes with
+ * the Signs for the CPU of nodes and coordinator, so while Signs are drawing
+ * on the pool it is refilled only once it runs low (a quarter of the
+ * target), and in full when signing pauses for PRESIGN_IDLE_MS. */
+#define PRESIGN_IDLE_MS 100
+
 static void fill_ecdsa(sigil_coord *c, key_rt *k)
 {
     size_t target = c->cfg->pool_ecdsa_target;
+    int busy = coord_now_ms() - atomic_load(&k->last_sign_ms) < PRESIGN_IDLE_MS;
     for (size_t qi = 0; qi < k->nq && !atomic_load(&c->halted); qi++) {
         size_t have = qpool_count(k, qi);
         uint32_t blame;
         if (have >= target / 2 + 1 || have >= target || !quorum_usable(c, k, qi, NULL, 0))
+            continue;
+        if (busy && have >= target / 4)
             continue;
         uint32_t want = (uint32_t)(target - have);
         if (want > PRESIGN_BATCH)
@@ -806,12 +823,20 @@ static int frost_attempt(sigil_coord *c, key_rt *k, const size_t *q, const sign_
             snprintf(why, whylen, "aggregation failed: %s", sigil_errname(rc));
             break;
         }
-        /* invariant 4: verify before release, independently of aggregate */
-        rc = sigil_frost_verify((sigil_frost_suite)k->frost_suite, k->info.public_key,
-                                k->info.pk_len, items[j].data, items[j].len, out->sigs[j],
-                                sigil_frost_sig_len((sigil_frost_suite)k->frost_suite));
-        if (rc)
-            snprintf(why, whylen, "signature does not verify under the group key");
+        /* invariant 4: verified before release. Ed25519 and BIP-340: the
+         * aggregation verified the encoded signature with the reference
+         * verifier (libsodium, libsecp256k1) under the package's group key,
+         * which key_rt_new checked is the registered key: that is
+         * sigil_frost_verify already. FROST(secp256k1): the aggregation's
+         * full path checks the equation on decoded values, so the encoding
+         * is verified once more here. */
+        if (k->frost_suite == SIGIL_FROST_SECP256K1) {
+            rc = sigil_frost_verify((sigil_frost_suite)k->frost_suite, k->info.public_key,
+                                    k->info.pk_len, items[j].data, items[j].len, out->sigs[j],
+                                    sigil_frost_sig_len((sigil_frost_suite)k->frost_suite));
+            if (rc)
+                snprintf(why, whylen, "signature does not verify under the group key");
+        }
     }
     if (rc == SIGIL_OK) {
         out->siglen = sigil_frost_sig_len((sigil_frost_suite)k->frost_suite);
@@ -898,6 +923,7 @@ static int ecdsa_attempt(sigil_coord *c, key_rt *k, size_t qi, const sign_item *
         free(taken);
         return rc;
     }
+    atomic_store(&k->last_sign_ms, coord_now_ms());
     filler_kick(c);
     s.count = t;
     randombytes_buf(s.session_id, 32);
@@ -981,10 +1007,10 @@ static int ecdsa_attempt(sigil_coord *c, key_rt *k, size_t qi, const sign_item *
             snprintf(why, whylen, "combination failed: %s", sigil_errname(rc));
             break;
         }
-        /* invariant 4: verify before release, independently of combine */
-        if ((rc = sigil_ecdsa_verify(k->info.public_key, k->info.pk_len, items[j].data,
-                                     out->sigs[j], 0)))
-            snprintf(why, whylen, "signature does not verify under the group key");
+        /* invariant 4: sigil_env_ecdsa_combine checked the combiners carry
+         * k->info.public_key and this digest, and sigil_ecdsa_combine
+         * verified the low-s signature under that key with libsecp256k1
+         * (sigil_ecdsa_verify) before returning it: verified once, here */
     }
     if (rc == SIGIL_OK) {
         out->siglen = 64;
@@ -1081,6 +1107,7 @@ typedef struct sign_req {
     sign_out *out;
     int rc, done;
     char why[200];
+    pthread_cond_t cv;                     /* signalled when done or when it should lead */
     struct sign_req *next;
 } sign_req;
 
@@ -1133,6 +1160,9 @@ static void run_group(sigil_coord *c, key_rt *k, sign_req *g)
     free(out.recids);
 }
 
+/* Wakeups are targeted (each request has its own condition variable): a
+ * finished group wakes exactly its members, and a freed leader slot wakes
+ * the request at the head of the queue, which then leads. */
 static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, size_t m,
                           const uint8_t hash[32], sign_out *out, char *why, size_t whylen)
 {
@@ -1142,6 +1172,7 @@ static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, siz
     me.m = m;
     memcpy(me.hash, hash, 32);
     me.out = out;
+    pthread_cond_init(&me.cv, NULL);
     pthread_mutex_lock(&k->bmu);
     if (k->btail)
         k->btail->next = &me;
@@ -1149,8 +1180,9 @@ static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, siz
         k->bhead = &me;
     k->btail = &me;
     while (!me.done) {
-        if (k->leaders < COALESCE_LEADERS && k->bhead) {
-            /* lead: take up to max_batch items from the queue */
+        if (k->leaders < COALESCE_LEADERS && k->bhead == &me) {
+            /* lead: take up to max_batch items from the queue (we are its
+             * head, so our own request is in the group) */
             sign_req *g = k->bhead, *last = g;
             size_t total = g->m;
             while (last->next && total + last->next->m <= c->cfg->max_batch) {
@@ -1162,6 +1194,9 @@ static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, siz
                 k->btail = NULL;
             last->next = NULL;
             k->leaders++;
+            /* a new head may lead too while slots are free */
+            if (k->bhead && k->leaders < COALESCE_LEADERS)
+                pthread_cond_signal(&k->bhead->cv);
             pthread_mutex_unlock(&k->bmu);
             run_group(c, k, g);
             pthread_mutex_lock(&k->bmu);
@@ -1169,13 +1204,18 @@ static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, siz
             for (sign_req *r = g, *n; r; r = n) {
                 n = r->next;
                 r->done = 1;
+                if (r != &me)
+                    pthread_cond_signal(&r->cv);
             }
-            pthread_cond_broadcast(&k->bcv);
+            /* hand the freed slot to the request now at the head */
+            if (k->bhead)
+                pthread_cond_signal(&k->bhead->cv);
         } else {
-            pthread_cond_wait(&k->bcv, &k->bmu);
+            pthread_cond_wait(&me.cv, &k->bmu);
         }
     }
     pthread_mutex_unlock(&k->bmu);
+    pthread_cond_destroy(&me.cv);
     snprintf(why, whylen, "%s", me.why);
     return me.rc;
 }
