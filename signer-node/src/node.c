@@ -73,6 +73,12 @@ typedef struct keyrec {
     size_t bloblen;
     pool_entry *pool;
     size_t npool, cap;
+    /* index of pool: entry id -> position (open addressing, linear
+     * probing, backward-shift deletion; id 0 = empty slot, entry ids are
+     * never 0); hcap a power of two >= 2 * cap, or 0 */
+    uint64_t *hid;
+    uint32_t *hpos;
+    size_t hcap;
     presig_entry *ps;   /* ECDSA presignatures */
     size_t nps, capps;
     struct keyrec *next;
@@ -370,6 +376,8 @@ static void key_free(keyrec *k)
     for (size_t i = 0; i < k->npool; i++)
         sigil_frost_nonce_free(k->pool[i].nonce);
     free(k->pool);
+    free(k->hid);
+    free(k->hpos);
     for (size_t i = 0; i < k->nps; i++)
         sigil_ecdsa_presig_free(k->ps[i].ps);
     free(k->ps);
@@ -1627,6 +1635,93 @@ static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     pthread_mutex_lock(&nd->mu);
     return rc;
 }
+/* ---- the FROST pool index (callers hold nd->mu) ---- */
+
+static size_t pidx_slot(const keyrec *k, uint64_t id)
+{
+    uint64_t h = id * 0x9e3779b97f4a7c15ull; /* ids are sequential: spread them */
+    return (size_t)(h >> 32) & (k->hcap - 1);
+}
+
+/* Position of entry id in k->pool, or SIZE_MAX. */
+static size_t pidx_find(const keyrec *k, uint64_t id)
+{
+    if (!k->hcap || id == 0)
+        return SIZE_MAX;
+    for (size_t i = pidx_slot(k, id);; i = (i + 1) & (k->hcap - 1)) {
+        if (k->hid[i] == id)
+            return k->hpos[i];
+        if (k->hid[i] == 0)
+            return SIZE_MAX;
+    }
+}
+
+static void pidx_set(keyrec *k, uint64_t id, size_t pos)
+{
+    size_t i = pidx_slot(k, id);
+    while (k->hid[i] != 0 && k->hid[i] != id)
+        i = (i + 1) & (k->hcap - 1);
+    k->hid[i] = id;
+    k->hpos[i] = (uint32_t)pos;
+}
+
+static void pidx_del(keyrec *k, uint64_t id)
+{
+    size_t i = pidx_slot(k, id);
+    while (k->hid[i] != id) {
+        if (k->hid[i] == 0)
+            return;
+        i = (i + 1) & (k->hcap - 1);
+    }
+    /* backward-shift: move later members of the probe run into the hole */
+    for (size_t j = (i + 1) & (k->hcap - 1); k->hid[j] != 0; j = (j + 1) & (k->hcap - 1)) {
+        size_t home = pidx_slot(k, k->hid[j]);
+        /* j's entry may fill hole i if its home is not in (i, j] (cyclic) */
+        if (((j - home) & (k->hcap - 1)) >= ((j - i) & (k->hcap - 1))) {
+            k->hid[i] = k->hid[j];
+            k->hpos[i] = k->hpos[j];
+            i = j;
+        }
+    }
+    k->hid[i] = 0;
+}
+
+/* Make room in the index for n entries (rebuilt from k->pool). */
+static int pidx_reserve(keyrec *k, size_t n)
+{
+    if (k->hcap >= 2 * n && k->hcap)
+        return SIGIL_OK;
+    size_t cap = 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint64_t *hid = calloc(cap, sizeof *hid);
+    uint32_t *hpos = calloc(cap, sizeof *hpos);
+    if (!hid || !hpos) {
+        free(hid);
+        free(hpos);
+        return SIGIL_E_NOMEM;
+    }
+    free(k->hid);
+    free(k->hpos);
+    k->hid = hid;
+    k->hpos = hpos;
+    k->hcap = cap;
+    for (size_t i = 0; i < k->npool; i++)
+        pidx_set(k, k->pool[i].id, i);
+    return SIGIL_OK;
+}
+
+/* Take pool entry at position j out of the pool (swap with the last). */
+static void pool_remove(keyrec *k, size_t j)
+{
+    pidx_del(k, k->pool[j].id);
+    k->npool--;
+    if (j != k->npool) {
+        k->pool[j] = k->pool[k->npool];
+        pidx_set(k, k->pool[j].id, j);
+    }
+}
+
 /* FROST SIGN from the pool: one call. Called with nd->mu held, like every
  * session handler; the lock is held only for what needs it (breaker, pool
  * entries, session id, unseal slot) and released for the envelope checks
@@ -1733,11 +1828,7 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
      * then the nonces leave the pool (consumed whatever happens next) */
     if (!rc) rc = check_not_halted(nd, call);
     for (size_t i = 0; i < ni && !rc; i++) {
-        size_t j;
-        for (j = 0; j < k->npool; j++)
-            if (k->pool[j].id == rq->pool_entries[i])
-                break;
-        if (j == k->npool) {
+        if (pidx_find(k, rq->pool_entries[i]) == SIZE_MAX) {
             DETAIL(call, "pool entry %llu of key '%s' unknown or used (pools do not survive a restart)",
                    (unsigned long long)rq->pool_entries[i], k->key_id);
             rc = SIGIL_E_NOT_FOUND;
@@ -1754,14 +1845,11 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     }
     if (!rc) {
         for (size_t i = 0; i < ni; i++) {
-            size_t j;
-            for (j = 0; j < k->npool; j++)
-                if (k->pool[j].id == rq->pool_entries[i])
-                    break;
+            size_t j = pidx_find(k, rq->pool_entries[i]);
             nonces[i] = k->pool[j].nonce;
             memcpy(own[i], k->pool[j].commit, k->pool[j].clen);
             ownlen[i] = k->pool[j].clen;
-            k->pool[j] = k->pool[--k->npool];
+            pool_remove(k, j);
         }
     }
     if (rc) {
@@ -2024,15 +2112,20 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
         size_t room = nd->cfg.pool_max > k->npool ? nd->cfg.pool_max - k->npool : 0;
         added = nmade < room ? nmade : room;
         if (k->npool + added > k->cap) {
-            pool_entry *np = realloc(k->pool, (k->npool + added) * sizeof *np);
+            size_t ncap = k->cap ? k->cap : 64;
+            while (ncap < k->npool + added)
+                ncap *= 2;
+            pool_entry *np = realloc(k->pool, ncap * sizeof *np);
             if (!np)
                 rc = SIGIL_E_NOMEM;
             else {
                 k->pool = np;
-                k->cap = k->npool + added;
+                k->cap = ncap;
             }
         }
+        if (!rc) rc = pidx_reserve(k, k->cap);
         for (size_t i = 0; !rc && i < added; i++) {
+            pidx_set(k, made[i].id, k->npool);
             k->pool[k->npool++] = made[i];
             made[i].nonce = NULL;
             Sigil__V1__PoolEntry init = SIGIL__V1__POOL_ENTRY__INIT;
