@@ -39,16 +39,14 @@
 #define OFFICER_KEY_LABEL "sigil-officer"
 #define STMT_FORMAT "sigil-statement-v1"
 #define APPROVAL_FORMAT "sigil-approval-v1"
-#define MAX_NODES 16
-#define MAX_OFFICERS 16
 
-static int g_json;
+int g_json;
 static char g_self_dir[CER_PATH_MAX];
 
 /* ---------------------------------------------------------------- output */
 
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...)
+int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int fail(int code, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -66,8 +64,8 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
+void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void progress(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -77,7 +75,7 @@ static void progress(const char *fmt, ...)
     va_end(ap);
 }
 
-static void emit_json(json_t *o)
+void emit_json(json_t *o)
 {
     char *s = json_dumps(o, JSON_COMPACT);
     printf("%s\n", s);
@@ -85,12 +83,12 @@ static void emit_json(json_t *o)
     json_decref(o);
 }
 
-static void hex(char *out, const uint8_t *p, size_t n)
+void hex(char *out, const uint8_t *p, size_t n)
 {
     sodium_bin2hex(out, 2 * n + 1, p, n);
 }
 
-static int unhex(const char *s, uint8_t *out, size_t max, size_t *n)
+int unhex(const char *s, uint8_t *out, size_t max, size_t *n)
 {
     size_t len = s ? strlen(s) : 0, bin = 0;
     if (!s || len % 2 || len / 2 > max ||
@@ -123,7 +121,7 @@ void cer_identity_file(const char *identity, char *out, size_t n)
             *p = '-';
 }
 
-static int valid_name(const char *s)
+int valid_name(const char *s)
 {
     size_t n = strlen(s);
     if (n < 1 || n > 32)
@@ -136,7 +134,7 @@ static int valid_name(const char *s)
 
 /* --------------------------------------------------------------- helpers */
 
-static int write_text(const char *path, int mode, int excl, const char *text)
+int write_text(const char *path, int mode, int excl, const char *text)
 {
     char tmp[CER_PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -288,13 +286,7 @@ static int free_ports(int *ports, int n)
 
 /* ------------------------------------------------------- cluster.json */
 
-typedef struct {
-    char dir[CER_PATH_MAX];
-    char cluster_id[65];
-    unsigned k, m, n, t;
-    char target[64];
-    sigil_breaker_officer officers[MAX_OFFICERS];
-} cluster;
+/* cluster: see ceremony.h */
 
 static int cluster_load(const char *dir, cluster *c)
 {
@@ -340,7 +332,7 @@ static int cluster_load(const char *dir, cluster *c)
     return 0;
 }
 
-static const sigil_breaker_officer *cluster_officer(const cluster *c, const char *name)
+const sigil_breaker_officer *cluster_officer(const cluster *c, const char *name)
 {
     for (size_t i = 0; i < c->m; i++)
         if (!strcmp(c->officers[i].name, name))
@@ -682,11 +674,7 @@ static int cmd_init(const char *dir, int argc, char **argv)
 
 /* ------------------------------------------------- statements, approvals */
 
-typedef struct {
-    uint8_t bytes[SIGIL_BREAKER_STATEMENT_MAX];
-    size_t len;
-    json_t *params; /* owned; may be NULL */
-} stmt_file;
+/* stmt: see ceremony.h */
 
 /* keygen parameters -> KeygenRequest{key_id, scheme, threshold} packed ->
  * SHA-256 (what the coordinator recomputes) */
@@ -705,7 +693,7 @@ static int keygen_params_hash(const char *key_id, int scheme, unsigned t, uint8_
     return rc;
 }
 
-static int stmt_load(const char *path, stmt_file *s)
+int stmt_load(const char *path, stmt_file *s)
 {
     json_error_t je;
     s->len = 0;
@@ -728,7 +716,7 @@ static int stmt_load(const char *path, stmt_file *s)
 }
 
 /* decode and describe (from the signed bytes, not the file's other fields) */
-static Sigil__V1__ApprovalStatement *stmt_decode(const stmt_file *s)
+Sigil__V1__ApprovalStatement *stmt_decode(const stmt_file *s)
 {
     ProtobufCMessage *m = NULL;
     if (sigil_rpc_unpack(&sigil__v1__approval_statement__descriptor, s->bytes, s->len,
@@ -762,12 +750,15 @@ static const char propose_help[] =
     "  resume [--epoch E]     end halt epoch E (default 0: whichever halt is current)\n"
     "  keygen KEY --scheme S --threshold T [-n N]\n"
     "                         distributed key generation on every node (N, if\n"
-    "                         given, must equal the cluster's node count)\n"
+    "                         given, must equal the cluster's node count)\n"    "  refresh KEY            proactive share refresh (same public key, new shares)\n"
+    "  retire KEY             destroy every share of KEY (the public key stays)\n"
     "schemes: frost-ed25519, frost-secp256k1, frost-bip340, ecdsa\n"
     "\n"
     "examples:\n"
     "  sigil-ceremony propose keygen hot-ed --scheme frost-ed25519 --threshold 2 --out kg.stmt\n"
-    "  sigil-ceremony propose resume --out resume.stmt --expires 600\n";
+    "  sigil-ceremony propose resume --out resume.stmt --expires 600\n"
+    "  sigil-ceremony propose refresh hot-ed --out rf.stmt\n"
+    "  sigil-ceremony propose retire old-key --out rt.stmt\n";
 
 static int cmd_propose(cluster *c, int argc, char **argv)
 {
@@ -785,8 +776,15 @@ static int cmd_propose(cluster *c, int argc, char **argv)
             return fail(2, "propose keygen: KEY first (see propose --help)");
         key = argv[1];
         i = 2;
+    } else if (!strcmp(op, "refresh") || !strcmp(op, "retire")) {
+        if (argc < 2 || argv[1][0] == '-')
+            return fail(2, "propose %s: KEY first (see propose --help)", op);
+        key = argv[1];
+        i = 2;
     } else if (strcmp(op, "resume"))
-        return fail(2, "propose: unknown operation %s (resume, keygen; see propose --help)", op);
+        return fail(2, "propose: unknown operation %s (resume, keygen, refresh, retire; see "
+                       "propose --help)",
+                    op);
     for (; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -840,6 +838,13 @@ static int cmd_propose(cluster *c, int argc, char **argv)
         s.params_hash = (ProtobufCBinaryData){32, ph};
         params = json_pack("{s:s,s:i,s:i}", "scheme", sigil_coord_scheme_name(sc), "threshold",
                            (int)t, "parties", (int)c->n);
+    }
+    if ((!strcmp(op, "refresh") || !strcmp(op, "retire"))) {
+        if (strlen(key) > 64 || cer_lc_params_hash(op, key, ph))
+            return fail(2, "propose %s: key id at most 64 characters of [A-Za-z0-9._-]", op);
+        s.key_id = (char *)key;
+        s.params_hash = (ProtobufCBinaryData){32, ph};
+        params = json_pack("{s:s}", "key_id", key);
     }
     sigil_buf b;
     sigil_buf_init(&b, SIGIL_BREAKER_STATEMENT_MAX, 0);
@@ -950,7 +955,14 @@ static int cmd_approve(cluster *c, int argc, char **argv)
                 "refused (the file was altered)");
         goto out;
     }
-    if (strcmp(st->action, "keygen") && strcmp(st->action, "resume")) {
+    if ((!strcmp(st->action, "refresh") || !strcmp(st->action, "retire")) &&
+        cer_lc_params_check(st)) {
+        fail(1, "approve: the %s statement's parameter hash does not match its key; refused",
+             st->action);
+        goto out;
+    }
+    if (strcmp(st->action, "keygen") && strcmp(st->action, "resume") &&
+        strcmp(st->action, "refresh") && strcmp(st->action, "retire")) {
         fail(1, "approve: unknown action \"%s\"; refused", st->action);
         goto out;
     }
@@ -962,6 +974,14 @@ static int cmd_approve(cluster *c, int argc, char **argv)
     if (!strcmp(st->action, "keygen"))
         fprintf(o, "  key         %s\n  scheme      %s\n  threshold   %u of %u nodes\n",
                 st->key_id, sigil_coord_scheme_name(scheme), t, c->n);
+    if (!strcmp(st->action, "refresh"))
+        fprintf(o, "  key         %s\n  effect      every node re-randomizes its share; the public "
+                   "key stays; old shares stop working\n",
+                st->key_id);
+    if (!strcmp(st->action, "retire"))
+        fprintf(o, "  key         %s\n  effect      EVERY SHARE IS DESTROYED: the key never signs "
+                   "again (its public key stays for verification)\n",
+                st->key_id);
     if (!strcmp(st->action, "resume"))
         fprintf(o, "  halt epoch  %" PRIu64 "%s\n", st->halt_epoch,
                 st->halt_epoch ? "" : " (whichever halt is current)");
@@ -1045,12 +1065,9 @@ out:
 
 /* ------------------------------------------------- talking to the cluster */
 
-typedef struct {
-    sigil_rpc_client *rpc;
-    unsigned timeout;
-} conn;
+/* conn: see ceremony.h */
 
-static int connect_as(cluster *c, const char *identity, conn *k)
+int connect_as(cluster *c, const char *identity, conn *k)
 {
     char ca[CER_PATH_MAX], cert[CER_PATH_MAX], key[CER_PATH_MAX], file[128];
     cer_identity_file(identity, file, sizeof file);
@@ -1072,7 +1089,7 @@ static int connect_as(cluster *c, const char *identity, conn *k)
     return 0;
 }
 
-static int rpc(conn *k, const char *what, const char *method, const ProtobufCMessage *req,
+int rpc(conn *k, const char *what, const char *method, const ProtobufCMessage *req,
                const ProtobufCMessageDescriptor *d, ProtobufCMessage **resp)
 {
     sigil_rpc_status st;
@@ -1105,7 +1122,7 @@ static const char *verify_why(int rc)
 /* Load STATEMENT + approval files; every approval must carry the same
  * statement bytes. Then check locally with the same verifier the servers
  * use (unless skip_local: the servers check anyway). */
-static int gather(cluster *c, const char *stmt_path, char **files, int nf, const char *action,
+int gather(cluster *c, const char *stmt_path, char **files, int nf, const char *action,
                   uint64_t epoch, int skip_local, stmt_file *s, Sigil__V1__Approval *ap,
                   Sigil__V1__Approval **app, char names[][65], uint8_t sigs[][64])
 {
@@ -1430,14 +1447,15 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  init       create a cluster (PKI, node and officer tokens, quorum, configs)\n"
-    "  propose    write a statement file for an operation (resume, keygen)\n"
+    "  propose    write a statement file for an operation (resume, keygen, refresh, retire)\n"
     "  approve    show a statement and sign it with an officer's token\n"
     "  halt       trip the circuit breaker (one officer)\n"
     "  resume     resume a halted cluster (k-of-m approval files)\n"
-    "  keygen     distributed key generation (k-of-m approval files)\n"
+    "  keygen     distributed key generation (k-of-m approval files)\n"    "  refresh    proactive share refresh of a key (k-of-m approval files)\n"
+    "  retire     destroy every share of a key; the public key stays (k-of-m)\n"
     "  status     breaker state and quorum policy\n"
     "\n"
-    "Not yet: import, refresh, backup, restore, retire (see docs/modules/ceremony.md).\n"
+    "Not yet: import, backup, restore (see docs/modules/ceremony.md).\n"
     "\n"
     "example, from nothing to a signing key:\n"
     "  export SIGIL_CLUSTER=/srv/sigil\n"
@@ -1510,5 +1528,7 @@ int main(int argc, char **argv)
         return cmd_approved_op(&c, cmd, cargc, cargv);
     if (!strcmp(cmd, "status"))
         return cmd_status(&c, cargc, cargv);
+    if (!strcmp(cmd, "refresh") || !strcmp(cmd, "retire"))
+        return cer_cmd_lifecycle(&c, cmd, cargc, cargv);
     return fail(2, "unknown command '%s' (try sigil-ceremony --help)", cmd);
 }

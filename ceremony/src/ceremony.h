@@ -16,4 +16,76 @@ int cer_pki_issue(const char *dir, const char *identity, unsigned days);
 /* "node/1" -> "node-1" */
 void cer_identity_file(const char *identity, char *out, size_t n);
 
+/* ---- shared by the command files (ceremony.c, import.c) ---- */
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "sigil/breaker.h"
+#include "sigil/rpc.h"
+#include "sigil/v1/common.pb-c.h"
+
+#define MAX_NODES 16
+#define MAX_OFFICERS 16
+
+typedef struct {
+    char dir[CER_PATH_MAX];
+    char cluster_id[65];
+    unsigned k, m, n, t;
+    char target[64];
+    sigil_breaker_officer officers[MAX_OFFICERS];
+} cluster;
+
+/* A statement (or approval) file: the signed statement bytes and the
+ * parameters its params_hash covers. */
+typedef struct {
+    uint8_t bytes[SIGIL_BREAKER_STATEMENT_MAX];
+    size_t len;
+    json_t *params; /* owned; may be NULL */
+} stmt_file;
+
+typedef struct {
+    sigil_rpc_client *rpc;
+    unsigned timeout;
+} conn;
+
+extern int g_json; /* --json: one JSON object on stdout */
+
+/* Print "sigil-ceremony: MESSAGE" (or a JSON error) to stderr; returns code. */
+int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Progress line on stderr. */
+void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print o (consumed) as one line of JSON on stdout. */
+void emit_json(json_t *o);
+void hex(char *out, const uint8_t *p, size_t n);
+/* Decode hex s into at most max bytes; 0 on success. */
+int unhex(const char *s, uint8_t *out, size_t max, size_t *n);
+int valid_name(const char *s);
+/* Write text to path with mode; excl: refuse an existing file (SIGIL_E_EXISTS). */
+int write_text(const char *path, int mode, int excl, const char *text);
+const sigil_breaker_officer *cluster_officer(const cluster *c, const char *name);
+int stmt_load(const char *path, stmt_file *s);
+Sigil__V1__ApprovalStatement *stmt_decode(const stmt_file *s);
+/* mTLS client to the coordinator as identity (e.g. "officer/carol"). */
+int connect_as(cluster *c, const char *identity, conn *k);
+int rpc(conn *k, const char *what, const char *method, const ProtobufCMessage *req,
+        const ProtobufCMessageDescriptor *d, ProtobufCMessage **resp);
+/* Load the statement and approval files and verify them locally for action
+ * (unless skip_local). */
+int gather(cluster *c, const char *stmt_path, char **files, int nf, const char *action,
+           uint64_t epoch, int skip_local, stmt_file *s, Sigil__V1__Approval *ap,
+           Sigil__V1__Approval **app, char names[][65], uint8_t sigs[][64]);
+
+/* lifecycle.c: refresh and retire */
+/* params_hash of a refresh / retire statement: SHA-256 of RefreshRequest /
+ * RetireRequest{key_id} packed alone (what the coordinator and the nodes
+ * recompute). 0 or -1 (bad key id). */
+int cer_lc_params_hash(const char *op, const char *key_id, uint8_t h[32]);
+/* 0 if st (refresh / retire) carries the params hash of its key id. */
+int cer_lc_params_check(const Sigil__V1__ApprovalStatement *st);
+/* `sigil-ceremony refresh|retire STATEMENT --approval FILE...` */
+int cer_cmd_lifecycle(cluster *c, const char *op, int argc, char **argv);
+
 #endif

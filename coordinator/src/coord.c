@@ -105,6 +105,8 @@ struct sigil_coord {
     pthread_rwlock_t keys_mu;              /* protects the keys array */
     key_rt **keys;
     size_t nkeys, keys_alloc;
+    key_rt **replaced;                     /* runtimes replaced by refresh / retire (lifecycle.c), */
+    size_t nreplaced;                      /* kept until exit: handlers may hold them */
 
     sigil_hsm *hsm;                        /* the coordinator's token: audit log key only */
     sigil_audit_signer signer;
@@ -222,6 +224,23 @@ static int open_env(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t want_
     h.to = e->to;
     h.kind = e->kind;
     return sigil_env_open(c->peers, NULL, &h, e->payload.data, e->payload.len, body, NULL);
+}
+
+/* Why a signer's final answer carries no usable RESULT (for the reason
+ * given when a quorum is abandoned): the envelope's own error, or the
+ * body's. */
+static const char *result_problem(sigil_coord *c, const Sigil__V1__SessionResponse *f,
+                                  uint32_t party, const uint8_t *sid)
+{
+    sigil_buf b;
+    int rc;
+    if (f->n_results != 1)
+        return "not exactly one result";
+    if (sigil_buf_init(&b, RESP_MAX, 0))
+        return "out of memory";
+    rc = open_env(c, f->results[0], party, SIGIL_ENV_RESULT, sid, &b);
+    sigil_buf_free(&b);
+    return rc ? sigil_strerror(rc) : "body does not decode, or is for another key or item count";
 }
 
 /* ---- keys ---- */
@@ -787,7 +806,8 @@ static int frost_attempt(sigil_coord *c, key_rt *k, const size_t *q, const sign_
             res[i].count != m) {
             rc = SIGIL_E_CHECK;
             *blame = parties[i];
-            snprintf(why, whylen, "node %u: bad RESULT envelope", parties[i]);
+            snprintf(why, whylen, "node %u: bad RESULT envelope (%s)", parties[i],
+                     result_problem(c, f, parties[i], s.session_id));
             break;
         }
         for (size_t j = 0; j < m; j++)
@@ -981,7 +1001,8 @@ static int ecdsa_attempt(sigil_coord *c, key_rt *k, size_t qi, const sign_item *
             res[i].count != m) {
             rc = SIGIL_E_CHECK;
             *blame = parties[i];
-            snprintf(why, whylen, "node %u: bad RESULT envelope", parties[i]);
+            snprintf(why, whylen, "node %u: bad RESULT envelope (%s)", parties[i],
+                     result_problem(c, f, parties[i], s.session_id));
             break;
         }
         for (size_t j = 0; j < m; j++)
@@ -1065,6 +1086,11 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
                  : ecdsa_attempt(c, k, qi, items, m, req_hash, out, &blame, why, whylen);
         if (rc == SIGIL_OK)
             return rc;
+        char bl[48] = "";
+        if (blame)
+            snprintf(bl, sizeof bl, "; node %u blamed", blame);
+        fprintf(stderr, "sigil-coordinator: sign attempt %u for key '%s' failed: %s (%s)%s\n",
+                attempt, k->info.key_id, sigil_errname(rc), why, bl);
         if (rc == SIGIL_E_HALTED || rc == SIGIL_E_NOMEM || rc == SIGIL_E_INVALID)
             return rc;
         if (blame) {
@@ -1595,7 +1621,7 @@ static int sign_front(sigil_coord *c, sigil_rpc_call *call, ProtobufCBinaryData 
     if (!(k = keys_find(c, call->key_id)))
         return detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
     if (k->info.state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
-        return detail(call, SIGIL_E_STATE, "key '%s' is not active", call->key_id);
+        return coord_key_inactive(call, k->info.key_id, k->info.state);
     if (scheme && scheme != k->info.scheme)
         return detail(call, SIGIL_E_STATE, "key '%s' is %s, the request says %s; nothing signed",
                       call->key_id, sigil_coord_scheme_name(k->info.scheme),
@@ -2283,6 +2309,7 @@ int sigil_coord_new(const sigil_coord_config *cfg, sigil_coord **out)
     for (size_t i = 0; i < cfg->num_nodes; i++) {
         sigil_rpc_client_config cc = {0};
         c->nodes[i].cfg = &cfg->nodes[i];
+        c->nodes[i].peers = c->peers;
         cc.target = cfg->nodes[i].address;
         cc.tls = (sigil_rpc_tls){cfg->ca_file, cfg->cert_file, cfg->key_file};
         cc.expect_identity = cfg->nodes[i].identity;
@@ -2352,7 +2379,8 @@ int sigil_coord_start(sigil_coord *c, int *port)
         (rc = sigil_rpc_server_add(c->server, SIGIL_RPC_ADMIN_HEALTH,
                                    &sigil__v1__health_request__descriptor, 1024, h_health, c)) ||
         (rc = sigil_rpc_server_add(c->server, ADMIN_KEYGEN, &sigil__v1__keygen_request__descriptor,
-                                   16384, h_keygen, c)))
+                                   16384, h_keygen, c)) ||
+        (rc = coord_lifecycle_register(c, c->server)))
         return rc;
     if ((rc = sigil_rpc_server_start(c->server, port)))
         return rc;
@@ -2386,6 +2414,9 @@ void sigil_coord_free(sigil_coord *c)
     for (size_t i = 0; i < c->nkeys; i++)
         key_rt_free(c->keys[i]);
     free(c->keys);
+    for (size_t i = 0; i < c->nreplaced; i++)
+        key_rt_free(c->replaced[i]);
+    free(c->replaced);
     for (size_t i = 0; i < SIGIL_COORD_MAX_NODES; i++)
         sigil_rpc_client_free(c->nodes[i].client);
     sigil_env_peers_free(c->peers);
@@ -2402,4 +2433,124 @@ void sigil_coord_free(sigil_coord *c)
     pthread_mutex_destroy(&c->peers_mu);
     pthread_mutex_destroy(&c->breaker_mu);
     free(c);
+}
+
+/* ---- hooks for lifecycle.c (Admin/Refresh, Admin/Retire); the names and
+ * contracts match the ones the import branch gives import.c ---- */
+
+const sigil_coord_config *coord_cfg(const sigil_coord *c)
+{
+    return c->cfg;
+}
+
+coord_node *coord_node_of(sigil_coord *c, uint32_t id)
+{
+    return node_by_id(c, id);
+}
+
+int coord_ensure_peer(sigil_coord *c, coord_node *n)
+{
+    return ensure_peer(c, n);
+}
+
+int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t from,
+                      const uint8_t sid[32], sigil_buf *body)
+{
+    return open_env(c, e, from, SIGIL_ENV_RESULT, sid, body);
+}
+
+int coord_check_running(sigil_coord *c, sigil_rpc_call *call)
+{
+    return atomic_load(&c->halted) ? halted_detail(c, call) : SIGIL_OK;
+}
+
+int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action,
+                        const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *in,
+                        size_t n, const char *key_id, const uint8_t params_hash[32],
+                        sigil_breaker_statement *st)
+{
+    sigil_breaker_approval ap[SIGIL_COORD_MAX_OFFICERS];
+    sigil_breaker_policy pol;
+    uint64_t now = (uint64_t)time(NULL);
+    for (size_t i = 0; i < n; i++)
+        if (!in[i] || !in[i]->officer)
+            return detail(call, SIGIL_E_ENCODING, "%s refused: approval %zu malformed", action, i);
+    int rc = approvals_from(c, call, action, in, n, ap, &pol);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->breaker_mu);
+    rc = sigil_breaker_verify(&pol, statement->data, statement->len, ap, n, action, now,
+                              c->breaker.epoch, st);
+    if (rc == SIGIL_OK && (strcmp(st->key_id, key_id ? key_id : "") || st->params_hash_len != 32 ||
+                           sodium_memcmp(st->params_hash, params_hash, 32)))
+        rc = SIGIL_E_MISMATCH;
+    if (rc == SIGIL_OK) {
+        rc = sigil_breaker_nonces_use(c->nonces, st->nonce, st->expires_unix, now);
+        pthread_mutex_unlock(&c->breaker_mu);
+        if (rc)
+            return detail(call, rc, "%s refused: %s", action,
+                          rc == SIGIL_E_REPLAY ? "this approval statement was used before"
+                                               : sigil_strerror(rc));
+        return SIGIL_OK;
+    }
+    pthread_mutex_unlock(&c->breaker_mu);
+    const char *why = rc == SIGIL_E_THRESHOLD     ? "too few approvals"
+                      : rc == SIGIL_E_PERMISSION  ? "an approval names an officer not configured"
+                      : rc == SIGIL_E_PARTICIPANT ? "two approvals by the same officer"
+                      : rc == SIGIL_E_SIGNATURE   ? "an approval signature does not verify"
+                      : rc == SIGIL_E_ENCODING    ? "the statement is missing or does not decode"
+                      : rc == SIGIL_E_MISMATCH
+                          ? "the statement is for another action, cluster, key or parameters"
+                      : rc == SIGIL_E_EXPIRED ? "the statement has expired (or expires too far ahead)"
+                                              : sigil_strerror(rc);
+    return detail(call, rc,
+                  "%s refused: %s (needs %u approvals by distinct configured officers over "
+                  "action \"%s\", cluster \"%s\", this key id and parameters)",
+                  action, why, c->cfg->approvals_required, action, c->cfg->cluster_id);
+}
+
+int coord_audit(sigil_coord *c, sigil_audit_entry *e)
+{
+    if (!c->cfg->audit)
+        return SIGIL_OK;
+    return audit_append(c, e, 1, NULL);
+}
+
+int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out)
+{
+    key_rt *k = keys_find(c, key_id);
+    if (!k)
+        return SIGIL_E_NOT_FOUND;
+    *out = k->info;
+    return SIGIL_OK;
+}
+
+int coord_key_replace(sigil_coord *c, const sigil_coord_key *info, int persist)
+{
+    key_rt *nk = NULL, *old = NULL;
+    int rc = key_rt_new(c, info, &nk);
+    if (rc == SIGIL_OK && persist)
+        rc = sigil_coord_registry_update(c->registry, info);
+    if (rc) {
+        key_rt_free(nk);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&c->keys_mu);
+    key_rt **g = realloc(c->replaced, (c->nreplaced + 1) * sizeof *g);
+    if (g)
+        c->replaced = g;
+    for (size_t i = 0; g && i < c->nkeys; i++)
+        if (!strcmp(c->keys[i]->info.key_id, info->key_id)) {
+            old = c->keys[i];
+            c->keys[i] = nk;
+            c->replaced[c->nreplaced++] = old;
+            break;
+        }
+    pthread_rwlock_unlock(&c->keys_mu);
+    if (!old) {
+        key_rt_free(nk);
+        return g ? SIGIL_E_NOT_FOUND : SIGIL_E_NOMEM;
+    }
+    filler_kick(c);
+    return SIGIL_OK;
 }

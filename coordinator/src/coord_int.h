@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "sigil/coord.h"
+#include "sigil/envelope.h"
 #include "sigil/rpc.h"
 #include "sigil/v1/node.pb-c.h"
 
@@ -17,6 +18,8 @@ typedef struct {
     atomic_uint_fast64_t down_until_ms;   /* 0: healthy; else skip until then */
     atomic_uint fails;                    /* consecutive failures */
     atomic_int peer_known;                /* its identity key is in the env peers */
+    sigil_env_peers *peers;               /* every node's identity key (shared): the
+                                             relay verifies envelopes with it */
 } coord_node;
 
 uint64_t coord_now_ms(void);
@@ -46,8 +49,12 @@ typedef struct {
 /* Run a session: StartSession(starts[i]) on every party, then relay each
  * round's outbound envelopes (to == 0: every other participant; to == k:
  * party k) into the next Round call of its recipients, until every party
- * is done. Each node call has node_timeout_ms; the whole session at most
- * max_rounds rounds. On any failure (a node error or timeout, an envelope
+ * is done. Before relaying, each envelope must carry its sender's id, this
+ * session's id, the sender's current round and kind DATA or ECHO, and its
+ * signature must verify under the sender's identity key (the nodes'
+ * peers): otherwise SIGIL_E_CHECK and the SENDER is blamed (the receiver
+ * would only refuse it, and would be blamed for refusing). Each node call
+ * has node_timeout_ms; the whole session at most max_rounds rounds. On any failure (a node error or timeout, an envelope
  * from the wrong sender or to an unknown party, rounds out of step) every
  * party gets AbortSession and the error is returned with failed_party set
  * when one node is to blame. */
@@ -58,5 +65,44 @@ void coord_session_clear(coord_session *s);
 /* Send AbortSession for sid to every node (best effort, short deadline). */
 void coord_session_abort(coord_node **nodes, size_t count, const uint8_t sid[32],
                          const char *reason);
+
+/* ---- key lifecycle (lifecycle.c: Admin/Refresh, Admin/Retire) and the
+ * hooks coord.c gives it ---- */
+#include "sigil/audit.h"
+#include "sigil/breaker.h"
+#include "sigil/v1/common.pb-c.h"
+
+/* Register /sigil.v1.Admin/Refresh and /sigil.v1.Admin/Retire. */
+int coord_lifecycle_register(sigil_coord *c, sigil_rpc_server *srv);
+/* Sign refused for a key that is not active: the status and message
+ * (retired: never signs again; pending: being refreshed, retry). */
+int coord_key_inactive(sigil_rpc_call *call, const char *key_id, int state);
+
+const sigil_coord_config *coord_cfg(const sigil_coord *c);
+/* The configured node with party id `id` (NULL if none). */
+coord_node *coord_node_of(sigil_coord *c, uint32_t id);
+/* Make sure node n's identity key is known for opening its envelopes. */
+int coord_ensure_peer(sigil_coord *c, coord_node *n);
+/* Open node `from`'s RESULT envelope of session sid into body. */
+int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t from,
+                      const uint8_t sid[32], sigil_buf *body);
+/* SIGIL_OK, or SIGIL_E_HALTED with the halt's detail in call. */
+int coord_check_running(sigil_coord *c, sigil_rpc_call *call);
+/* k-of-m approvals of statement for action, key_id and params_hash (the
+ * coordinator's officer policy), then the nonce burned (replay refused);
+ * a precise message in call->detail on refusal. *st gets the statement. */
+int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action,
+                        const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *in,
+                        size_t n, const char *key_id, const uint8_t params_hash[32],
+                        sigil_breaker_statement *st);
+/* Append one entry to the audit log (durable); SIGIL_OK when no log is
+ * configured. */
+int coord_audit(sigil_coord *c, sigil_audit_entry *e);
+/* A copy of a registered key's public record (SIGIL_E_NOT_FOUND). */
+int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out);
+/* Replace a key's runtime by one built from info (pools start empty),
+ * persisting info in keys.json first when persist is set. The old runtime
+ * stays allocated until exit (handlers may still hold it). */
+int coord_key_replace(sigil_coord *c, const sigil_coord_key *info, int persist);
 
 #endif

@@ -261,6 +261,27 @@ int sigil_coord_registry_add(sigil_coord_registry *r, const sigil_coord_key *k)
     return rc;
 }
 
+int sigil_coord_registry_update(sigil_coord_registry *r, const sigil_coord_key *k)
+{
+    int rc = SIGIL_E_NOT_FOUND;
+    if (!r || !k || sigil_rpc_key_id_check(k->key_id) || !sigil_coord_scheme_name(k->scheme) ||
+        k->pk_len < 32 || k->pk_len > SIGIL_COORD_PK_MAX || k->package_len == 0 ||
+        k->package_len > SIGIL_COORD_PACKAGE_MAX)
+        return SIGIL_E_INVALID;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->count; i++)
+        if (!strcmp(r->keys[i].key_id, k->key_id)) {
+            sigil_coord_key old = r->keys[i];
+            r->keys[i] = *k;
+            rc = persist(r, r->count); /* durable first, then visible */
+            if (rc)
+                r->keys[i] = old;
+            break;
+        }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
 int sigil_coord_registry_list(sigil_coord_registry *r, sigil_coord_key **keys, size_t *count)
 {
     if (!r || !keys || !count)

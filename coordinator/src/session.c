@@ -163,12 +163,59 @@ static int round_call(coord_session *s, const char *method, const sigil_buf *req
     return rc;
 }
 
+/* Check an envelope node n gave the coordinator to relay: the clear
+ * header belongs to this session, to n and to n's current round, kind DATA
+ * or ECHO, and the payload's envelope-key certificate and signature verify
+ * for that header under n's configured identity key. Every failure is
+ * SIGIL_E_CHECK (n cheated or is broken; gRPC ABORTED for a caller) and
+ * why says which check. sigil_env_open checks the signature before it
+ * looks at the recipient, so SIGIL_E_INVALID for an envelope encrypted to
+ * another node (to != 0) means "signed correctly, not ours to read".
+ * scratch receives broadcast bodies (public) and is reset. */
+static int relay_check(const coord_session *s, coord_node *n, uint32_t round,
+                       const Sigil__V1__Envelope *env, sigil_buf *scratch, char *why, size_t wlen)
+{
+    sigil_env_header h;
+    int rc;
+    uint32_t from = n->cfg->id;
+    if (!env || env->from != from || env->session_id.len != 32 ||
+        memcmp(env->session_id.data, s->session_id, 32)) {
+        snprintf(why, wlen, "node %u sent an envelope with a wrong sender or session", from);
+        return SIGIL_E_CHECK;
+    }
+    if (env->round != round || (env->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_DATA &&
+                                env->kind != SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_ECHO)) {
+        snprintf(why, wlen, "node %u sent a round %u envelope of kind %d in round %u", from,
+                 env->round, (int)env->kind, round);
+        return SIGIL_E_CHECK;
+    }
+    if (!n->peers)
+        return SIGIL_OK;
+    h.session_id = env->session_id.data;
+    h.session_id_len = env->session_id.len;
+    h.round = env->round;
+    h.from = env->from;
+    h.to = env->to;
+    h.kind = (uint32_t)env->kind;
+    sigil_buf_reset(scratch);
+    rc = sigil_env_open(n->peers, NULL, &h, env->payload.data, env->payload.len, scratch, NULL);
+    sigil_buf_reset(scratch);
+    if (rc == SIGIL_E_INVALID && env->to != 0)
+        rc = SIGIL_OK;
+    if (rc) {
+        snprintf(why, wlen, "node %u sent an envelope that does not verify: %s", from,
+                 sigil_strerror(rc));
+        rc = rc == SIGIL_E_NOMEM ? rc : SIGIL_E_CHECK;
+    }
+    return rc;
+}
+
 int coord_session_run(coord_session *s, const sigil_buf *starts, unsigned node_timeout_ms,
                       unsigned max_rounds)
 {
     Sigil__V1__SessionResponse *cur[SIGIL_COORD_MAX_NODES] = {0};
     int active[SIGIL_COORD_MAX_NODES];
-    sigil_buf reqs[SIGIL_COORD_MAX_NODES];
+    sigil_buf reqs[SIGIL_COORD_MAX_NODES], scratch;
     int rc;
 
     s->failed_party = 0;
@@ -176,6 +223,8 @@ int coord_session_run(coord_session *s, const sigil_buf *starts, unsigned node_t
     memset(s->final, 0, sizeof s->final);
     if (s->count < 1 || s->count > SIGIL_COORD_MAX_NODES)
         return SIGIL_E_INVALID;
+    if ((rc = sigil_buf_init(&scratch, SIGIL_ENV_MAX_BODY, 0)))
+        return rc;
     for (size_t i = 0; i < s->count; i++)
         active[i] = 1;
     rc = round_call(s, SIGIL_RPC_NODE_START_SESSION, starts, active, cur, node_timeout_ms);
@@ -222,13 +271,9 @@ int coord_session_run(coord_session *s, const sigil_buf *starts, unsigned node_t
                 Sigil__V1__Envelope *env = cur[i]->outbound[e];
                 uint32_t from = s->nodes[i]->cfg->id;
                 int to;
-                if (!env || env->from != from ||
-                    env->session_id.len != 32 ||
-                    memcmp(env->session_id.data, s->session_id, 32)) {
-                    rc = SIGIL_E_SESSION;
+                if ((rc = relay_check(s, s->nodes[i], cur[i]->round, env, &scratch, s->detail,
+                                      sizeof s->detail))) {
                     s->failed_party = from;
-                    snprintf(s->detail, sizeof s->detail,
-                             "node %u sent an envelope with a wrong sender or session", from);
                     break;
                 }
                 if (env->to == 0) {
@@ -266,6 +311,7 @@ int coord_session_run(coord_session *s, const sigil_buf *starts, unsigned node_t
         for (size_t i = 0; i < s->count; i++)
             sigil_buf_free(&reqs[i]);
     }
+    sigil_buf_free(&scratch);
 
     if (rc) {
         coord_session_abort(s->nodes, s->count, s->session_id, s->detail);

@@ -488,3 +488,9 @@ int sigil_rpc_call_msg(sigil_rpc_client *c, const char *method, const ProtobufCM
     sigil_buf_free(&in);
     return rc;
 }
+
+void sigil_rpc_client_reset_backoff(sigil_rpc_client *c)
+{
+    if (c && c->ch)
+        grpc_channel_reset_connect_backoff(c->ch);
+}

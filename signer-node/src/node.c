@@ -34,129 +34,12 @@
 #include "sigil/v1/node.pb-c.h"
 
 #define NODE_VERSION "sigil-node 0.1"
-#define MAX_SESSIONS 4096
-#define SHARE_VERSION 1
 /* Presignatures per PRESIGN session: each DKLs23 pairwise message is
  * ~25 KB, and one envelope body carries `count` of them (<= 1 MiB). Run
  * several sessions (in parallel) for more. */
 #define PRESIGN_MAX_COUNT 16
 
-/* ------------------------------------------------------------------ state */
-
-typedef struct {
-    uint64_t id;
-    sigil_frost_nonce *nonce;
-    uint8_t commit[128];
-    size_t clen;
-} pool_entry;
-
-typedef struct {
-    uint64_t id;
-    sigil_ecdsa_presig *ps;
-    uint32_t signers[NODE_MAX_PEERS];
-    size_t ns;
-} presig_entry;
-
-/* Keys are only ever added while the node runs (never removed, and a FROST
- * key's fields never change), so a handler may keep a keyrec pointer and
- * read its public fields and blob without the lock; pools and the ECDSA
- * blob (re-sealed after an OT cheat) change only under nd->mu. */
-typedef struct keyrec {
-    char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
-    uint16_t scheme;
-    uint32_t party, version;
-    sigil_keyshare pub; /* secret NULL */
-    uint8_t pkg_hash[32]; /* SHA-256 of the public package encoding */
-    uint8_t pk[SIGIL_FROST_PK_MAX];
-    size_t pklen;
-    uint8_t *blob;
-    size_t bloblen;
-    pool_entry *pool;
-    size_t npool, cap;
-    /* index of pool: entry id -> position (open addressing, linear
-     * probing, backward-shift deletion; id 0 = empty slot, entry ids are
-     * never 0); hcap a power of two >= 2 * cap, or 0 */
-    uint64_t *hid;
-    uint32_t *hpos;
-    size_t hcap;
-    presig_entry *ps;   /* ECDSA presignatures */
-    size_t nps, capps;
-    struct keyrec *next;
-} keyrec;
-
-typedef struct session {
-    uint8_t sid[SIGIL_ENV_SID_LEN];
-    int kind;
-    uint32_t round; /* the round of the inbound messages expected next */
-    char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
-    uint16_t scheme;
-    uint32_t t, n;
-    uint32_t parties[NODE_MAX_PEERS];
-    uint32_t self;  /* index of this node in parties */
-    sigil_dkg *dkg;
-    uint8_t box[NODE_MAX_PEERS][32];
-    uint8_t echo[32];
-    sigil_buf own_bcast; /* own round-1 broadcast payload / confirmation */
-    /* ECDSA */
-    sigil_ecdsa_setup *setup;
-    sigil_buf pubpkg;
-    uint32_t count;
-    sigil_ecdsa_share *share;   /* PRESIGN: unsealed for the session */
-    sigil_ecdsa_presign **ps;
-    sigil_ecdsa_presig **presigs;
-    struct session *next;
-} session;
-
-/* Node audit records of the shares one call produced, appended (durably)
- * after the node lock is released and before the response leaves. */
-typedef struct {
-    sigil_audit_entry *e;
-    size_t n;
-} audit_batch;
-
-/* Where a FROST SIGN call unseals its share: secure memory allocated once
- * (guarded, locked), one slot per handler thread, taken and returned under
- * nd->mu, used by its holder without the lock. */
-typedef struct {
-    sigil_buf buf;          /* SIGIL_BUF_SECRET */
-    sigil_scalar *secret;   /* sodium_malloc'ed */
-    int busy;
-} unseal_slot;
-
-typedef struct {
-    node_config cfg;
-    pthread_mutex_t mu;
-    sigil_audit_log *audit;
-    sigil_audit_signer audit_signer;
-    unseal_slot *slots;     /* cfg.threads of them */
-    size_t nslots;
-    int audit_signer_set;
-    sigil_hsm *hsm;
-    uint8_t identity_pk[32];
-    sigil_env_key *ek;
-    sigil_env_peers *peers;
-    keyrec *keys;
-    session *sessions;
-    size_t nsessions;
-    /* seen session ids: open addressing set + append-only file */
-    uint8_t (*seen)[32];
-    uint8_t *used;
-    size_t nseen, capseen;
-    int seen_fd;
-    /* breaker: `halted` is read without locks by every share-producing
-     * path (before the work and again before release); the other fields,
-     * the state file and the nonce file are under bmu. Halt never waits
-     * for signing work (lock order where both are taken: mu, then bmu). */
-    pthread_mutex_t bmu;
-    atomic_int halted;
-    uint64_t epoch, halted_at_ms;
-    char halted_by[SIGIL_RPC_URI_MAX];
-    char reason[256];
-    sigil_breaker_nonces *nonces;
-    uint32_t boot, seq;
-    time_t started;
-    char path_halt[NODE_PATH_MAX + 32], path_seen[NODE_PATH_MAX + 32], path_keys[NODE_PATH_MAX + 32];
-} node;
+/* the state types (keyrec, session, node, outbox) are in node.h */
 
 static uint64_t now_ms(void)
 {
@@ -165,7 +48,6 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-#define DETAIL(call, ...) snprintf((call)->detail, sizeof (call)->detail, __VA_ARGS__)
 
 /* ---- seen session ids ---- */
 
@@ -228,7 +110,7 @@ static int seen_insert_mem(node *nd, const uint8_t *sid)
  * which would otherwise let a restarted node rerun a key generation).
  * SIGN sessions consume pool entries that do not survive a restart, so a
  * crash losing their record cannot lead to nonce reuse. */
-static int seen_record(node *nd, const uint8_t *sid, int durable)
+int seen_record(node *nd, const uint8_t *sid, int durable)
 {
     if (seen_has(nd, sid))
         return SIGIL_E_REPLAY;
@@ -361,7 +243,7 @@ static int boot_next(node *nd)
  *   "SGNK" | u8 1 | u16 scheme | u32 party | u32 version | string key_id |
  *   string public package | string sealed share ---- */
 
-static keyrec *key_find(node *nd, const char *key_id)
+keyrec *key_find(node *nd, const char *key_id)
 {
     for (keyrec *k = nd->keys; k; k = k->next)
         if (!strcmp(k->key_id, key_id))
@@ -369,7 +251,7 @@ static keyrec *key_find(node *nd, const char *key_id)
     return NULL;
 }
 
-static void key_free(keyrec *k)
+void key_free(keyrec *k)
 {
     if (!k)
         return;
@@ -386,7 +268,7 @@ static void key_free(keyrec *k)
     free(k);
 }
 
-static int key_from_bytes(const uint8_t *p, size_t n, keyrec **out)
+int key_from_bytes(const uint8_t *p, size_t n, keyrec **out)
 {
     sigil_buf b;
     sigil_buf_view(&b, p, n);
@@ -483,7 +365,7 @@ static int keys_load(node *nd)
     return rc;
 }
 
-static void ad_for(const keyrec *k, sigil_hsm_ad *ad)
+void ad_for(const keyrec *k, sigil_hsm_ad *ad)
 {
     ad->key_id = (const uint8_t *)k->key_id;
     ad->key_id_len = strlen(k->key_id);
@@ -492,16 +374,10 @@ static void ad_for(const keyrec *k, sigil_hsm_ad *ad)
     ad->share_version = k->version;
 }
 
-/* FROST sealed plaintext: u8 1 | 32 signing share | 32 SHA-256(public
- * package), so the clear public package in the key file cannot be swapped.
- * Unsealed per use into memory allocated once with sodium_malloc (one slot
- * per handler thread, see unseal_slot); the public part stays parsed in
- * k->pub.
- * Release with key_release. */
-#define FROST_SEALED_LEN (1 + 32 + 32)
+/* FROST sealed plaintext: see FROST_SEALED_LEN in node.h. */
 
 /* Unseal into the given secure buffer and scalar slot. */
-static int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slot,
+int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slot,
                            sigil_keyshare *out)
 {
     sigil_hsm_ad ad;
@@ -596,14 +472,7 @@ static int audit_add(audit_batch *ab, size_t cap, const node *nd, sigil_rpc_call
 
 /* ------------------------------------------------------------- envelopes */
 
-typedef struct {
-    Sigil__V1__Envelope *env;
-    Sigil__V1__Envelope **ptr;
-    sigil_buf *pay;
-    size_t n, cap;
-} outbox;
-
-static int outbox_init(outbox *o, size_t cap)
+int outbox_init(outbox *o, size_t cap)
 {
     memset(o, 0, sizeof *o);
     o->env = calloc(cap ? cap : 1, sizeof *o->env);
@@ -613,7 +482,7 @@ static int outbox_init(outbox *o, size_t cap)
     return o->env && o->ptr && o->pay ? SIGIL_OK : SIGIL_E_NOMEM;
 }
 
-static void outbox_free(outbox *o)
+void outbox_free(outbox *o)
 {
     for (size_t i = 0; i < o->n; i++)
         sigil_buf_free(&o->pay[i]);
@@ -623,7 +492,7 @@ static void outbox_free(outbox *o)
     memset(o, 0, sizeof *o);
 }
 
-static int outbox_add(node *nd, outbox *o, const uint8_t *sid, uint32_t round, uint32_t to,
+int outbox_add(node *nd, outbox *o, const uint8_t *sid, uint32_t round, uint32_t to,
                       uint32_t kind, const uint8_t *body, size_t blen, const uint8_t *box)
 {
     if (o->n >= o->cap)
@@ -662,7 +531,7 @@ static void header_of(const Sigil__V1__Envelope *e, sigil_env_header *h)
     h->kind = (uint32_t)e->kind;
 }
 
-static int party_index(const uint32_t *parties, size_t n, uint32_t id)
+int party_index(const uint32_t *parties, size_t n, uint32_t id)
 {
     for (size_t i = 0; i < n; i++)
         if (parties[i] == id)
@@ -672,7 +541,7 @@ static int party_index(const uint32_t *parties, size_t n, uint32_t id)
 
 /* Check one inbound envelope against what the session expects and open it.
  * want_to: 0 for a broadcast, else this node. */
-static int inbound_open(node *nd, sigil_rpc_call *call, const Sigil__V1__Envelope *e,
+int inbound_open(node *nd, sigil_rpc_call *call, const Sigil__V1__Envelope *e,
                         const uint8_t *sid, uint32_t round, uint32_t kind, uint32_t want_to,
                         const uint32_t *parties, size_t np, sigil_buf *body, uint8_t box[32],
                         int *from_idx)
@@ -731,7 +600,7 @@ static session *session_find(node *nd, const uint8_t *sid, size_t len)
     return NULL;
 }
 
-static void session_drop(node *nd, session *s)
+void session_drop(node *nd, session *s)
 {
     for (session **pp = &nd->sessions; *pp; pp = &(*pp)->next)
         if (*pp == s) {
@@ -750,11 +619,13 @@ static void session_drop(node *nd, session *s)
     free(s->ps);
     free(s->presigs);
     sigil_ecdsa_share_free(s->share);
+    key_free(s->pending);
+    sigil_buf_free(&s->result);
     sodium_memzero(s, sizeof *s);
     free(s);
 }
 
-static int pack_response(sigil_rpc_call *call, const uint8_t *sid, uint32_t round, outbox *out,
+int pack_response(sigil_rpc_call *call, const uint8_t *sid, uint32_t round, outbox *out,
                          int done, outbox *results)
 {
     Sigil__V1__SessionResponse r = SIGIL__V1__SESSION_RESPONSE__INIT;
@@ -773,7 +644,7 @@ static int pack_response(sigil_rpc_call *call, const uint8_t *sid, uint32_t roun
     return sigil_rpc_pack(&r.base, call->resp);
 }
 
-static int check_not_halted(node *nd, sigil_rpc_call *call)
+int check_not_halted(node *nd, sigil_rpc_call *call)
 {
     if (!atomic_load(&nd->halted))
         return SIGIL_OK;
@@ -784,7 +655,7 @@ static int check_not_halted(node *nd, sigil_rpc_call *call)
     return SIGIL_E_HALTED;
 }
 
-static void scalar_ids(const sigil_group *g, const uint32_t *parties, size_t n, sigil_scalar *ids)
+void scalar_ids(const sigil_group *g, const uint32_t *parties, size_t n, sigil_scalar *ids)
 {
     for (size_t i = 0; i < n; i++)
         sigil_scalar_set_u64(g, &ids[i], parties[i]);
@@ -792,7 +663,7 @@ static void scalar_ids(const sigil_group *g, const uint32_t *parties, size_t n, 
 
 /* Echo hash of round-r broadcasts: SHA-256(domain || sid || r || for each
  * party ascending: u32 id || SHA-256(payload)). */
-static void echo_hash(const session *s, uint32_t round, const sigil_buf *payloads, uint8_t out[32])
+void echo_hash(const session *s, uint32_t round, const sigil_buf *payloads, uint8_t out[32])
 {
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
@@ -812,7 +683,7 @@ static void echo_hash(const session *s, uint32_t round, const sigil_buf *payload
     crypto_hash_sha256_final(&st, out);
 }
 
-static int check_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size_t n, uint32_t *self)
+int check_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size_t n, uint32_t *self)
 {
     if (n < 2 || n > NODE_MAX_PEERS) {
         DETAIL(call, "parties: %zu participants, need 2..%d", n, NODE_MAX_PEERS);
@@ -850,8 +721,9 @@ static int dkg_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessi
         DETAIL(call, "DKG for scheme %d is not supported by this node", rq->scheme);
         return SIGIL_E_VERSION;
     }
-    if (key_find(nd, rq->key_id)) {
-        DETAIL(call, "key '%s' already exists on this node", rq->key_id);
+    if (key_find(nd, rq->key_id) || key_retired(nd, rq->key_id)) {
+        DETAIL(call, "key '%s' already exists on this node%s", rq->key_id,
+               key_retired(nd, rq->key_id) ? " (retired: its id is never reused)" : "");
         return SIGIL_E_EXISTS;
     }
     for (session *o = nd->sessions; o; o = o->next)
@@ -937,15 +809,16 @@ static int dkg_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessi
 
 /* Store a finished key: seal the secret encoding (the FROST keyshare or
  * the DKLs23 share), write the key file atomically, load it back. */
-static int key_store(node *nd, const char *key_id, uint16_t scheme, const sigil_buf *secret,
-                     const sigil_buf *pubpkg, keyrec **out)
+int key_store_version(node *nd, const char *key_id, uint16_t scheme, uint32_t version,
+                      const char *suffix, const sigil_buf *secret, const sigil_buf *pubpkg,
+                      keyrec **out)
 {
     keyrec tmp;
     memset(&tmp, 0, sizeof tmp);
     snprintf(tmp.key_id, sizeof tmp.key_id, "%s", key_id);
     tmp.scheme = scheme;
     tmp.party = nd->cfg.node_id;
-    tmp.version = SHARE_VERSION;
+    tmp.version = version;
     sigil_buf blob, file;
     memset(&blob, 0, sizeof blob);
     memset(&file, 0, sizeof file);
@@ -963,7 +836,7 @@ static int key_store(node *nd, const char *key_id, uint16_t scheme, const sigil_
     if (!rc) rc = sigil_buf_put_string(&file, pubpkg->data, pubpkg->size);
     if (!rc) rc = sigil_buf_put_string(&file, blob.data, blob.size);
     char path[NODE_PATH_MAX + 128];
-    snprintf(path, sizeof path, "%s/%s.key", nd->path_keys, key_id);
+    snprintf(path, sizeof path, "%s/%s%s", nd->path_keys, key_id, suffix);
     if (!rc) rc = sigil_file_write_atomic(path, file.data, file.size, 0600);
     keyrec *parsed = NULL;
     if (!rc) rc = key_from_bytes(file.data, file.size, &parsed);
@@ -973,6 +846,12 @@ static int key_store(node *nd, const char *key_id, uint16_t scheme, const sigil_
         return rc;
     *out = parsed;
     return SIGIL_OK;
+}
+
+static int key_store(node *nd, const char *key_id, uint16_t scheme, const sigil_buf *secret,
+                     const sigil_buf *pubpkg, keyrec **out)
+{
+    return key_store_version(nd, key_id, scheme, SHARE_VERSION, ".key", secret, pubpkg, out);
 }
 
 /* Add the DKG RESULT to res and the key to the node. */
@@ -1024,11 +903,12 @@ static int multi_get(const sigil_buf *body, size_t count, sigil_buf *views, size
  * 1 and 3 of a DKG and round 1 of a PRESIGN are broadcasts; DKG round 2
  * also carries the echoes; every other round is addressed to this node.
  * Nothing in the session changes on failure. */
-static int collect(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq,
+int collect(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq,
                    sigil_buf *body, uint8_t echo[][32])
 {
     uint32_t n = s->n, others = n - 1;
-    int dkg = s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+    int dkg = s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG ||
+              s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH;
     int bcast = s->round == 1 || (dkg && s->round == 3);
     int echoes = dkg && s->round == 2;
     size_t want = echoes ? 2 * (size_t)others : others;
@@ -1082,7 +962,7 @@ static int collect(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__
 }
 
 /* Outbound to every other party: out[i] indexed by party (self ignored). */
-static int send_each(node *nd, session *s, outbox *o, uint32_t round, const sigil_buf *out)
+int send_each(node *nd, session *s, outbox *o, uint32_t round, const sigil_buf *out)
 {
     int rc = SIGIL_OK;
     for (uint32_t i = 0; i < s->n && !rc; i++)
@@ -1102,7 +982,7 @@ static void others_of(const session *s, const sigil_buf *by_party, sigil_buf *by
             sigil_buf_view(&by_other[k++], by_party[i].data, by_party[i].size);
 }
 
-static int ecdsa_out_init(sigil_buf *out, size_t count)
+int ecdsa_out_init(sigil_buf *out, size_t count)
 {
     int rc = SIGIL_OK;
     for (size_t i = 0; i < count && !rc; i++)
@@ -1299,7 +1179,7 @@ static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1
  * `count` independent presignatures, instance j with the DKLs23 session id
  * SHA-256("sigil.v1.presign" || session id || u32 j). ---- */
 
-static int unseal_ecdsa(node *nd, const keyrec *k, sigil_ecdsa_share **out)
+int unseal_ecdsa(node *nd, const keyrec *k, sigil_ecdsa_share **out)
 {
     sigil_hsm_ad ad;
     ad_for(k, &ad);
@@ -1498,7 +1378,7 @@ static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil
         if (!r2) r2 = sigil_ecdsa_share_encode(s->share, &sec);
         if (!r2) r2 = sigil_buf_init(&pubb, SIGIL_HSM_SHARE_MAX, 0);
         if (!r2) r2 = sigil_keyshare_serialize(&k->pub, &pubb);
-        if (!r2) r2 = key_store(nd, k->key_id, k->scheme, &sec, &pubb, &nk);
+        if (!r2) r2 = key_store_version(nd, k->key_id, k->scheme, k->version, ".key", &sec, &pubb, &nk);
         if (!r2) {
             free(k->blob);
             k->blob = nk->blob;
@@ -1649,8 +1529,10 @@ static size_t pidx_find(const keyrec *k, uint64_t id)
     if (!k->hcap || id == 0)
         return SIZE_MAX;
     for (size_t i = pidx_slot(k, id);; i = (i + 1) & (k->hcap - 1)) {
-        if (k->hid[i] == id)
-            return k->hpos[i];
+        if (k->hid[i] == id) {
+            size_t pos = k->hpos[i];
+            return pos < k->npool && k->pool[pos].id == id ? pos : SIZE_MAX;
+        }
         if (k->hid[i] == 0)
             return SIZE_MAX;
     }
@@ -1824,9 +1706,16 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     }
     pthread_mutex_lock(&nd->mu);
 
-    /* under the lock: breaker, pool entries present, session id burned,
-     * then the nonces leave the pool (consumed whatever happens next) */
+    /* under the lock: breaker, the key still current, pool entries
+     * present, session id burned, then the nonces leave the pool (consumed
+     * whatever happens next) */
     if (!rc) rc = check_not_halted(nd, call);
+    if (!rc && key_find(nd, rq->key_id) != k) {
+        /* refreshed or retired while the envelopes were checked: its record
+         * (and pool) is in the graveyard */
+        DETAIL(call, "key '%s' was refreshed or retired during this request; retry", rq->key_id);
+        rc = SIGIL_E_STATE;
+    }
     for (size_t i = 0; i < ni && !rc; i++) {
         if (pidx_find(k, rq->pool_entries[i]) == SIZE_MAX) {
             DETAIL(call, "pool entry %llu of key '%s' unknown or used (pools do not survive a restart)",
@@ -1953,6 +1842,8 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         }
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN) {
         rc = presign_start(nd, call, rq);
+    } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH) {
+        rc = refresh_start(nd, call, rq);
     } else {
         DETAIL(call, "session kind %d is not supported by this node", rq->kind);
         rc = SIGIL_E_VERSION;
@@ -2001,6 +1892,8 @@ static int h_round(void *ctx, sigil_rpc_call *call)
         rc = rq->round < s->round ? SIGIL_E_REPLAY : SIGIL_E_STATE;
     } else if (s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN) {
         rc = presign_round(nd, call, s, rq);
+    } else if (s->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH) {
+        rc = refresh_round(nd, call, s, rq);
     } else {
         rc = dkg_round(nd, call, s, rq);
     }
@@ -2436,6 +2329,10 @@ static int node_init(node *nd, char *err, size_t cap)
         snprintf(err, cap, "loading keys from %.300s: %s", nd->path_keys, sigil_strerror(rc));
         return rc;
     }
+    if ((rc = refresh_recover(nd))) {
+        snprintf(err, cap, "cleaning superseded key files in %.300s: %s", nd->path_keys, sigil_strerror(rc));
+        return rc;
+    }
     return SIGIL_OK;
 }
 
@@ -2446,6 +2343,11 @@ static void node_free(node *nd)
     while (nd->keys) {
         keyrec *k = nd->keys;
         nd->keys = k->next;
+        key_free(k);
+    }
+    while (nd->graveyard) {
+        keyrec *k = nd->graveyard;
+        nd->graveyard = k->next;
         key_free(k);
     }
     sigil_audit_log_close(nd->audit);
@@ -2533,6 +2435,7 @@ int main(int argc, char **argv)
         {SIGIL_RPC_ADMIN_RESUME, &sigil__v1__resume_request__descriptor, h_resume},
         {SIGIL_RPC_ADMIN_STATUS, &sigil__v1__admin_status_request__descriptor, h_admin_status},
         {SIGIL_RPC_ADMIN_HEALTH, &sigil__v1__health_request__descriptor, h_health},
+        {NODE_RPC_ADMIN_RETIRE, refresh_retire_descriptor, refresh_h_retire},
     };
     for (size_t i = 0; !rc && i < sizeof tab / sizeof tab[0]; i++)
         rc = sigil_rpc_server_add(srv, tab[i].m, tab[i].d, 0, tab[i].h, &nd);

@@ -5,7 +5,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "sigil/audit.h"
 #include "sigil/breaker.h"
+#include "sigil/buf.h"
+#include "sigil/dkg.h"
+#include "sigil/ecdsa.h"
+#include "sigil/envelope.h"
+#include "sigil/frost.h"
+#include "sigil/hsm.h"
+#include "sigil/rpc.h"
+#include "sigil/v1/node.pb-c.h"
 
 #define NODE_MAX_PEERS 64
 #define NODE_PATH_MAX 1024
@@ -29,6 +42,207 @@ typedef struct {
     uint32_t refill_max;   /* entries per RefillPool call */
     unsigned threads;
 } node_config;
+
+#define MAX_SESSIONS 4096
+#define SHARE_VERSION 1
+/* FROST sealed plaintext: u8 1 | 32 signing share | 32 SHA-256(public
+ * package), so the clear public package in the key file cannot be swapped.
+ * Unsealed per use into memory allocated once with sodium_malloc (SIGN: one
+ * unseal_slot per handler thread); the public part stays parsed in
+ * k->pub. */
+#define FROST_SEALED_LEN (1 + 32 + 32)
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct {
+    uint64_t id;
+    sigil_frost_nonce *nonce;
+    uint8_t commit[128];
+    size_t clen;
+} pool_entry;
+
+typedef struct {
+    uint64_t id;
+    sigil_ecdsa_presig *ps;
+    uint32_t signers[NODE_MAX_PEERS];
+    size_t ns;
+} presig_entry;
+
+/* A keyrec is never freed while the node runs (a refreshed or retired key's
+ * record moves to nd->graveyard, out of nd->keys, under nd->mu), and a FROST
+ * key's fields never change, so a handler may keep a keyrec pointer and read
+ * its public fields and blob without the lock; pools and the ECDSA blob
+ * (re-sealed after an OT cheat) change only under nd->mu. */
+typedef struct keyrec {
+    char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
+    uint16_t scheme;
+    uint32_t party, version;
+    sigil_keyshare pub; /* secret NULL */
+    uint8_t pkg_hash[32]; /* SHA-256 of the public package encoding */
+    uint8_t pk[SIGIL_FROST_PK_MAX];
+    size_t pklen;
+    uint8_t *blob;
+    size_t bloblen;
+    pool_entry *pool;
+    size_t npool, cap;
+    /* index of pool: entry id -> position (open addressing, linear
+     * probing, backward-shift deletion; id 0 = empty slot, entry ids are
+     * never 0); hcap a power of two >= 2 * cap, or 0. A position is used
+     * only if < npool and the entry there has the id (so a record whose
+     * pools were dropped, npool = 0, finds nothing). */
+    uint64_t *hid;
+    uint32_t *hpos;
+    size_t hcap;
+    presig_entry *ps;   /* ECDSA presignatures */
+    size_t nps, capps;
+    struct keyrec *next;
+} keyrec;
+
+typedef struct session {
+    uint8_t sid[SIGIL_ENV_SID_LEN];
+    int kind;
+    uint32_t round; /* the round of the inbound messages expected next */
+    char key_id[SIGIL_ENV_KEY_ID_MAX + 1];
+    uint16_t scheme;
+    uint32_t t, n;
+    uint32_t parties[NODE_MAX_PEERS];
+    uint32_t self;  /* index of this node in parties */
+    sigil_dkg *dkg;
+    uint8_t box[NODE_MAX_PEERS][32];
+    uint8_t echo[32];
+    sigil_buf own_bcast; /* own round-1 broadcast payload / confirmation */
+    /* ECDSA */
+    sigil_ecdsa_setup *setup;
+    sigil_buf pubpkg;
+    uint32_t count;
+    sigil_ecdsa_share *share;   /* PRESIGN: unsealed for the session */
+    sigil_ecdsa_presign **ps;
+    sigil_ecdsa_presig **presigs;
+    /* REFRESH (refresh.c): the share version being replaced, the prepared
+     * (sealed, pending) new key record, this node's prepared result */
+    uint32_t old_version;
+    struct keyrec *pending;
+    sigil_buf result;
+    struct session *next;
+} session;
+
+/* Node audit records of the shares one call produced, appended (durably)
+ * after the node lock is released and before the response leaves. */
+typedef struct {
+    sigil_audit_entry *e;
+    size_t n;
+} audit_batch;
+
+/* Where a FROST SIGN call unseals its share: secure memory allocated once
+ * (guarded, locked), one slot per handler thread, taken and returned under
+ * nd->mu, used by its holder without the lock. */
+typedef struct {
+    sigil_buf buf;          /* SIGIL_BUF_SECRET */
+    sigil_scalar *secret;   /* sodium_malloc'ed */
+    int busy;
+} unseal_slot;
+
+typedef struct node {
+    node_config cfg;
+    pthread_mutex_t mu;
+    sigil_audit_log *audit;
+    sigil_audit_signer audit_signer;
+    unseal_slot *slots;     /* cfg.threads of them */
+    size_t nslots;
+    int audit_signer_set;
+    sigil_hsm *hsm;
+    uint8_t identity_pk[32];
+    sigil_env_key *ek;
+    sigil_env_peers *peers;
+    keyrec *keys;
+    keyrec *graveyard;      /* replaced (refresh) or retired records, freed at exit */
+    session *sessions;
+    size_t nsessions;
+    /* seen session ids: open addressing set + append-only file */
+    uint8_t (*seen)[32];
+    uint8_t *used;
+    size_t nseen, capseen;
+    int seen_fd;
+    /* breaker: `halted` is read without locks by every share-producing
+     * path (before the work and again before release); the other fields,
+     * the state file and the nonce file are under bmu. Halt never waits
+     * for signing work (lock order where both are taken: mu, then bmu). */
+    pthread_mutex_t bmu;
+    atomic_int halted;
+    uint64_t epoch, halted_at_ms;
+    char halted_by[SIGIL_RPC_URI_MAX];
+    char reason[256];
+    sigil_breaker_nonces *nonces;
+    uint32_t boot, seq;
+    time_t started;
+    char path_halt[NODE_PATH_MAX + 32], path_seen[NODE_PATH_MAX + 32], path_keys[NODE_PATH_MAX + 32];
+} node;
+
+typedef struct {
+    Sigil__V1__Envelope *env;
+    Sigil__V1__Envelope **ptr;
+    sigil_buf *pay;
+    size_t n, cap;
+} outbox;
+
+#define DETAIL(call, ...) snprintf((call)->detail, sizeof (call)->detail, __VA_ARGS__)
+
+/* ---- node.c helpers shared with refresh.c (callers hold nd->mu unless
+ * said otherwise; see node.c for each contract) ---- */
+int seen_record(node *nd, const uint8_t *sid, int durable);
+keyrec *key_find(node *nd, const char *key_id);
+void key_free(keyrec *k);
+int key_from_bytes(const uint8_t *p, size_t n, keyrec **out);
+void ad_for(const keyrec *k, sigil_hsm_ad *ad);
+/* Unseal k's FROST share into buf (SIGIL_BUF_SECRET) and slot
+ * (sodium_malloc'ed); *out is a shallow view of k->pub with secret = slot.
+ * The caller zeroizes slot and resets buf after use. */
+int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slot,
+                    sigil_keyshare *out);
+int unseal_ecdsa(node *nd, const keyrec *k, sigil_ecdsa_share **out);
+/* Seal secret as share `version` of key_id and write state_dir/keys/
+ * <key_id><suffix> atomically (suffix ".key" for the live share); *out gets
+ * the parsed record. */
+int key_store_version(node *nd, const char *key_id, uint16_t scheme, uint32_t version,
+                      const char *suffix, const sigil_buf *secret, const sigil_buf *pubpkg,
+                      keyrec **out);
+int outbox_init(outbox *o, size_t cap);
+void outbox_free(outbox *o);
+int outbox_add(node *nd, outbox *o, const uint8_t *sid, uint32_t round, uint32_t to,
+               uint32_t kind, const uint8_t *body, size_t blen, const uint8_t *box);
+int inbound_open(node *nd, sigil_rpc_call *call, const Sigil__V1__Envelope *e,
+                 const uint8_t *sid, uint32_t round, uint32_t kind, uint32_t want_to,
+                 const uint32_t *parties, size_t np, sigil_buf *body, uint8_t box[32],
+                 int *from_idx);
+int party_index(const uint32_t *parties, size_t n, uint32_t id);
+void session_drop(node *nd, session *s);
+int pack_response(sigil_rpc_call *call, const uint8_t *sid, uint32_t round, outbox *out,
+                  int done, outbox *results);
+int check_not_halted(node *nd, sigil_rpc_call *call);
+void scalar_ids(const sigil_group *g, const uint32_t *parties, size_t n, sigil_scalar *ids);
+void echo_hash(const session *s, uint32_t round, const sigil_buf *payloads, uint8_t out[32]);
+int check_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size_t n, uint32_t *self);
+int collect(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq,
+            sigil_buf *body, uint8_t echo[][32]);
+int send_each(node *nd, session *s, outbox *o, uint32_t round, const sigil_buf *out);
+int ecdsa_out_init(sigil_buf *out, size_t count);
+
+/* ---- refresh.c: share refresh (SESSION_KIND_REFRESH) and retirement ---- */
+/* StartSession{kind REFRESH}: checks the officers' approvals (action
+ * "refresh"), then the refresh DKG's round 1. Caller holds nd->mu. */
+int refresh_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq);
+/* Round of a REFRESH session (caller holds nd->mu, checked the round). */
+int refresh_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq);
+/* /sigil.v1.Admin/Retire handler (takes nd->mu itself). */
+int refresh_h_retire(void *ctx, sigil_rpc_call *call);
+/* At start, after the keys are loaded: wipe superseded key files
+ * (keys/<id>.old) left by a crash, warn about uncommitted .pending ones. */
+int refresh_recover(node *nd);
+/* Whether key_id was retired on this node (a tombstone file exists). */
+int key_retired(node *nd, const char *key_id);
+/* The request descriptor for Admin/Retire (for the handler table). */
+extern const ProtobufCMessageDescriptor *const refresh_retire_descriptor;
+#define NODE_RPC_ADMIN_RETIRE "/sigil.v1.Admin/Retire"
 
 /* Parse the key=value configuration file (see docs/modules/signer-node.md). On
  * error writes a message to err (cap bytes). */

@@ -5,7 +5,7 @@
 #
 #   tests/integration/ceremony.sh CASE BIN_DIR SCRIPTS_DIR
 #
-# CASE: init_keygen_sign | bad_approvals | halt_resume
+# CASE: init_keygen_sign | bad_approvals | halt_resume | refresh_retire | lifecycle_refused
 set -uo pipefail
 
 case_=${1:?case} BIN=${2:?bin dir} SCRIPTS=${3:?scripts dir}
@@ -74,6 +74,46 @@ verify_ed25519() { # JSON line from sigil-client --json sign
   openssl pkeyutl -verify -pubin -keyform DER -inkey "$T/pk.der" -rawin -in "$T/msg.bin" \
     -sigfile "$T/sig.bin" >/dev/null 2>&1
 }
+
+
+# The coordinator's audit log (issue 6 §5): a token with the checkpoint key
+# in DIR/hsm/coord (where `scripts/cluster start` points the coordinator's
+# SOFTHSM2_CONF) and an "audit" section in coord.json.
+with_audit() { # DIR
+  local d=$1 pk
+  mkdir -p "$d/hsm/coord"
+  "$SCRIPTS/softhsm-token" "$d/hsm/coord" coord >/dev/null
+  pk=$(SOFTHSM2_CONF=$d/hsm/coord/softhsm2.conf "$BIN/sigil-hsm" provision --token coord \
+    --pin-file "$d/hsm/coord/coord.pin" --label sigil-audit 2>/dev/null | tail -1)
+  "$BIN/sigil-audit" vkey --name sigil.test/coordinator --pubkey "$pk" >"$d/coord/audit.pub"
+  jq --arg dir "$d/coord/audit" --arg pin "$d/hsm/coord/coord.pin" \
+    '. + {audit: {dir: $dir, origin: "sigil.test/coordinator", token: "coord", pin_file: $pin, key_label: "sigil-audit"}}' \
+    "$d/coord/coord.json" >"$d/coord/coord.json.new" && mv "$d/coord/coord.json.new" "$d/coord/coord.json"
+}
+approve2() { # DIR STMT PREFIX: carol and dave approve
+  "$C" --cluster "$1" approve "$2" --officer carol --out "$3.c" --yes >/dev/null &&
+    "$C" --cluster "$1" approve "$2" --officer dave --out "$3.d" --yes >/dev/null
+}
+approved_lc() { # DIR OP KEY [--json]: propose, two approvals, run (refresh | retire)
+  local d=$1 op=$2 k=$3 j=()
+  [[ ${4:-} == --json ]] && j=(--json)
+  rm -f "$T/$op-$k.stmt" "$T/$op-$k.c" "$T/$op-$k.d"
+  "$C" --cluster "$d" propose "$op" "$k" --out "$T/$op-$k.stmt" >/dev/null &&
+    approve2 "$d" "$T/$op-$k.stmt" "$T/$op-$k" &&
+    "$C" --cluster "$d" "${j[@]}" "$op" "$T/$op-$k.stmt" --approval "$T/$op-$k.c" --approval "$T/$op-$k.d" --yes
+}
+field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2"; }
+# hex of a sealed blob's middle 48 bytes (the key file's tail is the blob)
+blob_hex() { tail -c 80 "$1" | head -c 48 | xxd -p | tr -d '\n'; }
+# whether any file under DIR contains the hex string
+anywhere() { # DIR HEX
+  local f
+  while IFS= read -r -d '' f; do
+    xxd -p "$f" | tr -d '\n' | grep -qF "$2" && { echo "$f"; return 0; }
+  done < <(find "$1" -type f -print0)
+  return 1
+}
+keyfiles() { ls "$1"/node*/state/keys/ 2>/dev/null | sort | tr '\n' ' '; }
 
 case $case_ in
 init_keygen_sign)
@@ -234,6 +274,175 @@ halt_resume)
     "$C" --cluster "$A" --json resume "$T/r2.stmt" --approval "$T/r2e" --approval "$T/r2d"
   grep -q '"nodes_ok":3' "$T/out" && ok "all 3 nodes resumed" || bad "nodes: $(cat "$T/out")"
   expect_ok "sign after the second resume" client "$A" sign hot-ed --message four
+  ;;
+refresh_retire)
+  A=$T/a
+  init_cluster "$A" alpha carol,dave,erin
+  with_audit "$A"
+  start "$A"
+  approved_keygen "$A" hot-ed frost-ed25519 >/dev/null 2>"$T/err" || { cat "$T/err"; bad keygen; done_; }
+  approved_keygen "$A" hot-ec ecdsa >/dev/null 2>"$T/err" || { cat "$T/err"; bad "ecdsa keygen"; done_; }
+  l0=$(client "$A" --json sign hot-ed --message 'before refresh' 2>"$T/err")
+  verify_ed25519 "$l0" && ok "Ed25519 signature before refresh verifies (openssl)" || bad "sign before: $l0 $(cat "$T/err")"
+  pk0=$(field public_key "$l0")
+  d=$(printf 'tx before' | sha256sum | cut -c1-64)
+  e0=$(client "$A" --json sign hot-ec --digest "$d" 2>"$T/err")
+  "$SCRIPTS/verify-signatures" <<<"$e0" >/dev/null && ok "ECDSA signature before refresh verifies (python-ecdsa)" ||
+    bad "ecdsa before: $e0 $(cat "$T/err")"
+  epk0=$(field public_key "$e0")
+  cp "$A/node1/state/keys/hot-ed.key" "$T/old1.key"
+  cp "$A/node1/state/keys/hot-ec.key" "$T/old1ec.key"
+
+  t0=$(date +%s%N)
+  out=$(approved_lc "$A" refresh hot-ed 2>"$T/err") && ok "refresh hot-ed: $out" || bad "refresh hot-ed: $(cat "$T/err")"
+  t1=$(date +%s%N)
+  [[ $out == *"share version 1 -> 2"*"$pk0 unchanged"* ]] && ok "same public key, share version 2" || bad "refresh output: $out"
+  out=$(approved_lc "$A" refresh hot-ec --json 2>"$T/err") && ok "refresh hot-ec (DKLs23, new OT setup), --json: $out" ||
+    bad "refresh hot-ec: $(cat "$T/err")"
+  [[ $(jq -r '"\(.old_share_version) \(.share_version) \(.public_key)"' <<<"$out") == "1 2 $(jq -r .public_key <<<"$e0")" ]] &&
+    ok "--json: one object with the versions and the unchanged public key" || bad "json: $out"
+  grep -q 'refreshing the shares of hot-ec' "$T/err" && ok "progress on stderr" || bad "no progress line"
+  t2=$(date +%s%N)
+  echo "# propose + 2 approvals + refresh, 2-of-3: Ed25519 $(((t1 - t0) / 1000000)) ms, ECDSA (DKLs23) $(((t2 - t1) / 1000000)) ms"
+  [[ $(keyfiles "$A") != *.pending* && $(keyfiles "$A") != *.old* ]] && ok "no pending or old key file left on any node" ||
+    bad "key files: $(keyfiles "$A")"
+  cmp -s "$T/old1.key" "$A/node1/state/keys/hot-ed.key" && bad "node 1 key file unchanged" || ok "node 1 sealed a new share"
+  l1=$(client "$A" --json sign hot-ed --message 'after refresh' 2>"$T/err")
+  verify_ed25519 "$l1" && [[ $(field public_key "$l1") == "$pk0" ]] &&
+    ok "Ed25519 after refresh: same public key, verifies (openssl)" || bad "sign after: $l1 $(cat "$T/err")"
+  d=$(printf 'tx after' | sha256sum | cut -c1-64)
+  e1=$(client "$A" --json sign hot-ec --digest "$d" 2>"$T/err")
+  "$SCRIPTS/verify-signatures" <<<"$e1" >/dev/null && [[ $(field public_key "$e1") == "$epk0" ]] &&
+    ok "ECDSA after refresh: same public key, verifies (python-ecdsa)" || bad "ecdsa after: $e1 $(cat "$T/err")"
+  v=$(client "$A" --json pubkey hot-ed 2>&1)
+  [[ $(field share_version "$v") == 2 ]] && ok "GetPublicKey: share_version 2" || bad "pubkey: $v"
+
+  # the old share does not work with the new ones: node 1 restored from a
+  # copy of its old state, node 3 down -> the only quorum {1,2} mixes an old
+  # and a new share: no signature comes out
+  for k in hot-ed hot-ec; do
+    cp "$A/node1/state/keys/$k.key" "$T/new1-$k.key"
+  done
+  "$SCRIPTS/cluster" kill-node "$A" 1
+  "$SCRIPTS/cluster" kill-node "$A" 3
+  cp "$T/old1.key" "$A/node1/state/keys/hot-ed.key"
+  cp "$T/old1ec.key" "$A/node1/state/keys/hot-ec.key"
+  "$SCRIPTS/cluster" start-node "$A" 1 2>/dev/null
+  expect_refused "Ed25519: an old share with a new one yields no signature" "failed" \
+    client "$A" sign hot-ed --message 'old and new'
+  expect_refused "ECDSA: an old share with a new one yields no signature" "failed" \
+    client "$A" sign hot-ec --digest "$d"
+  "$SCRIPTS/cluster" kill-node "$A" 1
+  cp "$T/new1-hot-ed.key" "$A/node1/state/keys/hot-ed.key"
+  cp "$T/new1-hot-ec.key" "$A/node1/state/keys/hot-ec.key"
+  "$SCRIPTS/cluster" start-node "$A" 1 2>/dev/null
+  expect_ok "with node 1's new share restored, {1,2} sign again" client "$A" sign hot-ed --message 'new and new'
+  "$SCRIPTS/cluster" start-node "$A" 3 2>"$T/err" || bad "node 3 restart: $(cat "$T/err")"
+  h=$(blob_hex "$T/old1.key")
+  # (the restored copy of the old state was overwritten above)
+  f=$(anywhere "$A/node1/state" "$h") && bad "old sealed share bytes still in $f" ||
+    ok "node 1 holds no byte sequence of its old sealed share"
+
+  out=$(approved_lc "$A" retire hot-ed 2>"$T/err") && ok "retire hot-ed: $out" || bad "retire: $(cat "$T/err")"
+  [[ $out == *"destroyed on 3 of 3 nodes"* ]] && ok "all 3 nodes destroyed their share" || bad "retire output: $out"
+  expect_refused "Sign with the retired key refused" "retired" client "$A" sign hot-ed --message 'after retire'
+  files=$(keyfiles "$A")
+  [[ $files != *hot-ed.key* && $files != *hot-ed.old* && $files != *hot-ed.pending* && $files == *hot-ed.retired* ]] &&
+    ok "no share file of hot-ed on any node (tombstones only): $files" || bad "files: $files"
+  leak=""
+  for i in 1 2 3; do
+    h=$(blob_hex "$T/new1-hot-ed.key")
+    [[ $i != 1 ]] && h=""
+    [[ -n $h ]] && f=$(anywhere "$A/node$i/state" "$h") && leak="$leak $f"
+  done
+  [[ -z $leak ]] && ok "the retired share's sealed bytes are on no node's disk" || bad "share bytes left in:$leak"
+  v=$(client "$A" --json pubkey hot-ed 2>&1)
+  [[ $(field public_key "$v") == "$pk0" && $(field state "$v") == 3 ]] &&
+    ok "GetPublicKey still answers: same public key, state RETIRED" || bad "pubkey after retire: $v"
+  client "$A" --json keys 2>&1 | grep -q '"key_id":"hot-ed"' && ok "ListKeys still lists hot-ed" || bad "ListKeys"
+  expect_ok "the other key (hot-ec) still signs" client "$A" sign hot-ec --digest "$d"
+  expect_refused "keygen cannot reuse the retired id" "exists" approved_keygen "$A" hot-ed frost-ed25519
+
+  # audit: the coordinator's log and the nodes' logs, read offline (stopped)
+  "$SCRIPTS/cluster" down "$A" 2>/dev/null
+  expect_ok "the coordinator's audit log verifies offline (sigil-audit verify)" \
+    "$BIN/sigil-audit" verify --log "$A/coord/audit" --key "$A/coord/audit.pub"
+  "$BIN/sigil-audit" show --log "$A/coord/audit" >"$T/audit.txt" 2>&1
+  grep -q 'refresh approved by carol,dave' "$T/audit.txt" && grep -q 'refresh done: share version 1 -> 2' "$T/audit.txt" &&
+    ok "coordinator audit: refresh approvals (officers, statement hash) and outcome" || bad "audit: $(cat "$T/audit.txt" | tail -5)"
+  grep -q 'retire approved by carol,dave' "$T/audit.txt" && grep -q 'retired: shares destroyed on 3 of 3' "$T/audit.txt" &&
+    ok "coordinator audit: retire approvals and outcome" || bad "audit retire"
+  grep 'refresh done' "$T/audit.txt" | grep -q "digest=$(xxd -p -c 64 <(jq -r .statement "$T/refresh-hot-ed.stmt" | xxd -r -p | sha256sum | cut -c1-64 | xxd -r -p))" &&
+    ok "the refresh record carries the SHA-256 of the approved statement" || bad "statement hash not in record"
+  nl=0
+  for i in 1 2 3; do
+    "$BIN/sigil-audit" show --log "$A/node$i/state/audit" >"$T/node.txt" 2>&1
+    [[ $(grep -c 'refresh: share version 1 -> 2' "$T/node.txt") == 2 ]] &&
+      grep -q 'retire: share version 2 destroyed; approvals=carol,dave' "$T/node.txt" && nl=$((nl + 1)) ||
+      bad "node $i log lacks its share changes"
+  done
+  ((nl == 3)) && ok "every node's log records its two refreshes and the retirement"
+  ;;
+
+lifecycle_refused)
+  A=$T/a B=$T/b
+  init_cluster "$A" alpha carol,dave,erin
+  init_cluster "$B" beta carol,mallory,dave
+  start "$A"
+  approved_keygen "$A" hot-ed frost-ed25519 >/dev/null 2>"$T/err" || { cat "$T/err"; bad keygen; done_; }
+  sums() { sha256sum "$A"/node*/state/keys/* "$A/coord/state/keys.json" | sha256sum; }
+  before=$(sums)
+  S=$T/rf.stmt
+  "$C" --cluster "$A" propose refresh hot-ed --out "$S" >/dev/null
+  approve2 "$A" "$S" "$T/rf"
+  "$C" --cluster "$B" propose refresh hot-ed --out "$T/b.stmt" >/dev/null
+  approve2 "$B" "$T/b.stmt" "$T/b"
+  for op in refresh retire; do
+    [[ $op == retire ]] && { S=$T/rt.stmt; "$C" --cluster "$A" propose retire hot-ed --out "$S" >/dev/null; approve2 "$A" "$S" "$T/rt"; }
+    P=${S%.stmt}
+    for mode in local server; do
+      x=(--yes); [[ $mode == server ]] && x+=(--skip-local-check)
+      expect_refused "$op $mode: too few approvals" "too few approvals" "$C" --cluster "$A" $op "$S" --approval "$P.c" "${x[@]}"
+      expect_refused "$op $mode: duplicate approvals" "same officer" "$C" --cluster "$A" $op "$S" --approval "$P.c" --approval "$P.c" "${x[@]}"
+      sed "s/\"officer\": \"dave\"/\"officer\": \"mallory\"/" "$P.d" >"$P.m"
+      expect_refused "$op $mode: foreign officer" "officer" "$C" --cluster "$A" $op "$S" --approval "$P.c" --approval "$P.m" "${x[@]}"
+    done
+    [[ $op == refresh ]] && expect_refused "$op: approvals by another cluster's officer keys" "does not verify" \
+      "$C" --cluster "$A" refresh "$T/b.stmt" --approval "$T/b.c" --approval "$T/b.d" --yes --skip-local-check
+    expect_refused "$op: unconfirmed (no --yes, wrong key id typed)" "not confirmed" \
+      bash -c "echo nope | '$C' --cluster '$A' $op '$S' --approval '$P.c' --approval '$P.d'"
+  done
+  # a refresh statement cannot be used to retire (action is signed)
+  expect_refused "a refresh statement does not retire" "not a retire statement" \
+    "$C" --cluster "$A" retire "$T/rf.stmt" --approval "$T/rf.c" --approval "$T/rf.d" --yes --skip-local-check
+  # expired
+  "$C" --cluster "$A" propose refresh hot-ed --expires 2 --out "$T/x.stmt" >/dev/null
+  approve2 "$A" "$T/x.stmt" "$T/x"
+  sleep 3
+  expect_refused "expired refresh statement (local)" "expired" "$C" --cluster "$A" refresh "$T/x.stmt" --approval "$T/x.c" --approval "$T/x.d" --yes
+  expect_refused "expired refresh statement (server)" "expired" "$C" --cluster "$A" refresh "$T/x.stmt" --approval "$T/x.c" --approval "$T/x.d" --yes --skip-local-check
+  [[ $(sums) == "$before" ]] && ok "refused refreshes/retires changed no key file and no registry entry" || bad "files changed"
+  expect_ok "sign still works" client "$A" sign hot-ed --message still
+
+  # a node down: refused before anything is consumed, nothing changes
+  "$SCRIPTS/cluster" kill-node "$A" 3
+  expect_refused "refresh with node 3 down refused" "unreachable" \
+    "$C" --cluster "$A" refresh "$T/rf.stmt" --approval "$T/rf.c" --approval "$T/rf.d" --yes
+  expect_refused "retire with node 3 down refused" "unreachable" \
+    "$C" --cluster "$A" retire "$T/rt.stmt" --approval "$T/rt.c" --approval "$T/rt.d" --yes
+  [[ $(sums) == "$before" ]] && ok "nothing changed while node 3 was down" || bad "files changed with node down"
+  expect_ok "sign with nodes 1,2 while 3 is down" client "$A" sign hot-ed --message down
+  "$SCRIPTS/cluster" start-node "$A" 3 2>/dev/null
+  expect_ok "the same refresh statement works once node 3 is back" \
+    "$C" --cluster "$A" refresh "$T/rf.stmt" --approval "$T/rf.c" --approval "$T/rf.d" --yes
+  expect_refused "replayed refresh refused" "used before" \
+    "$C" --cluster "$A" refresh "$T/rf.stmt" --approval "$T/rf.c" --approval "$T/rf.d" --yes
+  expect_ok "sign after refresh" client "$A" sign hot-ed --message after
+  expect_ok "retire" "$C" --cluster "$A" retire "$T/rt.stmt" --approval "$T/rt.c" --approval "$T/rt.d" --yes
+  expect_refused "replayed retire refused" "used before" \
+    "$C" --cluster "$A" retire "$T/rt.stmt" --approval "$T/rt.c" --approval "$T/rt.d" --yes
+  expect_refused "refresh of a retired key refused" "retired" approved_lc "$A" refresh hot-ed
+  expect_refused "sign refused after retire" "retired" client "$A" sign hot-ed --message gone
   ;;
 *) echo "unknown case $case_"; exit 2 ;;
 esac

@@ -1194,6 +1194,228 @@ static int halt(sigil_rpc_client *c, sigil_rpc_status *st)
 
 /* ---------------------------------------------------------------- main */
 
+/* ------------------------------------------------- refresh and retire */
+
+/* An approved refresh / retire statement for key_id (params_hash =
+ * SHA-256 of the request with key_id only) with approvals by officers a, b
+ * (2: the foreign key, under the name "bob"). */
+typedef struct {
+    sigil_buf stmt;
+    Sigil__V1__Approval ap[2], *pp[2];
+    uint8_t sig[2][64];
+} lc_approval;
+
+static void lc_make(lc_approval *l, const char *action, const char *key_id, int a, int b2)
+{
+    static const char *names[3] = {"alice", "bob", "bob"};
+    Sigil__V1__RefreshRequest rf = SIGIL__V1__REFRESH_REQUEST__INIT;
+    Sigil__V1__RetireRequest rt = SIGIL__V1__RETIRE_REQUEST__INIT;
+    Sigil__V1__ApprovalStatement s = SIGIL__V1__APPROVAL_STATEMENT__INIT;
+    uint8_t ph[32], nonce[32];
+    sigil_buf b;
+    rf.key_id = rt.key_id = (char *)key_id;
+    REQUIRE(sigil_buf_init(&b, 1024, 0) == SIGIL_OK);
+    REQUIRE(sigil_rpc_pack(strcmp(action, "retire") ? &rf.base : &rt.base, &b) == SIGIL_OK);
+    crypto_hash_sha256(ph, b.data, b.size);
+    sigil_buf_free(&b);
+    randombytes_buf(nonce, 32);
+    s.action = (char *)action;
+    s.cluster_id = (char *)"test-cluster";
+    s.nonce = (ProtobufCBinaryData){32, nonce};
+    s.expires_unix = (uint64_t)time(NULL) + 300;
+    s.key_id = (char *)key_id;
+    s.params_hash = (ProtobufCBinaryData){32, ph};
+    REQUIRE(sigil_buf_init(&l->stmt, 4096, 0) == SIGIL_OK);
+    REQUIRE(sigil_rpc_pack(&s.base, &l->stmt) == SIGIL_OK);
+    int who[2] = {a, b2};
+    for (int i = 0; i < 2; i++) {
+        approve(&l->stmt, who[i], l->sig[i]);
+        sigil__v1__approval__init(&l->ap[i]);
+        l->ap[i].officer = (char *)names[who[i]];
+        l->ap[i].signature = (ProtobufCBinaryData){64, l->sig[i]};
+        l->pp[i] = &l->ap[i];
+    }
+}
+
+static void rf_request(Sigil__V1__StartSessionRequest *rq, uint8_t sid[32], const key_t_ *k,
+                       uint32_t *parties, lc_approval *l, size_t napprovals)
+{
+    Sigil__V1__StartSessionRequest init = SIGIL__V1__START_SESSION_REQUEST__INIT;
+    *rq = init;
+    randombytes_buf(sid, 32);
+    rq->session_id = (ProtobufCBinaryData){32, sid};
+    rq->kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH;
+    rq->key_id = (char *)k->key_id;
+    rq->scheme = (Sigil__V1__Scheme)k->scheme;
+    rq->threshold = T;
+    rq->num_parties = N;
+    rq->parties = parties;
+    rq->n_parties = N;
+    rq->statement = (ProtobufCBinaryData){l->stmt.size, l->stmt.data};
+    rq->approvals = l->pp;
+    rq->n_approvals = napprovals;
+}
+
+static uint32_t share_version(int node, const char *key_id)
+{
+    Sigil__V1__NodeStatusRequest rq = SIGIL__V1__NODE_STATUS_REQUEST__INIT;
+    Sigil__V1__NodeStatusResponse *r = NULL;
+    rq.key_id = (char *)key_id;
+    REQUIRE(call(cl[node], SIGIL_RPC_NODE_STATUS, &rq.base, &sigil__v1__node_status_response__descriptor,
+                 (ProtobufCMessage **)&r, NULL) == SIGIL_OK);
+    uint32_t v = 0;
+    for (size_t i = 0; i < r->n_keys; i++)
+        if (!strcmp(r->keys[i]->key_id, key_id))
+            v = r->keys[i]->share_version;
+    sigil_rpc_msg_free(&r->base);
+    return v;
+}
+
+static int key_file(int node, const char *key_id, const char *suffix)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/state%d/keys/%s%s", dir, node, key_id, suffix);
+    return access(path, F_OK) == 0;
+}
+
+/* Refresh key k at node level: refusals of bad approvals, a refused
+ * tampered / incomplete commit round, then the commit; k->pub becomes the
+ * new public package (same group key). */
+static void refresh_node_level(key_t_ *k)
+{
+    uint32_t parties[N] = {1, 2, 3};
+    uint8_t sid[32];
+    Sigil__V1__StartSessionRequest rq;
+    Sigil__V1__SessionResponse *x = NULL;
+    sigil_rpc_status st;
+    lc_approval good, bad;
+    lc_make(&good, "refresh", k->key_id, 0, 1);
+    /* the coordinator alone (no approvals), one approval, a foreign key,
+     * a retire statement, another key's statement: refused, nothing burned */
+    rf_request(&rq, sid, k, parties, &good, 0);
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_THRESHOLD);
+    rf_request(&rq, sid, k, parties, &good, 1);
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_THRESHOLD);
+    lc_make(&bad, "refresh", k->key_id, 0, 2);
+    rf_request(&rq, sid, k, parties, &bad, 2);
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_SIGNATURE);
+    sigil_buf_free(&bad.stmt);
+    lc_make(&bad, "retire", k->key_id, 0, 1);
+    rf_request(&rq, sid, k, parties, &bad, 2);
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_MISMATCH);
+    sigil_buf_free(&bad.stmt);
+    lc_make(&bad, "refresh", "k-ed25519", 0, 1);
+    rf_request(&rq, sid, k, parties, &bad, 2);
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_MISMATCH);
+    sigil_buf_free(&bad.stmt);
+    /* pool entries made from the old share (FROST) */
+    if (k->scheme != 4)
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, k, 4, NULL) == SIGIL_OK);
+
+    /* the refresh, driven round by round */
+    rf_request(&rq, sid, k, parties, &good, 2);
+    Sigil__V1__SessionResponse *all[N + 1] = {0}, *next[N + 1] = {0};
+    for (int i = 1; i <= N; i++) {
+        int rc = start(i, &rq, &all[i], &st);
+        if (rc)
+            fprintf(stderr, "refresh start node %d: %s %s\n", i, sigil_errname(rc), st.detail);
+        REQUIRE(rc == SIGIL_OK);
+    }
+    uint32_t last = k->scheme == 4 ? 7 : 4;
+    Sigil__V1__Envelope *in[4 * N];
+    for (int guard = 0; all[1]->round < last; guard++) {
+        REQUIRE(guard < 8);
+        for (int i = 1; i <= N; i++) {
+            size_t n = route(all, (uint32_t)i, in, 4 * N);
+            int rc = round_call(i, sid, all[i]->round, in, n, &next[i], &st);
+            if (rc)
+                fprintf(stderr, "refresh round %u node %d: %s %s\n", all[i]->round, i, sigil_errname(rc), st.detail);
+            REQUIRE(rc == SIGIL_OK);
+        }
+        for (int i = 1; i <= N; i++) {
+            sigil_rpc_msg_free(&all[i]->base);
+            all[i] = next[i];
+            next[i] = NULL;
+        }
+    }
+    /* every node prepared: the new share is sealed as version 2, not live */
+    for (int i = 1; i <= N; i++) {
+        CHECK(key_file(i, k->key_id, ".pending"));
+        CHECK_EQ(share_version(i, k->key_id), 1);
+    }
+    /* node 1's commit round: a PREPARED envelope missing, then one tampered */
+    size_t n1 = route(all, 1, in, 4 * N);
+    CHECK_EQ(n1, N - 1);
+    CHECK_REFUSED(round_call(1, sid, last, in, 1, &x, &st), SIGIL_E_INVALID);
+    Sigil__V1__Envelope forged = *in[0];
+    uint8_t buf[1 << 16];
+    REQUIRE(forged.payload.len <= sizeof buf);
+    memcpy(buf, forged.payload.data, forged.payload.len);
+    buf[forged.payload.len / 2] ^= 1;
+    forged.payload.data = buf;
+    Sigil__V1__Envelope *fin[N - 1] = {&forged, in[1]};
+    CHECK(round_call(1, sid, last, fin, 2, &x, &st) != SIGIL_OK);
+    CHECK_EQ(share_version(1, k->key_id), 1);
+    /* the genuine commit round on every node */
+    Sigil__V1__SessionResponse *done[N + 1] = {0};
+    sigil_env_dkg_result res[N];
+    sigil_buf bodies[N];
+    for (int i = 1; i <= N; i++) {
+        size_t n = route(all, (uint32_t)i, in, 4 * N);
+        int rc = round_call(i, sid, last, in, n, &done[i], &st);
+        if (rc)
+            fprintf(stderr, "refresh commit node %d: %s %s\n", i, sigil_errname(rc), st.detail);
+        REQUIRE(rc == SIGIL_OK);
+        CHECK(done[i]->done);
+        REQUIRE(open_result(done[i], (uint32_t)i, sid, &bodies[i - 1]) == SIGIL_OK);
+        REQUIRE(sigil_env_dkg_result_decode(&res[i - 1], bodies[i - 1].data, bodies[i - 1].size) == SIGIL_OK);
+    }
+    sigil_keyshare pub;
+    CHECK_EQ(sigil_env_dkg_results_agree(res, N, &pub), SIGIL_OK);
+    CHECK(res[0].public_key_len == k->pklen && !memcmp(res[0].public_key, k->pk, k->pklen));
+    for (int i = 1; i <= N; i++) {
+        CHECK_EQ(share_version(i, k->key_id), 2);
+        CHECK(!key_file(i, k->key_id, ".pending") && !key_file(i, k->key_id, ".old"));
+        sigil_rpc_msg_free(&all[i]->base);
+        sigil_rpc_msg_free(&done[i]->base);
+        sigil_buf_free(&bodies[i - 1]);
+    }
+    sigil_keyshare_free(&k->pub);
+    k->pub = pub;
+    /* the statement is spent on every node */
+    rf_request(&rq, sid, k, parties, &good, 2);
+    CHECK_REFUSED_D(start(2, &rq, &x, &st), SIGIL_E_REPLAY);
+    sigil_buf_free(&good.stmt);
+    uint32_t q13[2] = {1, 3};
+    if (k->scheme != 4) {
+        /* pool entries made from the old share are gone */
+        signreq sr;
+        uint8_t sig[65];
+        make_sign(&sr, k, q13, 2);
+        CHECK(finish_sign(&sr, k, sig) != SIGIL_OK);
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, k, 4, NULL) == SIGIL_OK);
+        sign_ok(k, q13, 2);
+    } else {
+        ecdsa_round(k, q13, 2, 0);
+    }
+}
+
+static int retire_call(int node, const char *key_id, lc_approval *l, size_t n, sigil_rpc_status *st)
+{
+    Sigil__V1__RetireRequest rq = SIGIL__V1__RETIRE_REQUEST__INIT;
+    ProtobufCMessage *r = NULL;
+    rq.key_id = (char *)key_id;
+    rq.statement = (ProtobufCBinaryData){l->stmt.size, l->stmt.data};
+    rq.approvals = l->pp;
+    rq.n_approvals = n;
+    int rc = call(cl[node], "/sigil.v1.Admin/Retire", &rq.base, &sigil__v1__retire_response__descriptor, &r, st);
+    if (r)
+        sigil_rpc_msg_free(r);
+    return rc;
+}
+
 int main(void)
 {
     REQUIRE(sigil_mpc_init() == SIGIL_OK);
@@ -1422,11 +1644,13 @@ int main(void)
         uint8_t sid32[32];
         randombytes_buf(sid32, 32);
         CHECK_REFUSED(round_call(2, sid32, 1, NULL, 0, &x, &st), SIGIL_E_NOT_FOUND);
-        /* unsupported session kind */
+        /* unsupported session kind; a REFRESH of no key */
         rq.session_id.data = sid32;
         rq.session_id.len = 32;
-        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH;
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_UNSPECIFIED;
         CHECK_REFUSED(start(2, &rq, &x, &st), SIGIL_E_VERSION);
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH;
+        CHECK_REFUSED(start(2, &rq, &x, &st), SIGIL_E_NOT_FOUND);
         sigil_buf_free(&resp);
         sign_ok(&ked, q23, 2);
     }
@@ -1593,6 +1817,54 @@ int main(void)
                RUNS, ms[RUNS / 2], ms[RUNS * 9 / 10], ms[RUNS * 99 / 100], sysconf(_SC_NPROCESSORS_ONLN));
     }
 
+    /* ---- refresh and retire, node level: this test is the coordinator,
+     * and the nodes check the officers' approvals themselves ---- */
+    key_t_ krf, krfec;
+    {
+        dkg(&krf, "k-rf", 1, 0);
+        dkg(&krfec, "k-rfec", 4, 0);
+        refresh_node_level(&krf);
+        refresh_node_level(&krfec);
+        sigil_rpc_status st;
+        lc_approval rt;
+        lc_make(&rt, "retire", krf.key_id, 0, 1);
+        /* the coordinator alone cannot destroy a key */
+        CHECK_REFUSED_D(retire_call(2, krf.key_id, &rt, 0, &st), SIGIL_E_THRESHOLD);
+        CHECK_REFUSED_D(retire_call(2, krf.key_id, &rt, 1, &st), SIGIL_E_THRESHOLD);
+        CHECK(key_file(2, krf.key_id, ".key"));
+        for (int i = 1; i <= N; i++)
+            REQUIRE(refill(i, &krf, 4, NULL) == SIGIL_OK);
+        for (int i = 1; i <= N; i++)
+            CHECK_EQ(retire_call(i, krf.key_id, &rt, 2, &st), SIGIL_OK);
+        for (int i = 1; i <= N; i++) {
+            CHECK(!key_file(i, krf.key_id, ".key") && !key_file(i, krf.key_id, ".old") &&
+                  !key_file(i, krf.key_id, ".pending") && key_file(i, krf.key_id, ".retired"));
+            CHECK_EQ(share_version(i, krf.key_id), 0);
+        }
+        /* entries refilled before the retire cannot sign; nothing refills */
+        signreq sr;
+        uint8_t sig[65];
+        make_sign(&sr, &krf, q13, 2);
+        CHECK(finish_sign(&sr, &krf, sig) != SIGIL_OK);
+        CHECK_REFUSED(refill(1, &krf, 2, &st), SIGIL_E_NOT_FOUND);
+        /* idempotent once done; the id never comes back */
+        CHECK_EQ(retire_call(3, krf.key_id, &rt, 0, &st), SIGIL_OK);
+        lc_approval rf;
+        lc_make(&rf, "refresh", krf.key_id, 0, 1);
+        uint32_t parties[N] = {1, 2, 3};
+        uint8_t sid[32];
+        Sigil__V1__StartSessionRequest rq;
+        Sigil__V1__SessionResponse *x = NULL;
+        rf_request(&rq, sid, &krf, parties, &rf, 2);
+        CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_NOT_FOUND);
+        rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_DKG;
+        rq.n_approvals = 0;
+        CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_EXISTS);
+        sigil_buf_free(&rf.stmt);
+        sigil_buf_free(&rt.stmt);
+        sigil_keyshare_free(&krf.pub);
+    }
+
     /* ---- keys survive a restart (sealed share, unsealed per use) ---- */
     for (int i = 1; i <= N; i++) {
         stop_node(i);
@@ -1604,6 +1876,8 @@ int main(void)
         sign_ok(keys[kk], q23, 2);
     }
     ecdsa_round(&kec, q13, 1, 0);
+    ecdsa_round(&krfec, q13, 1, 0); /* refreshed share (version 2) reloads */
+    CHECK_EQ(share_version(2, krfec.key_id), 2);
     /* no key material in the clear on disk: the share file holds a sealed blob */
     {
         char path[600];
@@ -1629,12 +1903,14 @@ int main(void)
         if (v != SIGIL_AUDIT_V_OK)
             fprintf(stderr, "audit verify: %s\n", msg);
         CHECK_EQ(v, SIGIL_AUDIT_V_OK);
-        /* every signature node 2 took part in (+ 2 x RACE in the concurrency test) */
-        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE);
+        /* every signature node 2 took part in (+ 2 x RACE in the concurrency
+         * test), and its share changes: two refreshes and one retirement */
+        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE + 3);
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);
     sigil_keyshare_free(&kec.pub);
+    sigil_keyshare_free(&krfec.pub);
     sigil_env_peers_free(peers);
     if (!check_fail_) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -159,6 +159,11 @@ int sigil_coord_registry_get(sigil_coord_registry *r, const char *key_id, sigil_
 /* Add a new key and persist the registry atomically before returning;
  * SIGIL_E_EXISTS if the id is taken (the registry is unchanged). */
 int sigil_coord_registry_add(sigil_coord_registry *r, const sigil_coord_key *k);
+/* Replace the key with k's key_id (refresh: new public package and share
+ * version; retire: state) and persist atomically before returning;
+ * SIGIL_E_NOT_FOUND if there is no such key (the registry is unchanged, also
+ * when persisting fails). */
+int sigil_coord_registry_update(sigil_coord_registry *r, const sigil_coord_key *k);
 /* Snapshot: *keys (free()) gets *count copies, in insertion order. */
 int sigil_coord_registry_list(sigil_coord_registry *r, sigil_coord_key **keys, size_t *count);
 

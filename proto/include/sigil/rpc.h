@@ -232,6 +232,10 @@ typedef struct {
 
 int sigil_rpc_client_new(const sigil_rpc_client_config *cfg, sigil_rpc_client **out);
 void sigil_rpc_client_free(sigil_rpc_client *c);
+/* Forget the channel's reconnect back-off (grpc_channel_reset_connect_backoff):
+ * the next call tries to connect at once, e.g. to a node an operator just
+ * restarted. Thread-safe; no-op on NULL. */
+void sigil_rpc_client_reset_backoff(sigil_rpc_client *c);
 
 /* One unary call with a deadline of timeout_ms from now. On SIGIL_OK the
  * response bytes are appended to resp. Otherwise the gRPC status is mapped

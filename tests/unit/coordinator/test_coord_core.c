@@ -186,6 +186,27 @@ static void test_registry(void)
     CHECK_EQ(n, 2);
     CHECK(n == 2 && !strcmp(list[0].key_id, "hot-1"));
     free(list);
+    /* update (refresh: new package and share version; retire: state),
+     * persisted; an unknown or invalid key changes nothing */
+    make_key(&k, "hot-1", SIGIL__V1__SCHEME__SCHEME_ED25519);
+    k.share_version = 2;
+    memcpy(k.package, "\x4b\x09\x09\x09\x09", 5);
+    k.state = SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED;
+    CHECK_EQ(sigil_coord_registry_update(r, &k), SIGIL_OK);
+    make_key(&k, "hot-9", SIGIL__V1__SCHEME__SCHEME_ED25519);
+    CHECK_EQ(sigil_coord_registry_update(r, &k), SIGIL_E_NOT_FOUND);
+    make_key(&k, "hot-2", SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1);
+    k.package_len = 0;
+    CHECK_EQ(sigil_coord_registry_update(r, &k), SIGIL_E_INVALID);
+    sigil_coord_registry_free(r);
+    REQUIRE(sigil_coord_registry_open(p, &r) == SIGIL_OK);
+    CHECK_EQ(sigil_coord_registry_get(r, "hot-1", &got), SIGIL_OK);
+    CHECK_EQ(got.share_version, 2);
+    CHECK_EQ(got.state, SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED);
+    CHECK(!memcmp(got.package, "\x4b\x09\x09\x09\x09", 5));
+    CHECK_EQ(sigil_coord_registry_get(r, "hot-2", &got), SIGIL_OK);
+    CHECK_EQ(got.package_len, 5);
+    CHECK_EQ(sigil_coord_registry_get(r, "hot-9", &got), SIGIL_E_NOT_FOUND);
     sigil_coord_registry_free(r);
     /* the file holds public data only, mode 0600 */
     struct stat sb;
