@@ -558,18 +558,22 @@ static int presign_run(sigil_coord *c, key_rt *k, size_t qi, uint32_t count, uin
 /* The presignature pool is a burst buffer: presigning (OT extension and
  * multiplication, by far the most expensive step of ECDSA) competes with
  * the Signs for the CPU of nodes and coordinator, so while Signs are drawing
- * on the pool it is refilled only once it runs low (a quarter of the
- * target), and in full when signing pauses for PRESIGN_IDLE_MS. */
+ * on the pool (running or queued for the key, or one finished less than
+ * PRESIGN_IDLE_MS ago) it is refilled only once it runs low (a quarter of
+ * the target), and up to the full target when signing pauses. */
 #define PRESIGN_IDLE_MS 100
 
 static void fill_ecdsa(sigil_coord *c, key_rt *k)
 {
     size_t target = c->cfg->pool_ecdsa_target;
-    int busy = coord_now_ms() - atomic_load(&k->last_sign_ms) < PRESIGN_IDLE_MS;
+    pthread_mutex_lock(&k->bmu);
+    int busy = k->leaders > 0 || k->bhead != NULL; /* Signs running or queued */
+    pthread_mutex_unlock(&k->bmu);
+    busy = busy || coord_now_ms() - atomic_load(&k->last_sign_ms) < PRESIGN_IDLE_MS;
     for (size_t qi = 0; qi < k->nq && !atomic_load(&c->halted); qi++) {
         size_t have = qpool_count(k, qi);
         uint32_t blame;
-        if (have >= target / 2 + 1 || have >= target || !quorum_usable(c, k, qi, NULL, 0))
+        if (have >= target || !quorum_usable(c, k, qi, NULL, 0))
             continue;
         if (busy && have >= target / 4)
             continue;
