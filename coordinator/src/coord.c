@@ -563,16 +563,37 @@ static int presign_run(sigil_coord *c, key_rt *k, size_t qi, uint32_t count, uin
  * the target), and up to the full target when signing pauses. */
 #define PRESIGN_IDLE_MS 100
 
+typedef struct {
+    sigil_coord *c;
+    key_rt *k;
+    size_t qi;
+    uint32_t want;
+} presign_job;
+
+static void *presign_job_main(void *arg)
+{
+    presign_job *j = arg;
+    uint32_t blame = 0;
+    if (presign_run(j->c, j->k, j->qi, j->want, &blame) && blame)
+        qpool_flush_party(j->k, blame);
+    return NULL;
+}
+
+/* One PRESIGN session for every quorum that needs presignatures, run at
+ * the same time (a session spends much of its time in round trips and in
+ * the other nodes, so sessions on different signer sets overlap). */
 static void fill_ecdsa(sigil_coord *c, key_rt *k)
 {
-    size_t target = c->cfg->pool_ecdsa_target;
+    size_t target = c->cfg->pool_ecdsa_target, nj = 0;
+    presign_job jobs[MAX_QUORUMS];
+    pthread_t th[MAX_QUORUMS];
+    int started[MAX_QUORUMS];
     pthread_mutex_lock(&k->bmu);
     int busy = k->leaders > 0 || k->bhead != NULL; /* Signs running or queued */
     pthread_mutex_unlock(&k->bmu);
     busy = busy || coord_now_ms() - atomic_load(&k->last_sign_ms) < PRESIGN_IDLE_MS;
     for (size_t qi = 0; qi < k->nq && !atomic_load(&c->halted); qi++) {
         size_t have = qpool_count(k, qi);
-        uint32_t blame;
         if (have >= target || !quorum_usable(c, k, qi, NULL, 0))
             continue;
         if (busy && have >= target / 4)
@@ -580,8 +601,17 @@ static void fill_ecdsa(sigil_coord *c, key_rt *k)
         uint32_t want = (uint32_t)(target - have);
         if (want > PRESIGN_BATCH)
             want = PRESIGN_BATCH;
-        if (presign_run(c, k, qi, want, &blame) && blame)
-            qpool_flush_party(k, blame);
+        jobs[nj++] = (presign_job){c, k, qi, want};
+    }
+    for (size_t j = 1; j < nj; j++)
+        started[j] = pthread_create(&th[j], NULL, presign_job_main, &jobs[j]) == 0;
+    if (nj)
+        presign_job_main(&jobs[0]);
+    for (size_t j = 1; j < nj; j++) {
+        if (started[j])
+            pthread_join(th[j], NULL);
+        else
+            presign_job_main(&jobs[j]); /* no thread: in this one */
     }
 }
 
