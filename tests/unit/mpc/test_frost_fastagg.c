@@ -111,7 +111,8 @@ static void random_subset(uint32_t n, size_t k, uint32_t *who)
 }
 
 /* Lying Rs for a session: count written to *n, each with its length. */
-static void lies(const session *ss, const session *other, uint8_t out[][SIGIL_POINT_MAX_LEN + 1], size_t *lens, size_t *n)
+static void lies(const session *ss, const session *other, uint8_t out[][SIGIL_POINT_MAX_LEN + 1], size_t *lens,
+                 size_t *n)
 {
     const sigil_group *g = sigil_frost_group(ss->s);
     size_t pl = sigil_group_point_len(g), i = 0;
@@ -236,7 +237,8 @@ static void suite_tests(sigil_frost_suite s, uint32_t t, uint32_t n)
         {
             uint8_t sig[65];
             uint32_t ca, cb;
-            int ra = sigil_frost_aggregate_with_r(s, &pub, ss.msg, 32, ss.comm, k, other.share, other.R[0], pl, sig, &ca);
+            int ra = sigil_frost_aggregate_with_r(s, &pub, ss.msg, 32, ss.comm, k, other.share, other.R[0], pl, sig,
+                                                  &ca);
             CHECK(ra != SIGIL_OK);
             CHECK(!reference_verify(s, pk, ss.msg, 32, sig));
             CHECK_EQ(ra, normal(s, &pub, ss.msg, ss.comm, k, other.share, sig, &cb));
@@ -315,7 +317,8 @@ static void suite_tests(sigil_frost_suite s, uint32_t t, uint32_t n)
         {
             uint8_t sig[65];
             uint32_t culprit;
-            CHECK_EQ(sigil_frost_aggregate_with_r(s, NULL, ss.msg, 32, ss.comm, k, ss.share, ss.R[0], pl, sig, &culprit),
+            CHECK_EQ(sigil_frost_aggregate_with_r(s, NULL, ss.msg, 32, ss.comm, k, ss.share, ss.R[0], pl, sig,
+                                                  &culprit),
                      SIGIL_E_INVALID);
             sigil_frost_suite wrong = s == SIGIL_FROST_ED25519 ? SIGIL_FROST_SECP256K1 : SIGIL_FROST_ED25519;
             CHECK_EQ(sigil_frost_aggregate_with_r(wrong, &pub, ss.msg, 32, ss.comm, k, ss.share, ss.R[0], pl, sig,
