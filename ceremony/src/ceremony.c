@@ -220,7 +220,7 @@ static int run(const char *conf, char *const argv[], char *out, size_t outn)
  * DIR/LABEL.pin (0600), then the sealing key and an Ed25519 key pair
  * labelled keylabel, made by `sigil-hsm provision`. pk_hex gets the
  * public key. */
-static int make_token(const char *dir, const char *label, const char *keylabel, char pk_hex[65])
+int make_token(const char *dir, const char *label, const char *keylabel, char pk_hex[65])
 {
     char conf[CER_PATH_MAX], path[CER_PATH_MAX], pin[25], sopin[25], tool[CER_PATH_MAX],
         text[CER_PATH_MAX * 2], out[256];
@@ -771,6 +771,10 @@ static int cmd_propose(cluster *c, int argc, char **argv)
     }
     const char *op = argv[0];
     int i = 1;
+    if (!strcmp(op, "import"))
+        return cer_import_propose(c, argc - 1, argv + 1); /* import.c */
+    if (!strcmp(op, "backup") || !strcmp(op, "restore"))
+        return cer_backup_propose(c, op, argc - 1, argv + 1); /* backup.c */
     if (!strcmp(op, "keygen")) {
         if (argc < 2 || argv[1][0] == '-')
             return fail(2, "propose keygen: KEY first (see propose --help)");
@@ -955,13 +959,21 @@ static int cmd_approve(cluster *c, int argc, char **argv)
                 "refused (the file was altered)");
         goto out;
     }
+    if (((!strcmp(st->action, "import") && cer_import_params(c, &s, st, NULL)) ||
+         ((!strcmp(st->action, "backup") || !strcmp(st->action, "restore")) &&
+          cer_backup_params_ok(c, &s, st)))) {
+        fail(1, "approve: the file's %s parameters do not match the signed parameter hash; "
+                "refused (the file was altered)", st->action);
+        goto out;
+    }
     if ((!strcmp(st->action, "refresh") || !strcmp(st->action, "retire")) &&
         cer_lc_params_check(st)) {
         fail(1, "approve: the %s statement's parameter hash does not match its key; refused",
              st->action);
         goto out;
     }
-    if (strcmp(st->action, "keygen") && strcmp(st->action, "resume") &&
+    if (strcmp(st->action, "keygen") && strcmp(st->action, "resume") && strcmp(st->action, "import") &&
+        strcmp(st->action, "backup") && strcmp(st->action, "restore") &&
         strcmp(st->action, "refresh") && strcmp(st->action, "retire")) {
         fail(1, "approve: unknown action \"%s\"; refused", st->action);
         goto out;
@@ -974,6 +986,10 @@ static int cmd_approve(cluster *c, int argc, char **argv)
     if (!strcmp(st->action, "keygen"))
         fprintf(o, "  key         %s\n  scheme      %s\n  threshold   %u of %u nodes\n",
                 st->key_id, sigil_coord_scheme_name(scheme), t, c->n);
+    if (!strcmp(st->action, "import"))
+        cer_import_describe(o, c, &s, st); /* import.c */
+    if (!strcmp(st->action, "backup") || !strcmp(st->action, "restore"))
+        cer_backup_describe(o, c, &s, st); /* backup.c */
     if (!strcmp(st->action, "refresh"))
         fprintf(o, "  key         %s\n  effect      every node re-randomizes its share; the public "
                    "key stays; old shares stop working\n",
@@ -1447,15 +1463,21 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  init       create a cluster (PKI, node and officer tokens, quorum, configs)\n"
-    "  propose    write a statement file for an operation (resume, keygen, refresh, retire)\n"
+    "  propose    write a statement file (resume, keygen, import, backup, restore,\n"
+    "             refresh, retire)\n"
     "  approve    show a statement and sign it with an officer's token\n"
     "  halt       trip the circuit breaker (one officer)\n"
     "  resume     resume a halted cluster (k-of-m approval files)\n"
-    "  keygen     distributed key generation (k-of-m approval files)\n"    "  refresh    proactive share refresh of a key (k-of-m approval files)\n"
+    "  keygen     distributed key generation (k-of-m approval files)\n"
+    "  import     import an existing private key, split inside this process (k-of-m)\n"
+    "  refresh    proactive share refresh of a key (k-of-m approval files)\n"
     "  retire     destroy every share of a key; the public key stays (k-of-m)\n"
+    "  backup-key make an officer's RSA backup key in the officer's token\n"
+    "  backup     export every share of a key encrypted to k-of-m officers (k-of-m)\n"
+    "  replace-node  new token and identity key for a destroyed node\n"
+    "  restore-piece one officer's piece for a replacement node (in the officer's token)\n"
+    "  restore    give a replacement node its share from k pieces (k-of-m)\n"
     "  status     breaker state and quorum policy\n"
-    "\n"
-    "Not yet: import, backup, restore (see docs/modules/ceremony.md).\n"
     "\n"
     "example, from nothing to a signing key:\n"
     "  export SIGIL_CLUSTER=/srv/sigil\n"
@@ -1528,6 +1550,11 @@ int main(int argc, char **argv)
         return cmd_approved_op(&c, cmd, cargc, cargv);
     if (!strcmp(cmd, "status"))
         return cmd_status(&c, cargc, cargv);
+    if (!strcmp(cmd, "import"))
+        return cer_cmd_import(&c, cargc, cargv); /* import.c */
+    if (!strcmp(cmd, "backup-key") || !strcmp(cmd, "backup") || !strcmp(cmd, "restore-piece") ||
+        !strcmp(cmd, "restore") || !strcmp(cmd, "replace-node"))
+        return cer_cmd_backup(&c, cmd, cargc, cargv); /* backup.c */
     if (!strcmp(cmd, "refresh") || !strcmp(cmd, "retire"))
         return cer_cmd_lifecycle(&c, cmd, cargc, cargv);
     return fail(2, "unknown command '%s' (try sigil-ceremony --help)", cmd);

@@ -78,6 +78,44 @@ int gather(cluster *c, const char *stmt_path, char **files, int nf, const char *
            uint64_t epoch, int skip_local, stmt_file *s, Sigil__V1__Approval *ap,
            Sigil__V1__Approval **app, char names[][65], uint8_t sigs[][64]);
 
+/* A SoftHSM token in dir (softhsm2.conf, tokens/, LABEL.pin) with the
+ * sealing key and an Ed25519 key labelled keylabel; pk_hex its public key. */
+int make_token(const char *dir, const char *label, const char *keylabel, char pk_hex[65]);
+
+/* ---- import.c ---- */
+
+typedef struct {
+    int scheme;
+    unsigned t, n;
+    uint8_t pk[65];
+    size_t pklen;
+} cer_import_params_t;
+
+/* propose import KEY --scheme S --threshold T (--key-file F | --public-key HEX) --out FILE */
+int cer_import_propose(cluster *c, int argc, char **argv);
+/* The file's import parameters, checked against the signed params_hash
+ * (-1 if they do not match). out may be NULL. */
+int cer_import_params(const cluster *c, const stmt_file *s, const Sigil__V1__ApprovalStatement *st,
+                      cer_import_params_t *out);
+/* What approve shows for an import statement. */
+void cer_import_describe(FILE *o, const cluster *c, const stmt_file *s,
+                         const Sigil__V1__ApprovalStatement *st);
+/* sigil-ceremony import STATEMENT --key-file F --approval FILE... */
+int cer_cmd_import(cluster *c, int argc, char **argv);
+
+/* Open officer NAME's token (recorded at init). */
+struct sigil_hsm;
+int cer_officer_token(cluster *c, const char *officer, struct sigil_hsm **h);
+/* Node identity keys recorded at init (coord/coord.json): pk[id], have[id]. */
+int cer_node_identities(cluster *c, uint8_t pk[MAX_NODES + 1][32], int have[MAX_NODES + 1]);
+
+/* ---- backup.c ---- */
+int cer_backup_propose(cluster *c, const char *op, int argc, char **argv);
+/* -1 if a backup/restore statement file's parameters do not match. */
+int cer_backup_params_ok(const cluster *c, const stmt_file *s, const Sigil__V1__ApprovalStatement *st);
+void cer_backup_describe(FILE *o, const cluster *c, const stmt_file *s,
+                         const Sigil__V1__ApprovalStatement *st);
+int cer_cmd_backup(cluster *c, const char *cmd, int argc, char **argv);
 /* lifecycle.c: refresh and retire */
 /* params_hash of a refresh / retire statement: SHA-256 of RefreshRequest /
  * RetireRequest{key_id} packed alone (what the coordinator and the nodes

@@ -2414,6 +2414,7 @@ int sigil_coord_start(sigil_coord *c, int *port)
                                    &sigil__v1__health_request__descriptor, 1024, h_health, c)) ||
         (rc = sigil_rpc_server_add(c->server, ADMIN_KEYGEN, &sigil__v1__keygen_request__descriptor,
                                    16384, h_keygen, c)) ||
+        (rc = coord_import_register(c, c->server)) || /* import.c */
         (rc = coord_lifecycle_register(c, c->server)))
         return rc;
     if ((rc = sigil_rpc_server_start(c->server, port)))
@@ -2477,6 +2478,21 @@ const sigil_coord_config *coord_cfg(const sigil_coord *c)
     return c->cfg;
 }
 
+coord_node *coord_node_at(sigil_coord *c, size_t i)
+{
+    return i < c->cfg->num_nodes ? &c->nodes[i] : NULL;
+}
+
+int coord_check_running(sigil_coord *c, sigil_rpc_call *call)
+{
+    return atomic_load(&c->halted) ? halted_detail(c, call) : SIGIL_OK;
+}
+
+int coord_key_exists(sigil_coord *c, const char *key_id)
+{
+    return keys_find(c, key_id) != NULL;
+}
+
 coord_node *coord_node_of(sigil_coord *c, uint32_t id)
 {
     return node_by_id(c, id);
@@ -2491,11 +2507,6 @@ int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t fro
                       const uint8_t sid[32], sigil_buf *body)
 {
     return open_env(c, e, from, SIGIL_ENV_RESULT, sid, body);
-}
-
-int coord_check_running(sigil_coord *c, sigil_rpc_call *call)
-{
-    return atomic_load(&c->halted) ? halted_detail(c, call) : SIGIL_OK;
 }
 
 int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action,
@@ -2556,6 +2567,23 @@ int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out)
     if (!k)
         return SIGIL_E_NOT_FOUND;
     *out = k->info;
+    return SIGIL_OK;
+}
+
+int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *info,
+                       Sigil__V1__KeyInfo *ki)
+{
+    key_rt *k = NULL;
+    int rc = key_rt_new(c, info, &k);
+    if (rc == SIGIL_OK && (rc = sigil_coord_registry_add(c->registry, info)))
+        detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
+    if (rc == SIGIL_OK && (rc = keys_add(c, k)) == SIGIL_OK)
+        k = NULL;
+    key_rt_free(k);
+    if (rc)
+        return rc;
+    fill_key_info(ki, keys_find(c, info->key_id));
+    filler_kick(c);
     return SIGIL_OK;
 }
 

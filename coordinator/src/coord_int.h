@@ -66,8 +66,8 @@ void coord_session_clear(coord_session *s);
 void coord_session_abort(coord_node **nodes, size_t count, const uint8_t sid[32],
                          const char *reason);
 
-/* ---- key lifecycle (lifecycle.c: Admin/Refresh, Admin/Retire) and the
- * hooks coord.c gives it ---- */
+/* ---- coord.c hooks for import.c / backup.c and lifecycle.c (Admin/Refresh,
+ * Admin/Retire) ---- */
 #include "sigil/audit.h"
 #include "sigil/breaker.h"
 #include "sigil/v1/common.pb-c.h"
@@ -79,15 +79,18 @@ int coord_lifecycle_register(sigil_coord *c, sigil_rpc_server *srv);
 int coord_key_inactive(sigil_rpc_call *call, const char *key_id, int state);
 
 const sigil_coord_config *coord_cfg(const sigil_coord *c);
+/* The i-th configured node (NULL past the end). */
+coord_node *coord_node_at(sigil_coord *c, size_t i);
 /* The configured node with party id `id` (NULL if none). */
 coord_node *coord_node_of(sigil_coord *c, uint32_t id);
+/* SIGIL_OK, or SIGIL_E_HALTED with the halt's detail in call. */
+int coord_check_running(sigil_coord *c, sigil_rpc_call *call);
+int coord_key_exists(sigil_coord *c, const char *key_id);
 /* Make sure node n's identity key is known for opening its envelopes. */
 int coord_ensure_peer(sigil_coord *c, coord_node *n);
 /* Open node `from`'s RESULT envelope of session sid into body. */
 int coord_open_result(sigil_coord *c, const Sigil__V1__Envelope *e, uint32_t from,
                       const uint8_t sid[32], sigil_buf *body);
-/* SIGIL_OK, or SIGIL_E_HALTED with the halt's detail in call. */
-int coord_check_running(sigil_coord *c, sigil_rpc_call *call);
 /* k-of-m approvals of statement for action, key_id and params_hash (the
  * coordinator's officer policy), then the nonce burned (replay refused);
  * a precise message in call->detail on refusal. *st gets the statement. */
@@ -100,6 +103,14 @@ int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action
 int coord_audit(sigil_coord *c, sigil_audit_entry *e);
 /* A copy of a registered key's public record (SIGIL_E_NOT_FOUND). */
 int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out);
+/* Register a new key (registry file, runtime, pools) and fill *ki. */
+int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *info,
+                       Sigil__V1__KeyInfo *ki);
+
+/* import.c: register /sigil.v1.Admin/ImportPrepare and ImportKey (and,
+ * through backup.c, BackupKey and RestoreKey). */
+int coord_import_register(sigil_coord *c, sigil_rpc_server *server);
+int coord_backup_register(sigil_coord *c, sigil_rpc_server *server);
 /* Replace a key's runtime by one built from info (pools start empty),
  * persisting info in keys.json first when persist is set. The old runtime
  * stays allocated until exit (handlers may still hold it). */

@@ -975,3 +975,137 @@ int sigil_hsm_sign_ed25519(sigil_hsm *h, const char *label, const uint8_t *msg, 
     }
     return SIGIL_OK;
 }
+
+/* ------------------------------------------- RSA-OAEP officer backup keys */
+
+int sigil_hsm_create_rsa(sigil_hsm *h, const char *label, unsigned bits)
+{
+    if (!h || !label_ok(label) || bits < 2048 || bits > 4096)
+        return SIGIL_E_INVALID;
+    CK_SESSION_HANDLE s;
+    int rc = sess_get(h, &s);
+    if (rc != SIGIL_OK)
+        return rc;
+    CK_ATTRIBUTE q[] = {{CKA_LABEL, (void *)label, strlen(label)}};
+    CK_OBJECT_HANDLE o, pub, priv;
+    if ((rc = find_one(h, s, q, 1, &o)) != SIGIL_E_NOT_FOUND) {
+        sess_put(h, s, 0);
+        return rc == SIGIL_OK ? SIGIL_E_EXISTS : rc;
+    }
+    uint8_t id[16], e[3] = {1, 0, 1};
+    randombytes_buf(id, sizeof(id));
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    CK_ULONG mbits = bits;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, privc = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE pubt[] = {
+        {CKA_CLASS, &pubc, sizeof(pubc)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_MODULUS_BITS, &mbits, sizeof(mbits)},
+        {CKA_PUBLIC_EXPONENT, e, sizeof(e)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_ID, id, sizeof(id)},
+        {CKA_TOKEN, &t, sizeof(t)},
+        {CKA_PRIVATE, &f, sizeof(f)},
+        {CKA_ENCRYPT, &t, sizeof(t)},
+        {CKA_VERIFY, &f, sizeof(f)},
+        {CKA_WRAP, &f, sizeof(f)},
+        {CKA_MODIFIABLE, &f, sizeof(f)},
+    };
+    CK_ATTRIBUTE privt[] = {
+        {CKA_CLASS, &privc, sizeof(privc)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_ID, id, sizeof(id)},
+        {CKA_TOKEN, &t, sizeof(t)},
+        {CKA_PRIVATE, &t, sizeof(t)},
+        {CKA_SENSITIVE, &t, sizeof(t)},
+        {CKA_EXTRACTABLE, &f, sizeof(f)},
+        {CKA_MODIFIABLE, &f, sizeof(f)},
+        {CKA_COPYABLE, &f, sizeof(f)},
+        {CKA_DECRYPT, &t, sizeof(t)},
+        {CKA_SIGN, &f, sizeof(f)},
+        {CKA_UNWRAP, &f, sizeof(f)},
+        {CKA_DERIVE, &f, sizeof(f)},
+    };
+    CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_RV rv = h->f->C_GenerateKeyPair(s, &mech, pubt, sizeof(pubt) / sizeof(pubt[0]), privt,
+                                       sizeof(privt) / sizeof(privt[0]), &pub, &priv);
+    sess_put(h, s, 0);
+    return rv == CKR_OK ? SIGIL_OK : rv_err(rv);
+}
+
+static int rsa_find(sigil_hsm *h, CK_SESSION_HANDLE s, const char *label, CK_OBJECT_CLASS cls,
+                    CK_OBJECT_HANDLE *o)
+{
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_ATTRIBUTE q[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+    };
+    return find_one(h, s, q, 3, o);
+}
+
+int sigil_hsm_rsa_pubkey(sigil_hsm *h, const char *label, uint8_t *mod, size_t *modlen,
+                         uint8_t *exp, size_t *explen)
+{
+    if (!h || !label_ok(label) || !mod || !modlen || !exp || !explen)
+        return SIGIL_E_INVALID;
+    CK_SESSION_HANDLE s;
+    int rc = sess_get(h, &s);
+    if (rc != SIGIL_OK)
+        return rc;
+    CK_OBJECT_HANDLE o;
+    if ((rc = rsa_find(h, s, label, CKO_PUBLIC_KEY, &o)) == SIGIL_OK) {
+        CK_ATTRIBUTE a[] = {{CKA_MODULUS, mod, *modlen}, {CKA_PUBLIC_EXPONENT, exp, *explen}};
+        CK_RV rv = h->f->C_GetAttributeValue(s, o, a, 2);
+        if (rv != CKR_OK)
+            rc = rv == CKR_BUFFER_TOO_SMALL ? SIGIL_E_TOO_LARGE : rv_err(rv);
+        else {
+            *modlen = a[0].ulValueLen;
+            *explen = a[1].ulValueLen;
+        }
+    }
+    sess_put(h, s, 0);
+    return rc;
+}
+
+int sigil_hsm_rsa_oaep_decrypt(sigil_hsm *h, const char *label, const uint8_t *c, size_t n,
+                               sigil_buf *out)
+{
+    if (!h || !label_ok(label) || !c || !n || n > 512 || !out || !(out->flags & SIGIL_BUF_SECRET))
+        return SIGIL_E_INVALID;
+    CK_SESSION_HANDLE s;
+    int rc = sess_get(h, &s);
+    if (rc != SIGIL_OK)
+        return rc;
+    CK_OBJECT_HANDLE priv;
+    if ((rc = rsa_find(h, s, label, CKO_PRIVATE_KEY, &priv)) != SIGIL_OK) {
+        sess_put(h, s, 0);
+        return rc;
+    }
+    /* SoftHSM 2.6 implements OAEP with SHA-1 only (MGF1-SHA-1); OAEP's
+     * security does not rest on SHA-1's collision resistance */
+    CK_RSA_PKCS_OAEP_PARAMS prm = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
+    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &prm, sizeof(prm)};
+    size_t before = out->size;
+    uint8_t *dst;
+    if ((rc = sigil_buf_reserve(out, n, &dst)) != SIGIL_OK) {
+        sess_put(h, s, 0);
+        return rc;
+    }
+    CK_ULONG got = n;
+    CK_RV rv = h->f->C_DecryptInit(s, &mech, priv);
+    if (rv == CKR_OK)
+        rv = h->f->C_Decrypt(s, (CK_BYTE_PTR)c, n, dst, &got);
+    sess_put(h, s, sess_broken(rv));
+    if (rv != CKR_OK || got > n) {
+        sodium_memzero(dst, n);
+        out->size = before;
+        return rv == CKR_OK ? SIGIL_E_CRYPTO : SIGIL_E_UNSEAL;
+    }
+    sodium_memzero(dst + got, n - got);
+    out->size = before + got;
+    return SIGIL_OK;
+}

@@ -763,3 +763,57 @@ int sigil_env_ecdsa_combine(const sigil_ecdsa_combiner *const *combs, const sigi
     }
     return sigil_ecdsa_combine(c0, in, sig, recid, culprit);
 }
+
+/* ---- import: certificates and sealed boxes for a dealer ---- */
+
+int sigil_env_key_cert(const sigil_env_key *k, uint8_t cert[SIGIL_ENV_CERT_LEN])
+{
+    if (!k || !cert || !k->certified)
+        return SIGIL_E_INVALID;
+    sigil_buf b;
+    int rc = sigil_buf_init(&b, SIGIL_ENV_CERT_LEN, 0);
+    if (!rc) rc = sigil_buf_put_u32(&b, k->node_id);
+    if (!rc) rc = sigil_buf_put(&b, k->sign_pk, 32);
+    if (!rc) rc = sigil_buf_put(&b, k->box_pk, 32);
+    if (!rc) rc = sigil_buf_put_u64(&b, k->issued);
+    if (!rc) rc = sigil_buf_put(&b, k->idsig, 64);
+    if (!rc && b.size != SIGIL_ENV_CERT_LEN)
+        rc = SIGIL_E_ENCODING;
+    if (!rc)
+        memcpy(cert, b.data, SIGIL_ENV_CERT_LEN);
+    sigil_buf_free(&b);
+    return rc;
+}
+
+int sigil_env_cert_box_pk(sigil_env_peers *p, uint32_t node_id, const uint8_t *cert, size_t n,
+                          uint8_t box_pk[SIGIL_ENV_BOX_PK_LEN])
+{
+    if (!p || !cert || !box_pk)
+        return SIGIL_E_INVALID;
+    if (n != SIGIL_ENV_CERT_LEN)
+        return SIGIL_E_ENCODING;
+    int rc = check_cert(p, node_id, cert);
+    if (rc)
+        return rc;
+    memcpy(box_pk, cert + 36, 32);
+    return SIGIL_OK;
+}
+
+int sigil_env_key_open_sealed(const sigil_env_key *k, const uint8_t *c, size_t n, sigil_buf *out)
+{
+    if (!k || !c || !out)
+        return SIGIL_E_INVALID;
+    if (n < crypto_box_SEALBYTES || n > SIGIL_ENV_MAX_BODY + crypto_box_SEALBYTES)
+        return SIGIL_E_UNSEAL;
+    size_t before = out->size;
+    uint8_t *dst;
+    int rc = sigil_buf_reserve(out, n - crypto_box_SEALBYTES, &dst);
+    if (rc)
+        return rc;
+    if (crypto_box_seal_open(dst, c, n, k->box_pk, k->box_sk) != 0) {
+        sodium_memzero(dst, n - crypto_box_SEALBYTES);
+        out->size = before;
+        return SIGIL_E_UNSEAL;
+    }
+    return SIGIL_OK;
+}

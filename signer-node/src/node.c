@@ -1842,6 +1842,17 @@ static int h_start(void *ctx, sigil_rpc_call *call)
         }
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_PRESIGN) {
         rc = presign_start(nd, call, rq);
+    } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_IMPORT) {
+        rc = check_not_halted(nd, call);
+        if (!rc)
+            rc = node_import_start(nd, call, rq); /* import.c */
+    } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_BACKUP ||
+               rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE) {
+        rc = check_not_halted(nd, call);
+        if (!rc)
+            rc = rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_BACKUP
+                     ? node_backup_start(nd, call, rq) /* backup.c */
+                     : node_restore_start(nd, call, rq);
     } else if (rq->kind == SIGIL__V1__SESSION_KIND__SESSION_KIND_REFRESH) {
         rc = refresh_start(nd, call, rq);
     } else {
@@ -1882,7 +1893,11 @@ static int h_round(void *ctx, sigil_rpc_call *call)
     pthread_mutex_lock(&nd->mu);
     int rc;
     session *s = session_find(nd, rq->session_id.data, rq->session_id.len);
-    if (!s) {
+    if (!s && node_import_owns(rq->session_id.data, rq->session_id.len)) {
+        rc = check_not_halted(nd, call);
+        if (!rc)
+            rc = node_import_round(nd, call, rq); /* import.c */
+    } else if (!s) {
         DETAIL(call, "no open session with this id");
         rc = SIGIL_E_NOT_FOUND;
     } else if ((rc = check_not_halted(nd, call)) != SIGIL_OK) {
@@ -1911,6 +1926,8 @@ static int h_abort(void *ctx, sigil_rpc_call *call)
     r.existed = s != NULL;
     if (s)
         session_drop(nd, s);
+    else
+        r.existed = node_import_abort(rq->session_id.data, rq->session_id.len); /* import.c */
     pthread_mutex_unlock(&nd->mu);
     return sigil_rpc_pack(&r.base, call->resp);
 }
@@ -2087,6 +2104,11 @@ static int h_status(void *ctx, sigil_rpc_call *call)
         r.identity_public_key.len = 32;
         r.version = (char *)NODE_VERSION;
         r.uptime_seconds = (uint64_t)(time(NULL) - nd->started);
+        uint8_t cert[SIGIL_ENV_CERT_LEN];
+        if (sigil_env_key_cert(nd->ek, cert) == SIGIL_OK) {
+            r.envelope_cert.data = cert;
+            r.envelope_cert.len = sizeof cert;
+        }
         rc = sigil_rpc_pack(&r.base, call->resp);
     }
     pthread_mutex_unlock(&nd->mu);
@@ -2460,4 +2482,149 @@ int main(int argc, char **argv)
     sigil_rpc_authz_free(az);
     node_free(&nd);
     return 0;
+}
+
+/* ---- for import.c (declared in node.h); callers hold nd->mu ---- */
+
+const node_config *node_cfg(const node *nd)
+{
+    return &nd->cfg;
+}
+
+const sigil_env_key *node_env_key(const node *nd)
+{
+    return nd->ek;
+}
+
+int node_has_key(node *nd, const char *key_id)
+{
+    return key_find(nd, key_id) != NULL || key_retired(nd, key_id);
+}
+
+int node_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size_t n, uint32_t *self)
+{
+    return check_parties(nd, call, p, n, self);
+}
+
+int node_session_burn(node *nd, const uint8_t sid[32])
+{
+    if (nd->nsessions >= MAX_SESSIONS)
+        return SIGIL_E_TOO_LARGE;
+    return seen_record(nd, sid, 1);
+}
+
+int node_install_frost(node *nd, const char *key_id, uint16_t scheme, const sigil_keyshare *ks,
+                       const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen)
+{
+    return node_install_frost_version(nd, key_id, scheme, SHARE_VERSION, ks, pkg, pkglen, pk, pklen);
+}
+
+int node_install_frost_version(node *nd, const char *key_id, uint16_t scheme, uint32_t version,
+                               const sigil_keyshare *ks, const uint8_t *pkg, size_t pkglen,
+                               uint8_t *pk, size_t *pklen)
+{
+    sigil_buf sec, pubb;
+    keyrec *k = NULL;
+    uint8_t *sp = NULL, h[32];
+    sigil_buf_view(&pubb, pkg, pkglen);
+    int rc = sigil_buf_init(&sec, FROST_SEALED_LEN, SIGIL_BUF_SECRET);
+    if (!rc) rc = sigil_buf_put_u8(&sec, 1);
+    if (!rc) rc = sigil_buf_reserve(&sec, 32, &sp);
+    if (!rc) sigil_scalar_serialize(ks->g, sp, ks->secret);
+    crypto_hash_sha256(h, pkg, pkglen);
+    if (!rc) rc = sigil_buf_put(&sec, h, 32);
+    if (!rc && (key_find(nd, key_id) || key_retired(nd, key_id))) rc = SIGIL_E_EXISTS;
+    if (!rc) rc = key_store_version(nd, key_id, scheme, version, ".key", &sec, &pubb, &k);
+    sigil_buf_free(&sec);
+    if (rc)
+        return rc;
+    memcpy(pk, k->pk, k->pklen);
+    *pklen = k->pklen;
+    k->next = nd->keys;
+    nd->keys = k;
+    return SIGIL_OK;
+}
+
+sigil_env_peers *node_env_peers(node *nd)
+{
+    return nd->peers;
+}
+
+int node_respond_bcast(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                       const uint8_t *body, size_t n)
+{
+    outbox o;
+    int rc = outbox_init(&o, 1);
+    if (!rc) rc = outbox_add(nd, &o, sid, round, 0, SIGIL_ENV_DATA, body, n, NULL);
+    if (!rc) rc = pack_response(call, sid, round, &o, 0, NULL);
+    outbox_free(&o);
+    return rc;
+}
+
+int node_install_ecdsa(node *nd, const char *key_id, const sigil_buf *share,
+                       const uint8_t *pkg, size_t pkglen, uint8_t *pk, size_t *pklen)
+{
+    sigil_buf pubb;
+    keyrec *k = NULL;
+    sigil_buf_view(&pubb, pkg, pkglen);
+    if (key_find(nd, key_id) || key_retired(nd, key_id))
+        return SIGIL_E_EXISTS;
+    int rc = key_store(nd, key_id, SIGIL_ENV_SCHEME_ECDSA, share, &pubb, &k);
+    if (rc)
+        return rc;
+    memcpy(pk, k->pk, k->pklen);
+    *pklen = k->pklen;
+    k->next = nd->keys;
+    nd->keys = k;
+    return SIGIL_OK;
+}
+
+int node_respond_pairwise(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                          size_t count, const uint32_t *to, const sigil_buf *bodies,
+                          const uint8_t (*box)[32])
+{
+    outbox o;
+    int rc = outbox_init(&o, count);
+    for (size_t i = 0; i < count && !rc; i++)
+        rc = outbox_add(nd, &o, sid, round, to[i], SIGIL_ENV_DATA, bodies[i].data, bodies[i].size,
+                        box[i]);
+    if (!rc) rc = pack_response(call, sid, round, &o, 0, NULL);
+    outbox_free(&o);
+    return rc;
+}
+
+int node_key_unseal_frost(node *nd, const char *key_id, sigil_buf *buf, sigil_scalar *slot,
+                          sigil_keyshare *out, uint16_t *scheme, uint32_t *version)
+{
+    keyrec *k = key_find(nd, key_id);
+    if (!k)
+        return SIGIL_E_NOT_FOUND;
+    if (k->scheme == SIGIL_ENV_SCHEME_ECDSA)
+        return SIGIL_E_VERSION;
+    *scheme = k->scheme;
+    *version = k->version;
+    return key_unseal_into(nd, k, buf, slot, out);
+}
+
+int node_identity_sign(node *nd, const uint8_t *msg, size_t n, uint8_t sig[64])
+{
+    return sigil_hsm_sign_ed25519(nd->hsm, SIGIL_HSM_IDENTITY_LABEL, msg, n, sig);
+}
+
+int node_respond_result(node *nd, sigil_rpc_call *call, const uint8_t sid[32], uint32_t round,
+                        const uint8_t *body, size_t n)
+{
+    outbox res;
+    int rc = outbox_init(&res, 1);
+    if (!rc) rc = outbox_add(nd, &res, sid, round, 0, SIGIL_ENV_RESULT, body, n, NULL);
+    if (!rc) rc = pack_response(call, sid, round, NULL, 1, &res);
+    outbox_free(&res);
+    return rc;
+}
+
+int node_audit_record(node *nd, const sigil_audit_entry *e)
+{
+    sigil_audit_entry x = *e;
+    x.party = (uint16_t)nd->cfg.node_id;
+    return sigil_audit_append(nd->audit, &x, 1, NULL);
 }

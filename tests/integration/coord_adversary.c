@@ -544,7 +544,7 @@ static int read_ports(void)
         if (!strncmp(line, "coord=", 6))
             snprintf(target, sizeof target, "127.0.0.1:%d", atoi(line + 6));
         for (int i = 1; i <= 3; i++) {
-            char k[16];
+            char k[24];
             snprintf(k, sizeof k, "node%d=", i);
             if (!strncmp(line, k, strlen(k)) && !port_node[i])
                 port_node[i] = atoi(line + strlen(k));

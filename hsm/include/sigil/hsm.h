@@ -141,4 +141,18 @@ int sigil_hsm_ed25519_pubkey(sigil_hsm *h, const char *label,
 int sigil_hsm_sign_ed25519(sigil_hsm *h, const char *label, const uint8_t *msg, size_t n,
                            uint8_t sig[SIGIL_HSM_ED25519_SIG_LEN]);
 
+/* ---- RSA-OAEP backup keys (an officer's backup decryption key) ----
+ * Generate an RSA key pair of `bits` (2048..4096, e = 65537) under label:
+ * the private key sensitive, never extractable, DECRYPT only. */
+int sigil_hsm_create_rsa(sigil_hsm *h, const char *label, unsigned bits);
+/* The public modulus and exponent (big-endian; *modlen / *explen: buffer
+ * sizes in, lengths out). */
+int sigil_hsm_rsa_pubkey(sigil_hsm *h, const char *label, uint8_t *mod, size_t *modlen,
+                         uint8_t *exp, size_t *explen);
+/* RSA-OAEP (SHA-1, MGF1-SHA-1, empty label: what SoftHSM 2.6 implements) decryption inside the
+ * token; the plaintext is appended to out, which must be SIGIL_BUF_SECRET.
+ * SIGIL_E_UNSEAL if the ciphertext does not decrypt. */
+int sigil_hsm_rsa_oaep_decrypt(sigil_hsm *h, const char *label, const uint8_t *c, size_t n,
+                               sigil_buf *out);
+
 #endif

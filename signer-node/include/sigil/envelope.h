@@ -278,4 +278,22 @@ int sigil_env_ecdsa_combine(const sigil_ecdsa_combiner *const *combs, const sigi
                             size_t count, const uint8_t pubkey[33], const uint8_t digest[32],
                             uint8_t sig[64], int *recid, uint16_t *culprit);
 
+/* ---- import (sigil/dealing.h): a dealer outside the nodes encrypts to a
+ * node's envelope key ---- */
+
+/* The key's certificate bytes (SIGIL_ENV_CERT_LEN; the layout above), once
+ * certified (SIGIL_E_INVALID before sigil_env_key_set_cert). */
+int sigil_env_key_cert(const sigil_env_key *k, uint8_t cert[SIGIL_ENV_CERT_LEN]);
+/* Check a certificate (n must be SIGIL_ENV_CERT_LEN) is node_id's and
+ * signed by node_id's configured identity key (SIGIL_E_PARTICIPANT for an
+ * unknown node or a certificate of another node, SIGIL_E_SIGNATURE,
+ * SIGIL_E_ENCODING for a wrong length); on success box_pk receives the
+ * key's X25519 public key. */
+int sigil_env_cert_box_pk(sigil_env_peers *p, uint32_t node_id, const uint8_t *cert, size_t n,
+                          uint8_t box_pk[SIGIL_ENV_BOX_PK_LEN]);
+/* Open crypto_box_seal ciphertext c (n bytes) addressed to k's box key;
+ * the plaintext is appended to out (use a SIGIL_BUF_SECRET buffer).
+ * SIGIL_E_UNSEAL if it does not decrypt; nothing appended on failure. */
+int sigil_env_key_open_sealed(const sigil_env_key *k, const uint8_t *c, size_t n, sigil_buf *out);
+
 #endif

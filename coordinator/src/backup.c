@@ -1,0 +1,342 @@
+/* sigil-coordinator: share backup and restore (sigil-ceremony backup /
+ * restore; signer-node/include/sigil/backup.h).
+ *
+ *   /sigil.v1.Admin/BackupKey: k-of-m approvals over a "backup" statement
+ *     binding the key and every officer's certified backup key (nonce
+ *     burned); a SESSION_KIND_BACKUP on every share holder, each returning
+ *     its section (share split k-of-m, pieces RSA-OAEP-encrypted to the
+ *     officers, signed by the node's identity key). This process sees only
+ *     ciphertext and public points.
+ *   /sigil.v1.Admin/RestoreKey: k-of-m approvals over a "restore" statement
+ *     binding the key, the node and its section; SESSION_KIND_RESTORE on
+ *     that node with the officers' pieces (each encrypted to the node's
+ *     envelope key); success only if the node's RESULT carries the
+ *     registered key's public key and package.
+ * Every accepted or refused request is in the audit log (caller, officers,
+ * statement SHA-256, outcome). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "coord_int.h"
+#include "sigil/backup.h"
+#include "sigil/envelope.h"
+#include "sigil/err.h"
+#include "sigil/v1/admin.pb-c.h"
+
+#define ADMIN_BACKUP_KEY "/sigil.v1.Admin/BackupKey"
+#define ADMIN_RESTORE_KEY "/sigil.v1.Admin/RestoreKey"
+#define BACKUP_REQ_MAX (256u * 1024u)
+
+static int fail(sigil_rpc_call *call, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(sigil_rpc_call *call, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->detail, sizeof call->detail, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static void audit(sigil_coord *c, sigil_rpc_call *call, const char *key_id, int scheme,
+                  const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *ap, size_t n,
+                  const char *what, int rc, int *out_rc)
+{
+    sigil_audit_entry e;
+    memset(&e, 0, sizeof e);
+    e.version = SIGIL_AUDIT_ENTRY_VERSION;
+    e.type = SIGIL_AUDIT_CEREMONY;
+    e.actor_len = (uint8_t)snprintf(e.actor, sizeof e.actor, "%s", call->peer->uri);
+    if (key_id && key_id[0]) {
+        e.key_id_len = (uint8_t)strnlen(key_id, SIGIL_AUDIT_KEYID_MAX);
+        memcpy(e.key_id, key_id, e.key_id_len);
+    }
+    e.scheme = scheme >= 1 && scheme <= 4 ? (uint8_t)scheme : 0;
+    crypto_hash_sha256(e.digest, statement->data, statement->len);
+    e.digest_len = 32;
+    size_t o = (size_t)snprintf(e.request_id, sizeof e.request_id, "%s approvals=", what);
+    for (size_t i = 0; i < n && o < sizeof e.request_id; i++) {
+        const char *nm = ap[i]->officer ? ap[i]->officer : "";
+        int ok = 1;
+        for (const char *p = nm; *p; p++)
+            ok &= *p > 32 && *p < 127;
+        int w = snprintf(e.request_id + o, sizeof e.request_id - o, "%s%s", i ? "," : "", ok ? nm : "?");
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+    e.request_id_len = (uint8_t)(o >= sizeof e.request_id ? sizeof e.request_id - 1 : o);
+    if (rc) {
+        e.outcome = SIGIL_AUDIT_OUTCOME_ERROR;
+        e.error = rc;
+        int l = snprintf(e.errmsg, sizeof e.errmsg, "%s", call->detail[0] ? call->detail : sigil_strerror(rc));
+        e.errmsg_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.errmsg ? sizeof e.errmsg - 1 : (size_t)l);
+        for (uint8_t i = 0; i < e.errmsg_len; i++)
+            if (e.errmsg[i] < 32 || e.errmsg[i] > 126)
+                e.errmsg[i] = '?';
+    }
+    int ar = coord_audit(c, &e);
+    if (out_rc && ar)
+        *out_rc = fail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: %s withheld", what);
+}
+
+static coord_node *node_of(sigil_coord *c, uint32_t id)
+{
+    for (size_t i = 0;; i++) {
+        coord_node *n = coord_node_at(c, i);
+        if (!n || n->cfg->id == id)
+            return n;
+    }
+}
+
+static int backup_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__BackupKeyRequest *req,
+                      const sigil_coord_key *info, Sigil__V1__BackupKeyResponse *resp,
+                      coord_session *s, sigil_buf *bodies)
+{
+    const sigil_coord_config *cfg = coord_cfg(c);
+    int rc = coord_check_running(c, call);
+    if (rc)
+        return rc;
+    if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
+        return fail(call, SIGIL_E_STATE, "backup: key '%s' is not active (%s)", call->key_id,
+                    info->state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED ? "retired" : "being refreshed");
+    if (info->scheme < 1 || info->scheme > 3)
+        return fail(call, SIGIL_E_VERSION, "backup: only FROST keys can be backed up (an ECDSA share "
+                                           "holds per-pair OT state no restore can recreate)");
+    uint8_t ph[32];
+    sigil_backup_params_hash(call->key_id, cfg->approvals_required, req->officers.data,
+                             req->officers.len, ph);
+    sigil_breaker_statement st;
+    if ((rc = coord_approvals_use(c, call, "backup", &req->statement, req->approvals,
+                                  req->n_approvals, call->key_id, ph, &st)))
+        return rc;
+    sigil_buf starts[SIGIL_COORD_MAX_NODES];
+    size_t n = info->num_parties;
+    s->count = n;
+    randombytes_buf(s->session_id, 32);
+    for (size_t i = 0; i < n; i++) {
+        Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        sigil_buf_init(&starts[i], BACKUP_REQ_MAX, 0);
+        s->nodes[i] = node_of(c, info->parties[i]);
+        if (!s->nodes[i] || coord_ensure_peer(c, s->nodes[i])) {
+            rc = fail(call, SIGIL_E_UNAVAILABLE, "backup: node %u unreachable (every share holder "
+                                                 "exports its section)", info->parties[i]);
+            continue;
+        }
+        r.session_id = (ProtobufCBinaryData){32, s->session_id};
+        r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_BACKUP;
+        r.key_id = (char *)call->key_id;
+        r.scheme = (Sigil__V1__Scheme)info->scheme;
+        r.params = req->officers;
+        r.statement = req->statement;
+        r.approvals = req->approvals;
+        r.n_approvals = req->n_approvals;
+        if (!rc)
+            rc = sigil_rpc_pack(&r.base, &starts[i]);
+    }
+    if (!rc && (rc = coord_session_run(s, starts, cfg->keygen_timeout_ms, 2)))
+        fail(call, rc, "backup failed on the nodes: %s", s->detail);
+    for (size_t i = 0; i < n; i++)
+        sigil_buf_free(&starts[i]);
+    for (size_t i = 0; !rc && i < n; i++) {
+        sigil_backup_section sec;
+        Sigil__V1__SessionResponse *f = s->final[i];
+        if (f->n_results != 1 ||
+            coord_open_result(c, f->results[0], info->parties[i], s->session_id, &bodies[i]) ||
+            sigil_backup_section_decode(&sec, bodies[i].data, bodies[i].size) ||
+            sec.node != info->parties[i] || strcmp(sec.key_id, call->key_id))
+            rc = fail(call, SIGIL_E_CONFIRM, "node %u: bad backup section", info->parties[i]);
+    }
+    if (rc)
+        return rc;
+    resp->n_sections = n;
+    for (size_t i = 0; i < n; i++) {
+        sigil__v1__backup_section__init(resp->sections[i]);
+        resp->sections[i]->node_id = info->parties[i];
+        resp->sections[i]->section = (ProtobufCBinaryData){bodies[i].size, bodies[i].data};
+    }
+    return SIGIL_OK;
+}
+
+static int h_backup_key(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    const Sigil__V1__BackupKeyRequest *req = (const Sigil__V1__BackupKeyRequest *)call->req;
+    Sigil__V1__BackupKeyResponse resp = SIGIL__V1__BACKUP_KEY_RESPONSE__INIT;
+    Sigil__V1__BackupSection secs[SIGIL_COORD_MAX_NODES], *sp[SIGIL_COORD_MAX_NODES];
+    sigil_buf bodies[SIGIL_COORD_MAX_NODES];
+    sigil_coord_key info;
+    coord_session s;
+    memset(&s, 0, sizeof s);
+    memset(&info, 0, sizeof info);
+    for (size_t i = 0; i < SIGIL_COORD_MAX_NODES; i++) {
+        sp[i] = &secs[i];
+        sigil_buf_init(&bodies[i], 1u << 20, 0);
+    }
+    resp.sections = sp;
+    int rc = coord_key_info(c, call->key_id, &info);
+    if (rc)
+        fail(call, rc, "backup: unknown key '%s'", call->key_id);
+    else
+        rc = backup_run(c, call, req, &info, &resp, &s, bodies);
+    if (!rc) {
+        /* recorded before the sections leave */
+        audit(c, call, call->key_id, info.scheme, &req->statement, req->approvals, req->n_approvals,
+              "backup-exported", SIGIL_OK, &rc);
+    } else {
+        audit(c, call, call->key_id, info.scheme, &req->statement, req->approvals, req->n_approvals,
+              "backup-refused", rc, NULL);
+    }
+    if (!rc)
+        rc = sigil_rpc_pack(&resp.base, call->resp);
+    fprintf(stderr, "sigil-coordinator: backup of '%s' by %s: %s\n", call->key_id, call->peer->uri,
+            rc ? call->detail : "sections exported");
+    coord_session_clear(&s);
+    for (size_t i = 0; i < SIGIL_COORD_MAX_NODES; i++)
+        sigil_buf_free(&bodies[i]);
+    return rc;
+}
+
+static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__RestoreKeyRequest *req,
+                       const sigil_coord_key *info)
+{
+    const sigil_coord_config *cfg = coord_cfg(c);
+    int rc = coord_check_running(c, call);
+    if (rc)
+        return rc;
+    if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
+        return fail(call, SIGIL_E_STATE, "restore: key '%s' is not active (%s)", call->key_id,
+                    info->state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED ? "retired" : "being refreshed");
+    int party = 0;
+    for (size_t i = 0; i < info->num_parties; i++)
+        party |= info->parties[i] == req->node_id;
+    coord_node *nd = node_of(c, req->node_id);
+    if (!party || !nd)
+        return fail(call, SIGIL_E_PARTICIPANT, "restore: node %u holds no share of '%s'",
+                    req->node_id, call->key_id);
+    /* a section of the key's CURRENT sharing only (a backup taken before a
+     * refresh is stale: its share would not combine with the others) */
+    sigil_backup_section sec;
+    if (sigil_backup_section_decode(&sec, req->section.data, req->section.len) ||
+        strcmp(sec.key_id, call->key_id) || sec.node != req->node_id)
+        return fail(call, SIGIL_E_INVALID, "restore: the backup section is malformed or for "
+                                           "another key or node");
+    if (sec.version != info->share_version || sec.package_len != info->package_len ||
+        info->package_len < 14 || memcmp(sec.package, info->package, 10) ||
+        memcmp(sec.package + 14, info->package + 14, info->package_len - 14))
+        return fail(call, SIGIL_E_MISMATCH,
+                    "restore: the backup holds share version %u but '%s' is at version %u (the "
+                    "key was refreshed after this backup): take a new backup after every refresh",
+                    sec.version, call->key_id, info->share_version);
+    if (req->n_pieces < 1 || req->n_pieces > SIGIL_BACKUP_MAX_OFFICERS)
+        return fail(call, SIGIL_E_THRESHOLD, "restore: %zu pieces (1..%d)", req->n_pieces,
+                    SIGIL_BACKUP_MAX_OFFICERS);
+    uint8_t ph[32];
+    sigil_backup_restore_params_hash(call->key_id, req->node_id, req->section.data, req->section.len, ph);
+    sigil_breaker_statement st;
+    if ((rc = coord_approvals_use(c, call, "restore", &req->statement, req->approvals,
+                                  req->n_approvals, call->key_id, ph, &st)))
+        return rc;
+    if (coord_ensure_peer(c, nd))
+        return fail(call, SIGIL_E_UNAVAILABLE, "restore: node %u unreachable", req->node_id);
+    coord_session s;
+    memset(&s, 0, sizeof s);
+    s.count = 1;
+    s.nodes[0] = nd;
+    randombytes_buf(s.session_id, 32);
+    Sigil__V1__Envelope env[SIGIL_BACKUP_MAX_OFFICERS], *ep[SIGIL_BACKUP_MAX_OFFICERS];
+    for (size_t i = 0; i < req->n_pieces; i++) {
+        sigil__v1__envelope__init(&env[i]);
+        env[i].session_id = (ProtobufCBinaryData){32, s.session_id};
+        env[i].from = 0;
+        env[i].to = req->node_id;
+        env[i].kind = SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_DATA;
+        env[i].payload = req->pieces[i];
+        ep[i] = &env[i];
+    }
+    uint32_t parties[1] = {req->node_id};
+    Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+    r.session_id = (ProtobufCBinaryData){32, s.session_id};
+    r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE;
+    r.key_id = (char *)call->key_id;
+    r.scheme = (Sigil__V1__Scheme)info->scheme;
+    r.parties = parties;
+    r.n_parties = 1;
+    r.params = req->section;
+    r.statement = req->statement;
+    r.approvals = req->approvals;
+    r.n_approvals = req->n_approvals;
+    r.inbound = ep;
+    r.n_inbound = req->n_pieces;
+    sigil_buf start, body;
+    sigil_buf_init(&start, BACKUP_REQ_MAX, 0);
+    sigil_buf_init(&body, 1u << 20, 0);
+    rc = sigil_rpc_pack(&r.base, &start);
+    if (!rc && (rc = coord_session_run(&s, &start, cfg->keygen_timeout_ms, 2)))
+        fail(call, rc, "restore failed on node %u: %s", req->node_id, s.detail);
+    sigil_env_dkg_result res;
+    if (!rc && (s.final[0]->n_results != 1 ||
+                coord_open_result(c, s.final[0]->results[0], req->node_id, s.session_id, &body) ||
+                sigil_env_dkg_result_decode(&res, body.data, body.size)))
+        rc = fail(call, SIGIL_E_CONFIRM, "restore: node %u gave no valid result", req->node_id);
+    /* the restored node holds the registered key: same public key, and the
+     * same public package except its `self` field (sigil/dkg.h encoding:
+     * 0x4b | group | u32 t | u32 n | u32 self | ids | verifying | group key
+     * | 0), which names the node that serialized it */
+    if (!rc && (res.public_key_len != info->pk_len ||
+                memcmp(res.public_key, info->public_key, info->pk_len) ||
+                res.public_package_len != info->package_len || info->package_len < 14 ||
+                memcmp(res.public_package, info->package, 10) ||
+                memcmp(res.public_package + 14, info->package + 14, info->package_len - 14)))
+        rc = fail(call, SIGIL_E_MISMATCH, "restore: node %u restored another key than '%s'",
+                  req->node_id, call->key_id);
+    coord_session_clear(&s);
+    sigil_buf_free(&start);
+    sigil_buf_free(&body);
+    return rc;
+}
+
+static int h_restore_key(void *ctx, sigil_rpc_call *call)
+{
+    sigil_coord *c = ctx;
+    const Sigil__V1__RestoreKeyRequest *req = (const Sigil__V1__RestoreKeyRequest *)call->req;
+    Sigil__V1__RestoreKeyResponse resp = SIGIL__V1__RESTORE_KEY_RESPONSE__INIT;
+    Sigil__V1__KeyInfo ki = SIGIL__V1__KEY_INFO__INIT;
+    sigil_coord_key info;
+    memset(&info, 0, sizeof info);
+    int rc = coord_key_info(c, call->key_id, &info);
+    if (rc)
+        fail(call, rc, "restore: unknown key '%s'", call->key_id);
+    else
+        rc = restore_run(c, call, req, &info);
+    audit(c, call, call->key_id, info.scheme, &req->statement, req->approvals, req->n_approvals,
+          rc ? "restore-refused" : "restore-installed", rc, rc ? NULL : &rc);
+    fprintf(stderr, "sigil-coordinator: restore of '%s' on node %u by %s: %s\n", call->key_id,
+            req->node_id, call->peer->uri, rc ? call->detail : "share restored");
+    if (rc)
+        return rc;
+    ki.key_id = info.key_id;
+    ki.scheme = (Sigil__V1__Scheme)info.scheme;
+    ki.public_key = (ProtobufCBinaryData){info.pk_len, info.public_key};
+    ki.threshold = info.threshold;
+    ki.num_parties = info.num_parties;
+    ki.state = (Sigil__V1__KeyState)info.state;
+    ki.share_version = info.share_version;
+    resp.key = &ki;
+    return sigil_rpc_pack(&resp.base, call->resp);
+}
+
+int coord_backup_register(sigil_coord *c, sigil_rpc_server *server)
+{
+    int rc = sigil_rpc_server_add(server, ADMIN_BACKUP_KEY, &sigil__v1__backup_key_request__descriptor,
+                                  BACKUP_REQ_MAX, h_backup_key, c);
+    if (!rc)
+        rc = sigil_rpc_server_add(server, ADMIN_RESTORE_KEY,
+                                  &sigil__v1__restore_key_request__descriptor, BACKUP_REQ_MAX,
+                                  h_restore_key, c);
+    return rc;
+}
