@@ -42,62 +42,30 @@ void coord_node_ok(coord_node *n)
 
 /* ---- fan-out ---- */
 
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t pending;
-} fan_wait;
-
-typedef struct {
-    fan_wait *w;
-    sigil_buf *resp;
-    int *rc;
-    sigil_rpc_status *st;
-} fan_call;
-
-static void fan_done(void *arg, int rc, const sigil_rpc_status *st, const uint8_t *resp, size_t len)
-{
-    fan_call *c = arg;
-    if (rc == SIGIL_OK && c->resp)
-        rc = sigil_buf_put(c->resp, resp, len);
-    *c->rc = rc;
-    if (st)
-        *c->st = *st;
-    pthread_mutex_lock(&c->w->mu);
-    if (--c->w->pending == 0)
-        pthread_cond_broadcast(&c->w->cv);
-    pthread_mutex_unlock(&c->w->mu);
-}
-
+/* The calls share one completion queue polled by this thread
+ * (sigil_rpc_call_multi): no completion thread and no condition variable
+ * between a node's answer and the session that waits for it. */
 void coord_fanout(coord_node **nodes, size_t count, const char *method, const sigil_buf *reqs,
                   sigil_buf *resps, int *rcs, sigil_rpc_status *st, unsigned timeout_ms)
 {
-    fan_wait w;
-    fan_call calls[SIGIL_COORD_MAX_NODES];
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    w.pending = count;
+    sigil_rpc_client *cl[SIGIL_COORD_MAX_NODES] = {0};
+    const uint8_t *rq[SIGIL_COORD_MAX_NODES] = {0};
+    size_t len[SIGIL_COORD_MAX_NODES] = {0};
+    if (count == 0 || count > SIGIL_COORD_MAX_NODES)
+        return;
     for (size_t i = 0; i < count; i++) {
-        calls[i] = (fan_call){&w, resps ? &resps[i] : NULL, &rcs[i], &st[i]};
-        memset(&st[i], 0, sizeof st[i]);
-        int rc = sigil_rpc_call_start(nodes[i]->client, method, reqs[i].data, reqs[i].size,
-                                      timeout_ms, fan_done, &calls[i]);
-        if (rc) {
+        cl[i] = nodes[i]->client;
+        rq[i] = reqs[i].data;
+        len[i] = reqs[i].size;
+    }
+    int rc = sigil_rpc_call_multi(cl, count, method, rq, len, resps, timeout_ms, rcs, st);
+    if (rc) /* bad arguments: every call failed */
+        for (size_t i = 0; i < count; i++) {
             rcs[i] = rc;
             st[i].code = sigil_rpc_status_from_err(rc);
             snprintf(st[i].detail, sizeof st[i].detail, "call not started: %s",
                      sigil_strerror(rc));
-            pthread_mutex_lock(&w.mu);
-            w.pending--;
-            pthread_mutex_unlock(&w.mu);
         }
-    }
-    pthread_mutex_lock(&w.mu);
-    while (w.pending)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
 }
 
 /* ---- sessions ---- */

@@ -348,6 +348,58 @@ int sigil_rpc_call_unary(sigil_rpc_client *c, const char *method, const uint8_t 
     return rc;
 }
 
+int sigil_rpc_call_multi(sigil_rpc_client *const *clients, size_t n, const char *method,
+                         const uint8_t *const *reqs, const size_t *req_lens, sigil_buf *resps,
+                         unsigned timeout_ms, int *rcs, sigil_rpc_status *st)
+{
+    pending p[64];
+    int started[64];
+    size_t live = 0;
+    grpc_completion_queue *cq;
+
+    if (!clients || !reqs || !req_lens || !rcs || n == 0 || n > 64 || !clients[0])
+        return SIGIL_E_INVALID;
+    cq = cq_get(clients[0]);
+    for (size_t i = 0; i < n; i++) {
+        void *reg = NULL;
+        started[i] = 0;
+        if (st)
+            status_set(&st[i], GRPC_STATUS_UNKNOWN, "", 0);
+        rcs[i] = check_args(clients[i], method, reqs[i], req_lens[i], timeout_ms, &reg);
+        if (rcs[i] == SIGIL_OK)
+            rcs[i] = pending_start(clients[i], &p[i], cq, reg, reqs[i], req_lens[i], timeout_ms,
+                                   &p[i]);
+        if (rcs[i] != SIGIL_OK) {
+            if (st)
+                status_set(&st[i], GRPC_STATUS_INTERNAL, "call not started", 16);
+            continue;
+        }
+        started[i] = 1;
+        live++;
+    }
+    /* each started call's one batch completes exactly once (at the latest
+     * at its deadline) */
+    while (live) {
+        grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_slice out;
+        size_t i;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        for (i = 0; i < n && (void *)&p[i] != ev.tag; i++)
+            ;
+        if (i == n || !started[i])
+            continue;
+        started[i] = 0;
+        live--;
+        rcs[i] = pending_finish(&p[i], ev.success, &out, st ? &st[i] : NULL);
+        if (rcs[i] == SIGIL_OK && resps)
+            rcs[i] = sigil_buf_put(&resps[i], GRPC_SLICE_START_PTR(out), GRPC_SLICE_LENGTH(out));
+        grpc_slice_unref(out);
+    }
+    cq_put(clients[0], cq);
+    return SIGIL_OK;
+}
+
 /* The client's completion thread: runs the callbacks of async calls. */
 static void *async_loop(void *arg)
 {

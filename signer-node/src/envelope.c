@@ -472,7 +472,8 @@ int sigil_env_sign_result_decode(sigil_env_sign_result *out, const uint8_t *body
     }
     out->entry_ids = calloc(out->count, sizeof *out->entry_ids);
     out->shares = calloc(out->count, sizeof *out->shares);
-    if (!out->entry_ids || !out->shares) {
+    out->rs = calloc(out->count, sizeof *out->rs);
+    if (!out->entry_ids || !out->shares || !out->rs) {
         sigil_env_sign_result_free(out);
         return SIGIL_E_NOMEM;
     }
@@ -482,6 +483,8 @@ int sigil_env_sign_result_decode(sigil_env_sign_result *out, const uint8_t *body
         rc = sigil_buf_get_u64(&b, &out->entry_ids[i]);
         if (!rc) rc = sigil_buf_get_string(&b, 256, &p, &l);
         if (!rc) sigil_buf_view(&out->shares[i], p, l);
+        if (!rc) rc = sigil_buf_get_string(&b, SIGIL_POINT_MAX_LEN, &p, &l);
+        if (!rc) sigil_buf_view(&out->rs[i], p, l);
     }
     if (!rc) rc = sigil_buf_end(&b);
     if (rc)
@@ -495,6 +498,7 @@ void sigil_env_sign_result_free(sigil_env_sign_result *r)
         return;
     free(r->entry_ids);
     free(r->shares);
+    free(r->rs);
     memset(r, 0, sizeof *r);
 }
 
@@ -593,6 +597,27 @@ int sigil_env_frost_aggregate(sigil_frost_suite suite, const sigil_keyshare *pub
     rc = sigil_frost_aggregate(suite, pub, pkg, shares, count, sig, culprit);
     sigil_frost_package_free(pkg);
     return rc;
+}
+
+int sigil_env_frost_aggregate_r(sigil_frost_suite suite, const sigil_keyshare *pub,
+                                const uint8_t *msg, size_t msglen, const sigil_buf *commitments,
+                                const sigil_buf *shares, const sigil_buf *rs, size_t count,
+                                uint8_t *sig, uint32_t *culprit)
+{
+    const uint8_t *r = NULL;
+    size_t rlen = 0;
+    if (!rs || count == 0)
+        return SIGIL_E_INVALID;
+    /* one R agreed by every signer, else none (the full path decides) */
+    if (rs[0].size > 0) {
+        r = rs[0].data;
+        rlen = rs[0].size;
+        for (size_t i = 1; i < count && r; i++)
+            if (rs[i].size != rlen || memcmp(rs[i].data, r, rlen) != 0)
+                r = NULL;
+    }
+    return sigil_frost_aggregate_with_r(suite, pub, msg, msglen, commitments, count, shares,
+                                        r, r ? rlen : 0, sig, culprit);
 }
 
 /* ---- ECDSA ---- */

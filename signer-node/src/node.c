@@ -258,6 +258,8 @@ void key_free(keyrec *k)
     for (size_t i = 0; i < k->npool; i++)
         sigil_frost_nonce_free(k->pool[i].nonce);
     free(k->pool);
+    free(k->hid);
+    free(k->hpos);
     for (size_t i = 0; i < k->nps; i++)
         sigil_ecdsa_presig_free(k->ps[i].ps);
     free(k->ps);
@@ -397,16 +399,27 @@ int key_unseal_into(node *nd, const keyrec *k, sigil_buf *buf, sigil_scalar *slo
     return SIGIL_OK;
 }
 
-/* The same into the node's slot (callers hold nd->mu). */
-static int key_unseal(node *nd, const keyrec *k, sigil_keyshare *out)
+/* A free unseal slot (callers hold nd->mu); NULL if every one is taken,
+ * which cannot happen while there are as many slots as handler threads. */
+static unseal_slot *slot_take(node *nd)
 {
-    return key_unseal_into(nd, k, &nd->unseal, nd->secret, out);
+    for (size_t i = 0; i < nd->nslots; i++)
+        if (!nd->slots[i].busy) {
+            nd->slots[i].busy = 1;
+            return &nd->slots[i];
+        }
+    return NULL;
 }
 
-static void key_release(node *nd, sigil_keyshare *ks)
+/* Return a slot (callers hold nd->mu); its secret is zeroized first. */
+static void slot_put(node *nd, unseal_slot *sl)
 {
-    sodium_memzero(nd->secret, sizeof *nd->secret);
-    memset(ks, 0, sizeof *ks);
+    (void)nd;
+    if (!sl)
+        return;
+    sodium_memzero(sl->secret, sizeof *sl->secret);
+    sigil_buf_reset(&sl->buf);
+    sl->busy = 0;
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -1393,7 +1406,9 @@ static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil
     return SIGIL_OK;
 }
 
-/* ECDSA SIGN: one online share per item from the named presignatures. */
+/* ECDSA SIGN: one online share per item from the named presignatures.
+ * Called with nd->mu held; releases it once the presignatures are out of
+ * the pool and holds it again on return. */
 static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
                       audit_batch *ab)
 {
@@ -1463,6 +1478,10 @@ static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         ps[i] = k->ps[j].ps;
         k->ps[j] = k->ps[--k->nps];
     }
+    /* the presignatures are this call's alone now: the online shares and
+     * the RESULT envelope are made without the node lock (held again on
+     * return, as the caller expects) */
+    pthread_mutex_unlock(&nd->mu);
     sigil_buf rb;
     rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
     if (!rc) rc = sigil_buf_put_u16(&rb, k->scheme);
@@ -1493,9 +1512,105 @@ static int ecdsa_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     if (!rc) rc = pack_response(call, rq->session_id.data, 1, NULL, 1, &res);
     outbox_free(&res);
     sigil_buf_free(&rb);
+    pthread_mutex_lock(&nd->mu);
     return rc;
 }
-/* FROST SIGN from the pool: one call. */
+/* ---- the FROST pool index (callers hold nd->mu) ---- */
+
+static size_t pidx_slot(const keyrec *k, uint64_t id)
+{
+    uint64_t h = id * 0x9e3779b97f4a7c15ull; /* ids are sequential: spread them */
+    return (size_t)(h >> 32) & (k->hcap - 1);
+}
+
+/* Position of entry id in k->pool, or SIZE_MAX. */
+static size_t pidx_find(const keyrec *k, uint64_t id)
+{
+    if (!k->hcap || id == 0)
+        return SIZE_MAX;
+    for (size_t i = pidx_slot(k, id);; i = (i + 1) & (k->hcap - 1)) {
+        if (k->hid[i] == id) {
+            size_t pos = k->hpos[i];
+            return pos < k->npool && k->pool[pos].id == id ? pos : SIZE_MAX;
+        }
+        if (k->hid[i] == 0)
+            return SIZE_MAX;
+    }
+}
+
+static void pidx_set(keyrec *k, uint64_t id, size_t pos)
+{
+    size_t i = pidx_slot(k, id);
+    while (k->hid[i] != 0 && k->hid[i] != id)
+        i = (i + 1) & (k->hcap - 1);
+    k->hid[i] = id;
+    k->hpos[i] = (uint32_t)pos;
+}
+
+static void pidx_del(keyrec *k, uint64_t id)
+{
+    size_t i = pidx_slot(k, id);
+    while (k->hid[i] != id) {
+        if (k->hid[i] == 0)
+            return;
+        i = (i + 1) & (k->hcap - 1);
+    }
+    /* backward-shift: move later members of the probe run into the hole */
+    for (size_t j = (i + 1) & (k->hcap - 1); k->hid[j] != 0; j = (j + 1) & (k->hcap - 1)) {
+        size_t home = pidx_slot(k, k->hid[j]);
+        /* j's entry may fill hole i if its home is not in (i, j] (cyclic) */
+        if (((j - home) & (k->hcap - 1)) >= ((j - i) & (k->hcap - 1))) {
+            k->hid[i] = k->hid[j];
+            k->hpos[i] = k->hpos[j];
+            i = j;
+        }
+    }
+    k->hid[i] = 0;
+}
+
+/* Make room in the index for n entries (rebuilt from k->pool). */
+static int pidx_reserve(keyrec *k, size_t n)
+{
+    if (k->hcap >= 2 * n && k->hcap)
+        return SIGIL_OK;
+    size_t cap = 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint64_t *hid = calloc(cap, sizeof *hid);
+    uint32_t *hpos = calloc(cap, sizeof *hpos);
+    if (!hid || !hpos) {
+        free(hid);
+        free(hpos);
+        return SIGIL_E_NOMEM;
+    }
+    free(k->hid);
+    free(k->hpos);
+    k->hid = hid;
+    k->hpos = hpos;
+    k->hcap = cap;
+    for (size_t i = 0; i < k->npool; i++)
+        pidx_set(k, k->pool[i].id, i);
+    return SIGIL_OK;
+}
+
+/* Take pool entry at position j out of the pool (swap with the last). */
+static void pool_remove(keyrec *k, size_t j)
+{
+    pidx_del(k, k->pool[j].id);
+    k->npool--;
+    if (j != k->npool) {
+        k->pool[j] = k->pool[k->npool];
+        pidx_set(k, k->pool[j].id, j);
+    }
+}
+
+/* FROST SIGN from the pool: one call. Called with nd->mu held, like every
+ * session handler; the lock is held only for what needs it (breaker, pool
+ * entries, session id, unseal slot) and released for the envelope checks
+ * and the crypto, so a node signs on as many cores as it has handler
+ * threads. It is held again on return. Nonces are taken out of the pool
+ * under the lock before the share is computed: single use whatever the
+ * interleaving. */
 static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
                       audit_batch *ab)
 {
@@ -1535,38 +1650,28 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
             return SIGIL_E_INVALID;
         }
     }
-    /* pool entries present (checked before anything is consumed) */
-    size_t *pos = calloc(ni, sizeof *pos);
-    sigil_buf *com = calloc(ni * np, sizeof *com);
-    if (!pos || !com) {
-        free(pos);
-        free(com);
-        return SIGIL_E_NOMEM;
-    }
-    for (size_t i = 0; i < ni && !rc; i++) {
-        size_t j;
-        for (j = 0; j < k->npool; j++)
-            if (k->pool[j].id == rq->pool_entries[i])
-                break;
-        if (j == k->npool) {
-            DETAIL(call, "pool entry %llu of key '%s' unknown or used (pools do not survive a restart)",
-                   (unsigned long long)rq->pool_entries[i], k->key_id);
-            rc = SIGIL_E_NOT_FOUND;
-        }
-        for (size_t l = 0; l < i && !rc; l++)
+    for (size_t i = 0; i < ni; i++)
+        for (size_t l = 0; l < i; l++)
             if (rq->pool_entries[l] == rq->pool_entries[i]) {
                 DETAIL(call, "pool entry %llu named twice", (unsigned long long)rq->pool_entries[i]);
-                rc = SIGIL_E_USED;
+                return SIGIL_E_USED;
             }
-        pos[i] = j;
-    }
-    /* the other signers' commitments, signed by them */
-    sigil_buf bodies;
-    memset(&bodies, 0, sizeof bodies);
-    if (!rc) rc = sigil_buf_init(&bodies, SIGIL_BUF_MAX_LIMIT, 0);
+
+    /* the other signers' commitments, signed by them: checked without the
+     * lock (envelope keys and peers are thread-safe, nothing is consumed) */
+    sigil_buf *com = calloc(ni * np, sizeof *com);
     size_t *offs = calloc(ni * np + 1, sizeof *offs), *lens = calloc(ni * np + 1, sizeof *lens);
-    if (!offs || !lens)
-        rc = rc ? rc : SIGIL_E_NOMEM;
+    sigil_frost_nonce **nonces = calloc(ni, sizeof *nonces);
+    uint8_t(*own)[128] = calloc(ni, 128);
+    size_t *ownlen = calloc(ni, sizeof *ownlen);
+    sigil_buf bodies, rb;
+    memset(&bodies, 0, sizeof bodies);
+    memset(&rb, 0, sizeof rb);
+    unseal_slot *slot = NULL;
+    if (!com || !offs || !lens || !nonces || !own || !ownlen)
+        rc = SIGIL_E_NOMEM;
+    if (!rc) rc = sigil_buf_init(&bodies, SIGIL_BUF_MAX_LIMIT, 0);
+    pthread_mutex_unlock(&nd->mu);
     for (size_t i = 0; i < ni && !rc; i++) {
         int seen_from[NODE_MAX_PEERS] = {0};
         for (size_t q = 0; q < others && !rc; q++) {
@@ -1599,51 +1704,55 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
             sigil_buf_free(&b);
         }
     }
-    /* the session id is burned now, before any nonce is consumed */
+    pthread_mutex_lock(&nd->mu);
+
+    /* under the lock: breaker, the key still current, pool entries
+     * present, session id burned, then the nonces leave the pool (consumed
+     * whatever happens next) */
+    if (!rc) rc = check_not_halted(nd, call);
+    if (!rc && key_find(nd, rq->key_id) != k) {
+        /* refreshed or retired while the envelopes were checked: its record
+         * (and pool) is in the graveyard */
+        DETAIL(call, "key '%s' was refreshed or retired during this request; retry", rq->key_id);
+        rc = SIGIL_E_STATE;
+    }
+    for (size_t i = 0; i < ni && !rc; i++) {
+        if (pidx_find(k, rq->pool_entries[i]) == SIZE_MAX) {
+            DETAIL(call, "pool entry %llu of key '%s' unknown or used (pools do not survive a restart)",
+                   (unsigned long long)rq->pool_entries[i], k->key_id);
+            rc = SIGIL_E_NOT_FOUND;
+        }
+    }
+    if (!rc && !(slot = slot_take(nd))) {
+        DETAIL(call, "node busy: no unseal slot free");
+        rc = SIGIL_E_UNAVAILABLE;
+    }
     if (!rc) {
         rc = seen_record(nd, rq->session_id.data, 0);
         if (rc == SIGIL_E_REPLAY)
             DETAIL(call, "session id already seen by this node");
     }
+    if (!rc) {
+        for (size_t i = 0; i < ni; i++) {
+            size_t j = pidx_find(k, rq->pool_entries[i]);
+            nonces[i] = k->pool[j].nonce;
+            memcpy(own[i], k->pool[j].commit, k->pool[j].clen);
+            ownlen[i] = k->pool[j].clen;
+            pool_remove(k, j);
+        }
+    }
     if (rc) {
-        sigil_buf_free(&bodies);
-        free(offs);
-        free(lens);
-        free(pos);
-        free(com);
-        return rc;
+        slot_put(nd, slot);
+        goto out_locked;
     }
-    /* take the nonces out of the pool: from here they are consumed whatever happens */
-    sigil_frost_nonce **nonces = calloc(ni, sizeof *nonces);
-    uint8_t(*own)[128] = calloc(ni, 128);
-    size_t *ownlen = calloc(ni, sizeof *ownlen);
-    if (!nonces || !own || !ownlen) {
-        free(nonces);
-        free(own);
-        free(ownlen);
-        sigil_buf_free(&bodies);
-        free(offs);
-        free(lens);
-        free(pos);
-        free(com);
-        return SIGIL_E_NOMEM;
-    }
-    for (size_t i = 0; i < ni; i++) {
-        size_t j;
-        for (j = 0; j < k->npool; j++)
-            if (k->pool[j].id == rq->pool_entries[i])
-                break;
-        nonces[i] = k->pool[j].nonce;
-        memcpy(own[i], k->pool[j].commit, k->pool[j].clen);
-        ownlen[i] = k->pool[j].clen;
-        k->pool[j] = k->pool[--k->npool];
-    }
+    pthread_mutex_unlock(&nd->mu);
+
+    /* without the lock: unseal into this call's slot, the shares, the
+     * RESULT envelope */
     sigil_keyshare ks;
-    rc = key_unseal(nd, k, &ks);
+    rc = key_unseal_into(nd, k, &slot->buf, slot->secret, &ks);
     if (rc)
         DETAIL(call, "cannot unseal the share of '%s': %s", k->key_id, sigil_strerror(rc));
-    sigil_buf rb;
-    memset(&rb, 0, sizeof rb);
     if (!rc) rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
     if (!rc) rc = sigil_buf_put_u16(&rb, k->scheme);
     if (!rc) rc = sigil_buf_put_string(&rb, k->key_id, strlen(k->key_id));
@@ -1660,20 +1769,26 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         size_t mlen = suite == SIGIL_FROST_BIP340 ? it->digest.len : it->message.len;
         sigil_frost_package *pkg = NULL;
         rc = sigil_frost_package_for_signer(suite, &ks, nonces[i], msg, mlen, &com[i * np], np, &pkg);
-        uint8_t share[80];
+        uint8_t share[80], gr[SIGIL_POINT_MAX_LEN];
+        size_t grlen = 0;
         sigil_buf sb;
         sigil_buf_init(&sb, sizeof share, 0);
         if (!rc) rc = sigil_frost_sign(suite, &ks, nonces[i], pkg, &sb);
+        /* the group commitment R, reported so the coordinator can aggregate
+         * without rebuilding the package (public) */
+        if (!rc) rc = sigil_frost_package_group_commitment(pkg, gr, &grlen);
         sigil_frost_package_free(pkg);
         if (!rc) rc = audit_add(ab, ni, nd, call, k, rq->session_id.data, rq->parties, np, msg, mlen,
                                 sb.data, sb.size);
         if (!rc) rc = sigil_buf_put_u64(&rb, rq->pool_entries[i]);
         if (!rc) rc = sigil_buf_put_string(&rb, sb.data, sb.size);
+        if (!rc) rc = sigil_buf_put_string(&rb, gr, grlen);
         sigil_buf_free(&sb);
         if (rc)
             DETAIL(call, "item %zu: %s", i, sigil_strerror(rc));
     }
-    key_release(nd, &ks);
+    sodium_memzero(slot->secret, sizeof *slot->secret);
+    memset(&ks, 0, sizeof ks);
     for (size_t i = 0; i < ni; i++)
         sigil_frost_nonce_free(nonces[i]);
     outbox res;
@@ -1682,6 +1797,9 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     if (!rc) rc = outbox_add(nd, &res, rq->session_id.data, 1, 0, SIGIL_ENV_RESULT, rb.data, rb.size, NULL);
     if (!rc) rc = pack_response(call, rq->session_id.data, 1, NULL, 1, &res);
     outbox_free(&res);
+    pthread_mutex_lock(&nd->mu);
+    slot_put(nd, slot);
+out_locked:
     sigil_buf_free(&rb);
     sigil_buf_free(&bodies);
     free(nonces);
@@ -1689,7 +1807,6 @@ static int frost_sign(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     free(ownlen);
     free(offs);
     free(lens);
-    free(pos);
     free(com);
     return rc;
 }
@@ -1905,15 +2022,20 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
         size_t room = nd->cfg.pool_max > k->npool ? nd->cfg.pool_max - k->npool : 0;
         added = nmade < room ? nmade : room;
         if (k->npool + added > k->cap) {
-            pool_entry *np = realloc(k->pool, (k->npool + added) * sizeof *np);
+            size_t ncap = k->cap ? k->cap : 64;
+            while (ncap < k->npool + added)
+                ncap *= 2;
+            pool_entry *np = realloc(k->pool, ncap * sizeof *np);
             if (!np)
                 rc = SIGIL_E_NOMEM;
             else {
                 k->pool = np;
-                k->cap = k->npool + added;
+                k->cap = ncap;
             }
         }
+        if (!rc) rc = pidx_reserve(k, k->cap);
         for (size_t i = 0; !rc && i < added; i++) {
+            pidx_set(k, made[i].id, k->npool);
             k->pool[k->npool++] = made[i];
             made[i].nonce = NULL;
             Sigil__V1__PoolEntry init = SIGIL__V1__POOL_ENTRY__INIT;
@@ -2135,9 +2257,15 @@ static int node_init(node *nd, char *err, size_t cap)
     pthread_mutex_init(&nd->bmu, NULL);
     nd->seen_fd = -1;
     nd->started = time(NULL);
-    nd->secret = sodium_malloc(sizeof *nd->secret);
-    if (!nd->secret || sigil_buf_init(&nd->unseal, 4096, SIGIL_BUF_SECRET) != SIGIL_OK)
+    nd->nslots = c->threads ? c->threads : 1;
+    if (!(nd->slots = calloc(nd->nslots, sizeof *nd->slots)))
         return SIGIL_E_NOMEM;
+    for (size_t i = 0; i < nd->nslots; i++) {
+        nd->slots[i].secret = sodium_malloc(sizeof *nd->slots[i].secret);
+        if (!nd->slots[i].secret ||
+            sigil_buf_init(&nd->slots[i].buf, 4096, SIGIL_BUF_SECRET) != SIGIL_OK)
+            return SIGIL_E_NOMEM;
+    }
     snprintf(nd->path_halt, sizeof nd->path_halt, "%s/breaker.state", c->state_dir);
     snprintf(nd->path_seen, sizeof nd->path_seen, "%s/sessions.seen", c->state_dir);
     snprintf(nd->path_keys, sizeof nd->path_keys, "%s/keys", c->state_dir);
@@ -2245,9 +2373,12 @@ static void node_free(node *nd)
         key_free(k);
     }
     sigil_audit_log_close(nd->audit);
-    sigil_buf_free(&nd->unseal);
-    if (nd->secret)
-        sodium_free(nd->secret);
+    for (size_t i = 0; nd->slots && i < nd->nslots; i++) {
+        sigil_buf_free(&nd->slots[i].buf);
+        if (nd->slots[i].secret)
+            sodium_free(nd->slots[i].secret);
+    }
+    free(nd->slots);
     if (nd->audit_signer_set)
         sigil_audit_signer_free(&nd->audit_signer);
     sigil_env_key_free(nd->ek);

@@ -47,9 +47,9 @@ typedef struct {
 #define SHARE_VERSION 1
 /* FROST sealed plaintext: u8 1 | 32 signing share | 32 SHA-256(public
  * package), so the clear public package in the key file cannot be swapped.
- * Unsealed per use into memory allocated once with sodium_malloc (the node
- * lock serializes users); the public part stays parsed in k->pub.
- * Release with key_release. */
+ * Unsealed per use into memory allocated once with sodium_malloc (SIGN: one
+ * unseal_slot per handler thread); the public part stays parsed in
+ * k->pub. */
 #define FROST_SEALED_LEN (1 + 32 + 32)
 
 /* ------------------------------------------------------------------ state */
@@ -85,6 +85,14 @@ typedef struct keyrec {
     size_t bloblen;
     pool_entry *pool;
     size_t npool, cap;
+    /* index of pool: entry id -> position (open addressing, linear
+     * probing, backward-shift deletion; id 0 = empty slot, entry ids are
+     * never 0); hcap a power of two >= 2 * cap, or 0. A position is used
+     * only if < npool and the entry there has the id (so a record whose
+     * pools were dropped, npool = 0, finds nothing). */
+    uint64_t *hid;
+    uint32_t *hpos;
+    size_t hcap;
     presig_entry *ps;   /* ECDSA presignatures */
     size_t nps, capps;
     struct keyrec *next;
@@ -125,13 +133,22 @@ typedef struct {
     size_t n;
 } audit_batch;
 
+/* Where a FROST SIGN call unseals its share: secure memory allocated once
+ * (guarded, locked), one slot per handler thread, taken and returned under
+ * nd->mu, used by its holder without the lock. */
+typedef struct {
+    sigil_buf buf;          /* SIGIL_BUF_SECRET */
+    sigil_scalar *secret;   /* sodium_malloc'ed */
+    int busy;
+} unseal_slot;
+
 typedef struct node {
     node_config cfg;
     pthread_mutex_t mu;
     sigil_audit_log *audit;
     sigil_audit_signer audit_signer;
-    sigil_buf unseal;       /* SIGIL_BUF_SECRET, reused under mu */
-    sigil_scalar *secret;   /* sodium_malloc'ed, reused under mu */
+    unseal_slot *slots;     /* cfg.threads of them */
+    size_t nslots;
     int audit_signer_set;
     sigil_hsm *hsm;
     uint8_t identity_pk[32];

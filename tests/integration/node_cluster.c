@@ -601,6 +601,30 @@ static int finish_sign(signreq *s, const key_t_ *k, uint8_t *sig)
                                        shares, s->ns, sig, &culprit);
     if (!rc)
         rc = verify_independent(k, s->msg, s->mlen, sig);
+    if (!rc) {
+        /* the coordinator's path: every signer reported the same R, and
+         * aggregating with it gives the same signature; a lying R (one
+         * signer's altered, or all altered alike) still gives it */
+        sigil_buf rs[N];
+        uint8_t bad[N][SIGIL_POINT_MAX_LEN], sig2[65];
+        for (size_t i = 0; i < s->ns; i++) {
+            rs[i] = res[i].rs[0];
+            CHECK(rs[i].size == (k->scheme == 1 ? 32u : 33u));
+            CHECK(rs[i].size == rs[0].size && !memcmp(rs[i].data, rs[0].data, rs[0].size));
+        }
+        CHECK_EQ(sigil_env_frost_aggregate_r((sigil_frost_suite)k->scheme, &k->pub, s->msg, s->mlen, com,
+                                             shares, rs, s->ns, sig2, &culprit), SIGIL_OK);
+        CHECK(!memcmp(sig, sig2, sigil_frost_sig_len((sigil_frost_suite)k->scheme)));
+        for (size_t i = 0; i < s->ns; i++) {
+            memcpy(bad[i], rs[i].data, rs[i].size);
+            bad[i][rs[i].size - 1] ^= 1;
+            sigil_buf_view(&rs[i], bad[i], res[i].rs[0].size);
+            memset(sig2, 0, sizeof sig2);
+            CHECK_EQ(sigil_env_frost_aggregate_r((sigil_frost_suite)k->scheme, &k->pub, s->msg, s->mlen, com,
+                                                 shares, rs, s->ns, sig2, &culprit), SIGIL_OK);
+            CHECK(!memcmp(sig, sig2, sigil_frost_sig_len((sigil_frost_suite)k->scheme)));
+        }
+    }
     for (size_t i = 0; i < s->ns; i++) {
         sigil_env_sign_result_free(&res[i]);
         sigil_buf_free(&bodies[i]);
@@ -793,6 +817,86 @@ static void halt_during_batch(const key_t_ *k, sigil_rpc_client *off)
     CHECK(b.rc != SIGIL_OK);
     CHECK_EQ(b.code, GRPC_STATUS_FAILED_PRECONDITION);
     pools[1].next = pools[1].resp->n_entries; /* consumed or refused: not reused */
+}
+
+/* Concurrent SIGN calls (the node has 2 handler threads and signs outside
+ * its lock): RACE requests at node signers[0] all naming the SAME pool
+ * entry (each its own session id): exactly one gets a share, the others
+ * NOT_FOUND; and RACE full signatures at once on distinct entries: all
+ * verify. */
+enum { RACE = 8 };
+
+typedef struct {
+    signreq *s;
+    const key_t_ *k;
+    int rc, code;
+} race_arg;
+
+static void *race_start(void *arg)
+{
+    race_arg *a = arg;
+    Sigil__V1__SessionResponse *r = NULL;
+    sigil_rpc_status st;
+    a->rc = start((int)a->s->parties[0], &a->s->rq[0], &r, &st);
+    a->code = st.code;
+    if (r)
+        sigil_rpc_msg_free(&r->base);
+    return NULL;
+}
+
+static void race_same_entry(const key_t_ *k, const uint32_t *signers)
+{
+    static signreq s[RACE];
+    race_arg a[RACE];
+    pthread_t th[RACE];
+    REQUIRE(refill((int)signers[0], k, RACE, NULL) == SIGIL_OK);
+    REQUIRE(refill((int)signers[1], k, RACE, NULL) == SIGIL_OK);
+    for (size_t i = 0; i < RACE; i++) {
+        make_sign(&s[i], k, signers, 2);
+        s[i].entries[0][0] = s[0].entries[0][0]; /* all name one entry */
+        a[i] = (race_arg){&s[i], k, -1, -1};
+    }
+    for (size_t i = 0; i < RACE; i++)
+        REQUIRE(pthread_create(&th[i], NULL, race_start, &a[i]) == 0);
+    int ok = 0, notfound = 0;
+    for (size_t i = 0; i < RACE; i++) {
+        pthread_join(th[i], NULL);
+        ok += a[i].rc == SIGIL_OK;
+        notfound += a[i].code == GRPC_STATUS_NOT_FOUND;
+    }
+    printf("race: %d concurrent SIGN calls naming one pool entry at node %u: %d share, %d NOT_FOUND\n",
+           RACE, signers[0], ok, notfound);
+    CHECK_EQ(ok, 1);
+    CHECK_EQ(notfound, RACE - 1);
+}
+
+static void *race_finish(void *arg)
+{
+    race_arg *a = arg;
+    uint8_t sig[65];
+    a->rc = finish_sign(a->s, a->k, sig);
+    return NULL;
+}
+
+static void race_sign(const key_t_ *k, const uint32_t *signers)
+{
+    static signreq s[RACE];
+    race_arg a[RACE];
+    pthread_t th[RACE];
+    REQUIRE(refill((int)signers[0], k, RACE, NULL) == SIGIL_OK);
+    REQUIRE(refill((int)signers[1], k, RACE, NULL) == SIGIL_OK);
+    for (size_t i = 0; i < RACE; i++) {
+        make_sign(&s[i], k, signers, 2);
+        a[i] = (race_arg){&s[i], k, -1, -1};
+    }
+    for (size_t i = 0; i < RACE; i++)
+        REQUIRE(pthread_create(&th[i], NULL, race_finish, &a[i]) == 0);
+    int ok = 0;
+    for (size_t i = 0; i < RACE; i++) {
+        pthread_join(th[i], NULL);
+        ok += a[i].rc == SIGIL_OK;
+    }
+    CHECK_EQ(ok, RACE);
 }
 
 static void sign_ok(const key_t_ *k, const uint32_t *signers, size_t ns)
@@ -1551,6 +1655,11 @@ int main(void)
         sign_ok(&ked, q23, 2);
     }
 
+    /* ---- concurrency: the node signs without holding its lock ---- */
+    race_same_entry(&ked, q12);
+    race_sign(&ked, q12);
+    race_sign(&ked, q23);
+
     /* ---- permissions ---- */
     {
         sigil_rpc_client *w = client_as("wallet-w1", 2), *off = client_as("officer-carol", 2);
@@ -1794,9 +1903,9 @@ int main(void)
         if (v != SIGIL_AUDIT_V_OK)
             fprintf(stderr, "audit verify: %s\n", msg);
         CHECK_EQ(v, SIGIL_AUDIT_V_OK);
-        /* every signature node 2 took part in, and its share changes: two
-         * refreshes and one retirement */
-        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 3);
+        /* every signature node 2 took part in (+ 2 x RACE in the concurrency
+         * test), and its share changes: two refreshes and one retirement */
+        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE + 3);
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);

@@ -454,6 +454,65 @@ static void test_async(void)
     sigil_rpc_client_free(alice);
 }
 
+/* sigil_rpc_call_multi: three calls at once on two channels, waited for
+ * in this thread: one answered, one refused, one past its deadline; each
+ * gets its own outcome. */
+static void test_multi(void)
+{
+    sigil_rpc_client *a1 = client_for(pki, "wallet-alice", "sigil://coordinator");
+    sigil_rpc_client *a2 = client_for(pki, "wallet-alice", "sigil://coordinator");
+    Sigil__V1__SignRequest req = SIGIL__V1__SIGN_REQUEST__INIT;
+    Sigil__V1__SignItem item = SIGIL__V1__SIGN_ITEM__INIT;
+    uint8_t digest[32] = {2}, enc[3][128];
+    size_t n[3];
+    const char *keys[3] = {"k1", "k2", "hot-slow"};
+    const uint8_t *rq[3];
+    sigil_rpc_status st[3];
+    sigil_buf resp[3];
+    int rcs[3];
+    struct timespec t0, t1;
+
+    item.payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST;
+    item.digest.data = digest;
+    item.digest.len = sizeof(digest);
+    req.item = &item;
+    for (int k = 0; k < 3; k++) {
+        req.key_id = (char *)keys[k];
+        n[k] = protobuf_c_message_pack(&req.base, enc[k]);
+        rq[k] = enc[k];
+        REQUIRE(sigil_buf_init(&resp[k], 1 << 20, 0) == SIGIL_OK);
+    }
+    sigil_rpc_client *cl[3] = {a1, a2, a1};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ(sigil_rpc_call_multi(cl, 3, SIGN, rq, n, resp, 300, rcs, st), SIGIL_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    CHECK(ms >= 250 && ms < 1400);
+    CHECK_EQ(rcs[0], SIGIL_OK);
+    CHECK_EQ(st[0].code, GRPC_STATUS_OK);
+    ProtobufCMessage *m = NULL;
+    CHECK(sigil_rpc_unpack(&sigil__v1__sign_response__descriptor, resp[0].data, resp[0].size, 1 << 20, &m) ==
+              SIGIL_OK &&
+          ((Sigil__V1__SignResponse *)m)->signature.len == strlen("sigil://wallet/alice"));
+    sigil_rpc_msg_free(m);
+    CHECK_EQ(rcs[1], SIGIL_E_PERMISSION);
+    CHECK_EQ(st[1].code, GRPC_STATUS_PERMISSION_DENIED);
+    CHECK_EQ(resp[1].size, 0);
+    CHECK_EQ(rcs[2], SIGIL_E_TIMEOUT);
+    CHECK_EQ(st[2].code, GRPC_STATUS_DEADLINE_EXCEEDED);
+    CHECK_EQ(resp[2].size, 0);
+    /* responses may be dropped; bad arguments */
+    CHECK_EQ(sigil_rpc_call_multi(cl, 1, SIGN, rq, n, NULL, 1000, rcs, NULL), SIGIL_OK);
+    CHECK_EQ(rcs[0], SIGIL_OK);
+    CHECK_EQ(sigil_rpc_call_multi(cl, 0, SIGN, rq, n, resp, 1000, rcs, st), SIGIL_E_INVALID);
+    CHECK_EQ(sigil_rpc_call_multi(cl, 2, "Sign", rq, n, resp, 1000, rcs, st), SIGIL_OK);
+    CHECK(rcs[0] == SIGIL_E_INVALID && rcs[1] == SIGIL_E_INVALID);
+    for (int k = 0; k < 3; k++)
+        sigil_buf_free(&resp[k]);
+    sigil_rpc_client_free(a1);
+    sigil_rpc_client_free(a2);
+}
+
 static int make_pki(void)
 {
     const char *script = getenv("SIGIL_DEV_PKI") ? getenv("SIGIL_DEV_PKI") : SIGIL_DEV_PKI_DEFAULT;
@@ -519,6 +578,7 @@ int main(void)
     test_server_identity();
     test_concurrent();
     test_async();
+    test_multi();
 
     close(stop_pipe[1]); /* the server shuts down cleanly */
     REQUIRE(waitpid(pid, &status, 0) == pid);

@@ -260,6 +260,17 @@ typedef void (*sigil_rpc_done)(void *arg, int rc, const sigil_rpc_status *st,
 int sigil_rpc_call_start(sigil_rpc_client *c, const char *method, const uint8_t *req,
                          size_t req_len, unsigned timeout_ms, sigil_rpc_done done, void *arg);
 
+/* The same unary call to n servers at once (clients[i] gets the req_lens[i]
+ * bytes at reqs[i]), waited for in the calling thread: the calls share one
+ * completion queue that this thread polls until every one has completed or
+ * reached its deadline, so no other thread is woken. rcs[i] and st[i] (may
+ * be NULL) as for sigil_rpc_call_unary; on SIGIL_OK the response bytes are
+ * appended to resps[i] (resps may be NULL: responses dropped). n <= 64.
+ * Thread-safe. */
+int sigil_rpc_call_multi(sigil_rpc_client *const *clients, size_t n, const char *method,
+                         const uint8_t *const *reqs, const size_t *req_lens, sigil_buf *resps,
+                         unsigned timeout_ms, int *rcs, sigil_rpc_status *st);
+
 /* Pack req, call, unpack the response as resp_desc (size-checked against
  * the client's max_message). On SIGIL_OK free *resp with sigil_rpc_msg_free. */
 int sigil_rpc_call_msg(sigil_rpc_client *c, const char *method, const ProtobufCMessage *req,

@@ -137,7 +137,13 @@ int sigil_env_open(sigil_env_peers *p, const sigil_env_key *recipient, const sig
  *
  * FROST SIGN RESULT (header: session id, round 1, from = node, to 0):
  *   u16 scheme | string key_id | u32 count | count x (u64 entry_id |
- *   string share)   share = FROST signature share (id || z).
+ *   string share | string R)
+ *   share = FROST signature share (id || z); R = the group commitment the
+ *   node computed for that item (sigil_frost_package_group_commitment:
+ *   Ed25519 32 bytes, secp256k1 / BIP-340 33 bytes compressed, before any
+ *   BIP-340 negation), or empty. R is a hint that lets the coordinator
+ *   aggregate without rebuilding the package; a wrong R costs it time
+ *   (full rebuild and blame), never a wrong signature.
  *
  * DKG RESULT (header: session id, the last round, from = node, to 0):
  *   u16 scheme | string key_id | string public_key | string public_package
@@ -173,6 +179,7 @@ typedef struct {
      * with sigil_env_sign_result_free) */
     uint64_t *entry_ids;
     sigil_buf *shares; /* views */
+    sigil_buf *rs;     /* views: each item's reported R (0..SIGIL_POINT_MAX_LEN bytes) */
 } sigil_env_sign_result;
 
 int sigil_env_sign_result_decode(sigil_env_sign_result *out, const uint8_t *body, size_t n);
@@ -212,6 +219,19 @@ int sigil_env_frost_aggregate(sigil_frost_suite suite, const sigil_keyshare *pub
                               const uint8_t *msg, size_t msglen, const sigil_buf *commitments,
                               const sigil_buf *shares, size_t count, uint8_t *sig,
                               uint32_t *culprit);
+
+/* The same result as sigil_env_frost_aggregate (same errors, same culprit,
+ * the signature verified against pub's group key), faster when the signers
+ * reported the group commitment: rs[i] is signer i's reported R (the
+ * RESULT's rs[j] of item j; may be empty). When every rs[i] is non-empty
+ * and they are all equal, sigil_frost_aggregate_with_r sums the shares and
+ * verifies (R, z) once, building the package only if that fails; when they
+ * differ or one is missing, the package is built (the full path, which
+ * names a cheating signer). */
+int sigil_env_frost_aggregate_r(sigil_frost_suite suite, const sigil_keyshare *pub,
+                                const uint8_t *msg, size_t msglen, const sigil_buf *commitments,
+                                const sigil_buf *shares, const sigil_buf *rs, size_t count,
+                                uint8_t *sig, uint32_t *culprit);
 
 /* ---- ECDSA (DKLs23) ----
  *

@@ -148,14 +148,25 @@ int main(void)
     sigil_buf_reset(&b);
     REQUIRE(sigil_buf_put_u16(&b, 1) == 0 && sigil_buf_put_string(&b, "k", 1) == 0 &&
             sigil_buf_put_u32(&b, 2) == 0 && sigil_buf_put_u64(&b, 7) == 0 &&
-            sigil_buf_put_string(&b, cm, 64) == 0 && sigil_buf_put_u64(&b, 8) == 0 &&
-            sigil_buf_put_string(&b, cm, 64) == 0);
+            sigil_buf_put_string(&b, cm, 64) == 0 && sigil_buf_put_string(&b, cm, 32) == 0 &&
+            sigil_buf_put_u64(&b, 8) == 0 && sigil_buf_put_string(&b, cm, 64) == 0 &&
+            sigil_buf_put_string(&b, cm, 0) == 0);
     sigil_env_sign_result sr;
     CHECK_EQ(sigil_env_sign_result_decode(&sr, b.data, b.size), SIGIL_OK);
     CHECK(sr.count == 2 && sr.entry_ids[1] == 8 && sr.shares[0].size == 64);
+    CHECK(sr.rs[0].size == 32 && !memcmp(sr.rs[0].data, cm, 32) && sr.rs[1].size == 0);
     sigil_env_sign_result_free(&sr);
     for (size_t n = 0; n < b.size; n++)
         CHECK(sigil_env_sign_result_decode(&sr, b.data, n) != SIGIL_OK);
+    {   /* an R longer than any group element is refused */
+        sigil_buf big;
+        REQUIRE(sigil_buf_init(&big, 4096, 0) == 0);
+        REQUIRE(sigil_buf_put_u16(&big, 1) == 0 && sigil_buf_put_string(&big, "k", 1) == 0 &&
+                sigil_buf_put_u32(&big, 1) == 0 && sigil_buf_put_u64(&big, 7) == 0 &&
+                sigil_buf_put_string(&big, cm, 64) == 0 && sigil_buf_put_string(&big, cm, 34) == 0);
+        CHECK(sigil_env_sign_result_decode(&sr, big.data, big.size) != SIGIL_OK);
+        sigil_buf_free(&big);
+    }
     b.data[7] = 0xff; /* count far above the limit */
     CHECK_EQ(sigil_env_sign_result_decode(&sr, b.data, b.size), SIGIL_E_TOO_LARGE);
 
