@@ -67,6 +67,7 @@ int node_config_load(node_config *c, const char *path, char *err, size_t cap)
     snprintf(c->token_label, sizeof c->token_label, "%s", "");
     c->pool_max = 20000;
     c->refill_max = 2000;
+    c->presign_max = 2048;
     c->threads = 4;
     c->resume_k = 0;
     sigil_buf b;
@@ -135,6 +136,8 @@ int node_config_load(node_config *c, const char *path, char *err, size_t cap)
             bad = parse_u32(v, 1, SIGIL_BREAKER_MAX_OFFICERS, &u) || ((c->resume_k = u), 0);
         else if (!strcmp(k, "pool_max"))
             bad = parse_u32(v, 1, 1000000, &c->pool_max);
+        else if (!strcmp(k, "presign_max"))
+            bad = parse_u32(v, 16, 1000000, &c->presign_max);
         else if (!strcmp(k, "refill_max"))
             bad = parse_u32(v, 1, 100000, &c->refill_max);
         else if (!strcmp(k, "threads"))

@@ -39,6 +39,8 @@
  * several sessions (in parallel) for more. */
 #define PRESIGN_MAX_COUNT 16
 
+static int presig_evict_oldest(keyrec *k, size_t keep, size_t *dropped);
+
 /* the state types (keyrec, session, node, outbox) are in node.h */
 
 static uint64_t now_ms(void)
@@ -1331,6 +1333,12 @@ static int presign_round(node *nd, sigil_rpc_call *call, session *s, const Sigil
         /* everything verified: the presignatures enter the pool */
         sigil_buf rb;
         rc = sigil_buf_init(&rb, SIGIL_ENV_MAX_BODY, 0);
+        size_t dropped = 0;
+        if (!rc && k->nps + c > nd->cfg.presign_max)
+            rc = presig_evict_oldest(k, nd->cfg.presign_max > c ? nd->cfg.presign_max - c : 0, &dropped);
+        if (dropped)
+            fprintf(stderr, "sigil-node: key '%s': presign_max %u reached: dropped the %zu oldest "
+                    "unused presignatures (a coordinator restarted?)\n", k->key_id, nd->cfg.presign_max, dropped);
         if (!rc && k->nps + c > k->capps) {
             presig_entry *np = realloc(k->ps, (k->nps + c) * sizeof *np);
             if (!np)
@@ -1602,6 +1610,80 @@ static void pool_remove(keyrec *k, size_t j)
         k->pool[j] = k->pool[k->npool];
         pidx_set(k, k->pool[j].id, j);
     }
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The id at or below which the oldest `drop` of n ids lie (ids are unique
+ * and grow: (boot << 32) | seq). UINT64_MAX-free: drop is in 1..n. */
+static int oldest_cutoff(const uint64_t *ids, size_t n, size_t drop, uint64_t *cut)
+{
+    uint64_t *t = malloc(n * sizeof *t);
+    if (!t)
+        return SIGIL_E_NOMEM;
+    memcpy(t, ids, n * sizeof *t);
+    qsort(t, n, sizeof *t, id_cmp);
+    *cut = t[drop - 1];
+    free(t);
+    return SIGIL_OK;
+}
+
+/* Keep at most `keep` FROST nonces of key k: drop the oldest (never used,
+ * so dropping is safe). Without this a coordinator that restarted, and so
+ * forgot the entries it had been given, would leave the pool full for good
+ * and RefillPool would return nothing. Called with nd->mu held. */
+static int pool_evict_oldest(keyrec *k, size_t keep, size_t *dropped)
+{
+    *dropped = 0;
+    if (k->npool <= keep)
+        return SIGIL_OK;
+    size_t drop = k->npool - keep;
+    uint64_t cut, *ids = malloc(k->npool * sizeof *ids);
+    if (!ids)
+        return SIGIL_E_NOMEM;
+    for (size_t i = 0; i < k->npool; i++)
+        ids[i] = k->pool[i].id;
+    int rc = oldest_cutoff(ids, k->npool, drop, &cut);
+    free(ids);
+    for (size_t j = k->npool; rc == SIGIL_OK && j-- > 0;)
+        if (k->pool[j].id <= cut) {
+            sigil_frost_nonce_free(k->pool[j].nonce);
+            pool_remove(k, j); /* moves an already-examined entry into j */
+            (*dropped)++;
+        }
+    return rc;
+}
+
+/* The same for ECDSA presignatures (presign_max per key). */
+static int presig_evict_oldest(keyrec *k, size_t keep, size_t *dropped)
+{
+    *dropped = 0;
+    if (k->nps <= keep)
+        return SIGIL_OK;
+    size_t drop = k->nps - keep, w = 0;
+    uint64_t cut, *ids = malloc(k->nps * sizeof *ids);
+    if (!ids)
+        return SIGIL_E_NOMEM;
+    for (size_t i = 0; i < k->nps; i++)
+        ids[i] = k->ps[i].id;
+    int rc = oldest_cutoff(ids, k->nps, drop, &cut);
+    free(ids);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < k->nps; i++) {
+        if (k->ps[i].id <= cut) {
+            sigil_ecdsa_presig_free(k->ps[i].ps);
+            (*dropped)++;
+        } else {
+            k->ps[w++] = k->ps[i];
+        }
+    }
+    k->nps = w;
+    return SIGIL_OK;
 }
 
 /* FROST SIGN from the pool: one call. Called with nd->mu held, like every
@@ -1957,9 +2039,9 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
     size_t count = 0;
     uint64_t first = 0;
     if (!rc) {
-        size_t room = nd->cfg.pool_max > k->npool ? nd->cfg.pool_max - k->npool : 0;
+        /* a full pool makes room by dropping its oldest entries (below) */
         count = rq->count;
-        if (count > room) count = room;
+        if (count > nd->cfg.pool_max) count = nd->cfg.pool_max;
         if (count > nd->cfg.refill_max) count = nd->cfg.refill_max;
         first = ((uint64_t)nd->boot << 32) | (nd->seq + 1u);
         nd->seq += (uint32_t)count; /* ids reserved: never reused even if dropped */
@@ -2019,8 +2101,12 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
         /* halted meanwhile: the nonces are dropped */
     }
     if (!rc && count) {
-        size_t room = nd->cfg.pool_max > k->npool ? nd->cfg.pool_max - k->npool : 0;
-        added = nmade < room ? nmade : room;
+        size_t dropped = 0;
+        rc = pool_evict_oldest(k, nd->cfg.pool_max - nmade, &dropped);
+        if (dropped)
+            fprintf(stderr, "sigil-node: key '%s': pool full (pool_max %u): dropped the %zu oldest "
+                    "unused nonces (a coordinator restarted?)\n", k->key_id, nd->cfg.pool_max, dropped);
+        added = nmade;
         if (k->npool + added > k->cap) {
             size_t ncap = k->cap ? k->cap : 64;
             while (ncap < k->npool + added)

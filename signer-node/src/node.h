@@ -38,7 +38,8 @@ typedef struct {
     sigil_breaker_officer officers[SIGIL_BREAKER_MAX_OFFICERS];
     size_t nofficers;
     unsigned resume_k;
-    uint32_t pool_max;     /* FROST nonces per key */
+    uint32_t pool_max;     /* FROST nonces per key (a full pool drops its oldest) */
+    uint32_t presign_max;  /* ECDSA presignatures per key (likewise) */
     uint32_t refill_max;   /* entries per RefillPool call */
     unsigned threads;
 } node_config;

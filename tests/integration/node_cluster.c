@@ -1605,12 +1605,33 @@ int main(void)
                 CHECK(r->keys[0]->pool_available >= 400 && r->keys[0]->party_id == 3);
             sigil_rpc_msg_free(&r->base);
         }
-        for (int i = 0; i < 2; i++) /* up to pool_max = 800 */
+        /* past pool_max = 800 the oldest unused nonces are dropped (a
+         * coordinator that restarted forgot them): refills keep working */
+        uint64_t oldest = pools[3].resp->entries[0]->entry_id, newest = 0;
+        for (int i = 0; i < 2; i++)
             REQUIRE(refill(3, &ked, 100000, &st) == SIGIL_OK);
         CHECK(pools[3].resp->pool_available == 800);
-        CHECK(pools[3].resp->n_entries < 400);
+        CHECK_EQ(pools[3].resp->n_entries, 400);
+        for (size_t i = 0; i < pools[3].resp->n_entries; i++)
+            if (pools[3].resp->entries[i]->entry_id > newest)
+                newest = pools[3].resp->entries[i]->entry_id;
         REQUIRE(refill(3, &ked, 1, &st) == SIGIL_OK);
-        CHECK_EQ(pools[3].resp->n_entries, 0);
+        CHECK_EQ(pools[3].resp->n_entries, 1);
+        CHECK(pools[3].resp->pool_available == 800);
+        CHECK(pools[3].resp->entries[0]->entry_id > newest);
+        {
+            /* a dropped entry is refused like a used one; the pool (and its
+             * index) still signs */
+            signreq s;
+            uint8_t sig[65];
+            Sigil__V1__SessionResponse *x = NULL;
+            make_sign(&s, &ked, q23, 2);
+            uint64_t saved = s.entries[1][0];
+            s.entries[1][0] = oldest;
+            CHECK_REFUSED(start(3, &s.rq[1], &x, &st), SIGIL_E_NOT_FOUND);
+            s.entries[1][0] = saved;
+            CHECK_EQ(finish_sign(&s, &ked, sig), SIGIL_OK);
+        }
         /* unknown key, wrong scheme */
         key_t_ nokey = ked;
         snprintf(nokey.key_id, sizeof nokey.key_id, "no-such-key");
@@ -1904,8 +1925,9 @@ int main(void)
             fprintf(stderr, "audit verify: %s\n", msg);
         CHECK_EQ(v, SIGIL_AUDIT_V_OK);
         /* every signature node 2 took part in (+ 2 x RACE in the concurrency
-         * test), and its share changes: two refreshes and one retirement */
-        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE + 3);
+         * test), its share changes (two refreshes and one retirement), and
+         * the signature after the pool-eviction check */
+        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE + 3 + 1);
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);
