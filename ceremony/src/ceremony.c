@@ -385,7 +385,6 @@ static const char init_help[] =
 static int init_replace(cluster *c, char **items, int ni, unsigned days)
 {
     char pki[CER_PATH_MAX];
-    json_t *done = json_array();
     pathf(pki, sizeof pki, "%s/pki", c->dir);
     for (int i = 0; i < ni; i++)
         if (strncmp(items[i], "cert:", 5) || !items[i][5])
@@ -398,6 +397,7 @@ static int init_replace(cluster *c, char **items, int ni, unsigned days)
         return fail(1, "--replace: cannot open the officers' CA token (%s/%s, token %s): %s; "
                        "nothing replaced",
                     c->dir, CER_CA_TOKEN_DIR, CER_CA_TOKEN, sigil_strerror(hrc));
+    json_t *done = json_array();
     int bad = 0;
     for (int i = 0; i < ni && !bad; i++) {
         const char *id = items[i] + 5;
