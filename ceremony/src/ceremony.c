@@ -217,14 +217,11 @@ static int run(const char *conf, char *const argv[], char *out, size_t outn)
     return ok ? 0 : -1;
 }
 
-/* A SoftHSM token: DIR/softhsm2.conf (token dir DIR/tokens), user PIN in
- * DIR/LABEL.pin (0600), then the sealing key and an Ed25519 key pair
- * labelled keylabel, made by `sigil-hsm provision`. pk_hex gets the
- * public key. */
-int make_token(const char *dir, const char *label, const char *keylabel, char pk_hex[65])
+/* An empty SoftHSM token: DIR/softhsm2.conf (token dir DIR/tokens), user
+ * PIN in DIR/LABEL.pin and SO PIN in DIR/LABEL.so-pin (0600). */
+static int token_init(const char *dir, const char *label)
 {
-    char conf[CER_PATH_MAX], path[CER_PATH_MAX], pin[25], sopin[25], tool[CER_PATH_MAX],
-        text[CER_PATH_MAX * 2], out[256];
+    char conf[CER_PATH_MAX], path[CER_PATH_MAX], pin[25], sopin[25], text[CER_PATH_MAX * 2];
     uint8_t r[12];
     snprintf(path, sizeof path, "%s/tokens", dir);
     if (mkdirs(path, 0700))
@@ -252,10 +249,22 @@ int make_token(const char *dir, const char *label, const char *keylabel, char pk
     /* softhsm2-util takes the PINs on its command line (documented limit) */
     char *init[] = {"softhsm2-util", "--init-token", "--free", "--label", (char *)label,
                     "--pin", pin, "--so-pin", sopin, NULL};
-    if (run(conf, init, NULL, 0))
-        return -1;
+    int bad = run(conf, init, NULL, 0);
     sodium_memzero(pin, sizeof pin);
     sodium_memzero(sopin, sizeof sopin);
+    sodium_memzero(text, sizeof text);
+    return bad;
+}
+
+/* A SoftHSM token (token_init), then the sealing key and an Ed25519 key
+ * pair labelled keylabel, made by `sigil-hsm provision`. pk_hex gets the
+ * public key. */
+int make_token(const char *dir, const char *label, const char *keylabel, char pk_hex[65])
+{
+    char conf[CER_PATH_MAX], path[CER_PATH_MAX], tool[CER_PATH_MAX], out[256];
+    if (token_init(dir, label))
+        return -1;
+    snprintf(conf, sizeof conf, "%s/softhsm2.conf", dir);
     pathf(tool, sizeof tool, "%s/sigil-hsm", g_self_dir);
     snprintf(path, sizeof path, "%s/%s.pin", dir, label);
     char *prov[] = {tool, "provision", "--token", (char *)label, "--pin-file", path,
@@ -348,7 +357,9 @@ static const char init_help[] =
     "           --officers NAME,NAME,... [-k K] [--wallet NAME=KEYPATTERN]... [--admin NAME]...\n"
     "           [--days DAYS] [--replace ITEM]...\n"
     "\n"
-    "Creates a cluster from nothing in DIR: the CA and certificates (SAN\n"
+    "Creates a cluster from nothing in DIR: the officers' CA token (DIR/officers/ca,\n"
+    "token sigil-ca: the CA's P-256 key is generated inside it and never leaves\n"
+    "it; no CA key file exists) and the certificates it signs (SAN\n"
     "sigil://node/<i>, sigil://coordinator, sigil://wallet/<name>,\n"
     "sigil://officer/<name>, sigil://admin/<name>, valid DAYS, default 365), one\n"
     "SoftHSM token per node with its sealing and identity keys, one token per\n"
@@ -362,8 +373,9 @@ static const char init_help[] =
     "                            (e.g. cert:node/3, cert:wallet/alice); nothing else\n"
     "                            changes. Restart the component that uses it.\n"
     "\n"
-    "LIMIT: the CA key is DIR/pki/ca.key (mode 0600, readable by the ceremony\n"
-    "user only), not inside an officer token. Move it offline after init.\n"
+    "--replace cert:IDENTITY signs with the CA token, so it needs the token and its\n"
+    "PIN file (DIR/officers/ca/sigil-ca.pin) present. An officer may not be named\n"
+    "\"ca\" (officers/ca/ holds the CA token).\n"
     "\n"
     "examples:\n"
     "  sigil-ceremony init --cluster /srv/sigil --id prod -n 3 -t 2 \\\n"
@@ -373,25 +385,42 @@ static const char init_help[] =
 static int init_replace(cluster *c, char **items, int ni, unsigned days)
 {
     char pki[CER_PATH_MAX];
-    json_t *done = json_array();
     pathf(pki, sizeof pki, "%s/pki", c->dir);
     for (int i = 0; i < ni; i++)
         if (strncmp(items[i], "cert:", 5) || !items[i][5])
             return fail(2, "--replace %s: only cert:IDENTITY can be replaced on an existing "
                            "cluster (e.g. cert:node/3)",
                         items[i]);
-    for (int i = 0; i < ni; i++) {
+    sigil_hsm *ca = NULL;
+    int hrc = cer_pki_open_ca(c->dir, &ca);
+    if (hrc)
+        return fail(1, "--replace: cannot open the officers' CA token (%s/%s, token %s): %s; "
+                       "nothing replaced",
+                    c->dir, CER_CA_TOKEN_DIR, CER_CA_TOKEN, sigil_strerror(hrc));
+    json_t *done = json_array();
+    int bad = 0;
+    for (int i = 0; i < ni && !bad; i++) {
         const char *id = items[i] + 5;
         char file[128], path[CER_PATH_MAX];
         cer_identity_file(id, file, sizeof file);
         pathf(path, sizeof path, "%s/%s.pem", pki, file);
-        if (access(path, F_OK))
-            return fail(1, "--replace %s: %s does not exist; nothing replaced after this point",
-                        items[i], path);
-        if (cer_pki_issue(pki, id, days))
-            return fail(1, "--replace %s: issuing the certificate failed", items[i]);
-        progress("reissued %s/%s.pem", pki, file);
+        if (access(path, F_OK)) {
+            bad = fail(1, "--replace %s: %s does not exist; nothing replaced after this point",
+                       items[i], path);
+            break;
+        }
+        if ((hrc = cer_pki_issue(ca, pki, id, days))) {
+            bad = fail(1, "--replace %s: issuing the certificate with the CA token failed: %s",
+                       items[i], sigil_strerror(hrc));
+            break;
+        }
+        progress("reissued %s/%s.pem (signed in the officers' CA token)", pki, file);
         json_array_append_new(done, json_string(items[i]));
+    }
+    sigil_hsm_close(ca);
+    if (bad) {
+        json_decref(done);
+        return bad;
     }
     if (g_json)
         emit_json(json_pack("{s:o}", "replaced", done));
@@ -472,6 +501,9 @@ static int cmd_init(const char *dir, int argc, char **argv)
         if (m == MAX_OFFICERS || !valid_name(s))
             return fail(2, "init: officer names are 1-32 of [a-z0-9_-], at most %d",
                         MAX_OFFICERS);
+        if (!strcmp(s, "ca"))
+            return fail(2, "init: officer name \"ca\" is reserved (%s/ holds the CA token)",
+                        CER_CA_TOKEN_DIR);
         for (unsigned j = 0; j < m; j++)
             if (!strcmp(onames[j], s))
                 return fail(2, "init: officer %s named twice", s);
@@ -518,29 +550,45 @@ static int cmd_init(const char *dir, int argc, char **argv)
     pathf(pki, sizeof pki, "%s/pki", dir);
     fprintf(stderr, "sigil-ceremony init: cluster %s, %u nodes (t=%u), %u officers (k=%u) in %s\n",
             id, n, t, m, k, dir);
-    progress("[1/5] certificate authority and certificates (valid %u days)", days);
-    if (mkdirs(pki, 0700) || cer_pki_ca(pki, id, days))
-        return fail(1, "init: creating the CA failed");
+    progress("[1/5] officers' CA token %s/%s: P-256 CA key generated inside it; certificates "
+             "(valid %u days) signed by it",
+             dir, CER_CA_TOKEN_DIR, days);
+    char catok[CER_PATH_MAX];
+    pathf(catok, sizeof catok, "%s/%s", dir, CER_CA_TOKEN_DIR);
+    sigil_hsm *cah = NULL;
+    if (mkdirs(pki, 0700) || mkdirs(catok, 0700) || token_init(catok, CER_CA_TOKEN))
+        return fail(1, "init: making the CA token in %s failed (is softhsm2 installed? run "
+                       "scripts/setup)",
+                    catok);
+    int hrc = cer_pki_open_ca(dir, &cah);
+    if (hrc)
+        return fail(1, "init: opening the CA token in %s failed: %s", catok, sigil_strerror(hrc));
+    if ((hrc = cer_pki_ca(cah, pki, id, days))) {
+        sigil_hsm_close(cah);
+        return fail(1, "init: creating the CA in the token failed: %s", sigil_strerror(hrc));
+    }
     char ident[128];
-    int bad = cer_pki_issue(pki, "coordinator", days);
+    int bad = cer_pki_issue(cah, pki, "coordinator", days);
     for (unsigned i = 1; !bad && i <= n; i++) {
         snprintf(ident, sizeof ident, "node/%u", i);
-        bad = cer_pki_issue(pki, ident, days);
+        bad = cer_pki_issue(cah, pki, ident, days);
     }
     for (unsigned i = 0; !bad && i < m; i++) {
         snprintf(ident, sizeof ident, "officer/%s", onames[i]);
-        bad = cer_pki_issue(pki, ident, days);
+        bad = cer_pki_issue(cah, pki, ident, days);
     }
     for (int i = 0; !bad && i < nw; i++) {
         snprintf(ident, sizeof ident, "wallet/%s", wallets[i]);
-        bad = cer_pki_issue(pki, ident, days);
+        bad = cer_pki_issue(cah, pki, ident, days);
     }
     for (int i = 0; !bad && i < na; i++) {
         snprintf(ident, sizeof ident, "admin/%s", admins[i]);
-        bad = cer_pki_issue(pki, ident, days);
+        bad = cer_pki_issue(cah, pki, ident, days);
     }
+    sigil_hsm_close(cah);
     if (bad)
-        return fail(1, "init: issuing certificates failed");
+        return fail(1, "init: issuing certificates with the CA token failed: %s",
+                    sigil_strerror(bad));
 
     char node_pk[MAX_NODES + 1][65], off_pk[MAX_OFFICERS][65], tdir[CER_PATH_MAX],
         label[64];
@@ -688,19 +736,31 @@ static int cmd_init(const char *dir, int argc, char **argv)
                            (int)t, "quorum", "k", (int)k, "m", (int)m, "officers", offs,
                            "coordinator", listen, "created_unix", (json_int_t)t0, "cert_days",
                            (int)days);
+    /* the officers' CA token: the CA private key exists only inside it */
+    char caconf[CER_PATH_MAX], capin[CER_PATH_MAX];
+    pathf(caconf, sizeof caconf, "%s/softhsm2.conf", catok);
+    pathf(capin, sizeof capin, "%s/%s.pin", catok, CER_CA_TOKEN);
+    json_object_set_new(cj, "ca", json_pack("{s:s,s:s,s:s,s:s,s:s}", "certificate", ca,
+                                            "softhsm2_conf", caconf, "token", CER_CA_TOKEN,
+                                            "pin_file", capin, "key_label", CER_CA_KEY_LABEL));
     pathf(path, sizeof path, "%s/cluster.json", dir);
     if (json_dump_file(cj, path, JSON_INDENT(2)))
         return fail(1, "init: writing %s failed", path);
     json_decref(cj);
     unlink(claim);
     if (g_json)
-        emit_json(json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:s,s:I}", "cluster", dir, "cluster_id",
-                            id, "nodes", (int)n, "threshold", (int)t, "k", (int)k, "m", (int)m,
-                            "coordinator", listen, "seconds", (json_int_t)(time(NULL) - t0)));
+        emit_json(json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:s,s:s,s:I}", "cluster", dir,
+                            "cluster_id", id, "nodes", (int)n, "threshold", (int)t, "k", (int)k,
+                            "m", (int)m, "coordinator", listen, "ca_token", catok, "seconds",
+                            (json_int_t)(time(NULL) - t0)));
     else
         printf("cluster %s ready in %s (%u nodes, t=%u; %u-of-%u officer quorum).\n"
+               "CA key: inside the officers' CA token in %s\n"
+               "  (token %s, PIN file %s):\n"
+               "  generated there, not extractable; no CA key file exists. The officers hold\n"
+               "  this token and its PIN, offline; init --replace cert:IDENTITY needs it.\n"
                "next: scripts/cluster start %s, then sigil-ceremony propose keygen ...\n",
-               id, dir, n, t, k, m, dir);
+               id, dir, n, t, k, m, catok, CER_CA_TOKEN, capin, dir);
     return 0;
 }
 

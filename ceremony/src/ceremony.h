@@ -6,13 +6,29 @@
 
 #define CER_PATH_MAX 1024
 
-/* pki.c: a P-256 CA (DIR/ca.pem, DIR/ca.key mode 0600) valid for days. */
-int cer_pki_ca(const char *dir, const char *cluster_id, unsigned days);
+/* The cluster CA's key lives in the officers' CA token: a SoftHSM token
+ * labelled CER_CA_TOKEN in CLUSTER/CER_CA_TOKEN_DIR (softhsm2.conf,
+ * tokens/, CER_CA_TOKEN.pin 0600), key pair labelled CER_CA_KEY_LABEL.
+ * No CA private key is ever written to a file. */
+#define CER_CA_TOKEN_DIR "officers/ca"
+#define CER_CA_TOKEN "sigil-ca"
+#define CER_CA_KEY_LABEL "sigil-ca"
+struct sigil_hsm;
+/* pki.c: open the CA token of the cluster in cluster_dir with its PIN file
+ * (sets SOFTHSM2_CONF). SIGIL_E_NOT_FOUND if the cluster has no CA token. */
+int cer_pki_open_ca(const char *cluster_dir, struct sigil_hsm **h);
+/* pki.c: generate the CA's P-256 key pair inside the token ca (sensitive,
+ * never extractable) and write the self-signed CA certificate DIR/ca.pem,
+ * valid for days, signed by the token. SIGIL_E_EXISTS if the token already
+ * holds a CA key. */
+int cer_pki_ca(struct sigil_hsm *ca, const char *dir, const char *cluster_id, unsigned days);
 /* pki.c: a P-256 key and certificate for identity ("node/1",
- * "coordinator", "wallet/alice", "officer/carol", "admin/ops") signed by
- * DIR's CA: DIR/<identity with / -> ->.pem|.key; SAN URI:sigil://identity
- * plus DNS:localhost, IP:127.0.0.1. */
-int cer_pki_issue(const char *dir, const char *identity, unsigned days);
+ * "coordinator", "wallet/alice", "officer/carol", "admin/ops") signed inside
+ * the CA token ca: DIR/<identity with / -> ->.pem|.key; SAN
+ * URI:sigil://identity plus DNS:localhost, IP:127.0.0.1. The token's key
+ * must be the one DIR/ca.pem certifies (SIGIL_E_MISMATCH); every
+ * certificate is verified under it before it is written. */
+int cer_pki_issue(struct sigil_hsm *ca, const char *dir, const char *identity, unsigned days);
 /* "node/1" -> "node-1" */
 void cer_identity_file(const char *identity, char *out, size_t n);
 

@@ -1109,3 +1109,166 @@ int sigil_hsm_rsa_oaep_decrypt(sigil_hsm *h, const char *label, const uint8_t *c
     out->size = before + got;
     return SIGIL_OK;
 }
+
+/* ------------------------------------------- P-256 ECDSA (the cluster CA) */
+
+/* DER of the OID 1.2.840.10045.3.1.7 (prime256v1 / P-256, RFC 5480). */
+static const uint8_t p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+
+/* The private (cls CKO_PRIVATE_KEY) or public P-256 key labelled label. */
+static int p256_find(sigil_hsm *h, CK_SESSION_HANDLE s, const char *label, CK_OBJECT_CLASS cls,
+                     CK_OBJECT_HANDLE *o)
+{
+    CK_KEY_TYPE kt = CKK_EC;
+    CK_ATTRIBUTE q[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_EC_PARAMS, (void *)p256_oid, sizeof(p256_oid)},
+    };
+    return find_one(h, s, q, 4, o);
+}
+
+/* CKA_EC_POINT of the public key: a DER OCTET STRING (04 41 || 04 X Y, what
+ * SoftHSM stores), or the raw 65-byte point (PKCS#11 3.0 allows it). Only an
+ * uncompressed point is accepted. */
+static int p256_read_pub(sigil_hsm *h, CK_SESSION_HANDLE s, const char *label, uint8_t pk[65])
+{
+    CK_OBJECT_HANDLE o;
+    int rc = p256_find(h, s, label, CKO_PUBLIC_KEY, &o);
+    if (rc != SIGIL_OK)
+        return rc;
+    uint8_t pt[80];
+    CK_ATTRIBUTE a = {CKA_EC_POINT, pt, sizeof(pt)};
+    CK_RV rv = h->f->C_GetAttributeValue(s, o, &a, 1);
+    if (rv != CKR_OK)
+        return rv == CKR_BUFFER_TOO_SMALL ? SIGIL_E_ENCODING : rv_err(rv);
+    sigil_buf b;
+    sigil_buf_view(&b, pt, a.ulValueLen);
+    if (a.ulValueLen == 67) {
+        uint8_t tag, len;
+        if ((rc = sigil_buf_get_u8(&b, &tag)) != SIGIL_OK ||
+            (rc = sigil_buf_get_u8(&b, &len)) != SIGIL_OK)
+            return rc;
+        if (tag != 0x04 || len != 65)
+            return SIGIL_E_ENCODING;
+    } else if (a.ulValueLen != 65)
+        return SIGIL_E_ENCODING;
+    if ((rc = sigil_buf_get(&b, pk, 65)) != SIGIL_OK)
+        return rc;
+    if (pk[0] != 0x04)
+        return SIGIL_E_ENCODING;
+    return sigil_buf_end(&b);
+}
+
+int sigil_hsm_create_p256(sigil_hsm *h, const char *label, uint8_t pk[SIGIL_HSM_P256_PK_LEN])
+{
+    if (!h || !label_ok(label) || !pk)
+        return SIGIL_E_INVALID;
+    CK_SESSION_HANDLE s;
+    int rc = sess_get(h, &s);
+    if (rc != SIGIL_OK)
+        return rc;
+    CK_ATTRIBUTE q[] = {{CKA_LABEL, (void *)label, strlen(label)}};
+    CK_OBJECT_HANDLE o, pub, priv;
+    if ((rc = find_one(h, s, q, 1, &o)) != SIGIL_E_NOT_FOUND) {
+        sess_put(h, s, 0);
+        return rc == SIGIL_OK ? SIGIL_E_EXISTS : rc; /* any object: labels stay unique */
+    }
+    uint8_t id[16];
+    randombytes_buf(id, sizeof(id));
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    CK_KEY_TYPE kt = CKK_EC;
+    CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, privc = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE pubt[] = {
+        {CKA_CLASS, &pubc, sizeof(pubc)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_EC_PARAMS, (void *)p256_oid, sizeof(p256_oid)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_ID, id, sizeof(id)},
+        {CKA_TOKEN, &t, sizeof(t)},
+        {CKA_PRIVATE, &f, sizeof(f)},
+        {CKA_VERIFY, &t, sizeof(t)},
+        {CKA_ENCRYPT, &f, sizeof(f)},
+        {CKA_WRAP, &f, sizeof(f)},
+        {CKA_DERIVE, &f, sizeof(f)},
+        {CKA_MODIFIABLE, &f, sizeof(f)},
+    };
+    CK_ATTRIBUTE privt[] = {
+        {CKA_CLASS, &privc, sizeof(privc)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_ID, id, sizeof(id)},
+        {CKA_TOKEN, &t, sizeof(t)},
+        {CKA_PRIVATE, &t, sizeof(t)},
+        {CKA_SENSITIVE, &t, sizeof(t)},
+        {CKA_EXTRACTABLE, &f, sizeof(f)},
+        {CKA_MODIFIABLE, &f, sizeof(f)},
+        {CKA_COPYABLE, &f, sizeof(f)},
+        {CKA_SIGN, &t, sizeof(t)},
+        {CKA_DECRYPT, &f, sizeof(f)},
+        {CKA_UNWRAP, &f, sizeof(f)},
+        {CKA_DERIVE, &f, sizeof(f)},
+    };
+    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_RV rv = h->f->C_GenerateKeyPair(s, &mech, pubt, sizeof(pubt) / sizeof(pubt[0]), privt,
+                                       sizeof(privt) / sizeof(privt[0]), &pub, &priv);
+    if (rv != CKR_OK) {
+        sess_put(h, s, 0);
+        return rv_err(rv);
+    }
+    rc = p256_read_pub(h, s, label, pk);
+    sess_put(h, s, 0);
+    return rc;
+}
+
+int sigil_hsm_p256_pubkey(sigil_hsm *h, const char *label, uint8_t pk[SIGIL_HSM_P256_PK_LEN])
+{
+    if (!h || !label_ok(label) || !pk)
+        return SIGIL_E_INVALID;
+    CK_SESSION_HANDLE s;
+    int rc = sess_get(h, &s);
+    if (rc != SIGIL_OK)
+        return rc;
+    rc = p256_read_pub(h, s, label, pk);
+    sess_put(h, s, 0);
+    return rc;
+}
+
+int sigil_hsm_sign_p256(sigil_hsm *h, const char *label, const uint8_t digest[32],
+                        uint8_t sig[SIGIL_HSM_P256_SIG_LEN])
+{
+    if (!h || !label_ok(label) || !digest || !sig)
+        return SIGIL_E_INVALID;
+    CK_SESSION_HANDLE s;
+    int rc = sess_get(h, &s);
+    if (rc != SIGIL_OK)
+        return rc;
+    CK_OBJECT_HANDLE priv;
+    if ((rc = p256_find(h, s, label, CKO_PRIVATE_KEY, &priv)) != SIGIL_OK) {
+        sess_put(h, s, 0);
+        return rc;
+    }
+    /* refuse a key that is not protected as this library makes them */
+    CK_BBOOL sens = 0, extr = 1;
+    CK_ATTRIBUTE a[] = {
+        {CKA_SENSITIVE, &sens, sizeof(sens)},
+        {CKA_EXTRACTABLE, &extr, sizeof(extr)},
+    };
+    CK_RV rv = h->f->C_GetAttributeValue(s, priv, a, 2);
+    if (rv != CKR_OK || !sens || extr) {
+        sess_put(h, s, 0);
+        return rv != CKR_OK ? rv_err(rv) : SIGIL_E_PERMISSION;
+    }
+    CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+    rv = h->f->C_SignInit(s, &mech, priv);
+    CK_ULONG got = SIGIL_HSM_P256_SIG_LEN;
+    if (rv == CKR_OK)
+        rv = h->f->C_Sign(s, (CK_BYTE_PTR)digest, 32, sig, &got);
+    sess_put(h, s, sess_broken(rv));
+    if (rv != CKR_OK || got != SIGIL_HSM_P256_SIG_LEN) {
+        sodium_memzero(sig, SIGIL_HSM_P256_SIG_LEN);
+        return rv != CKR_OK ? rv_err(rv) : SIGIL_E_CRYPTO;
+    }
+    return SIGIL_OK;
+}

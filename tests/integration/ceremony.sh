@@ -112,7 +112,27 @@ init_keygen_sign)
     officers/carol/softhsm2.conf; do
     [[ -s $A/$f ]] || bad "missing $f"
   done
-  [[ $(stat -c %a "$A/pki/ca.key") == 600 ]] && ok "CA key mode 0600" || bad "CA key mode"
+  # the CA key lives only in the officers' CA token: no ca.key, and no private
+  # key file anywhere in the cluster is the CA's
+  [[ -z $(find "$A" -name 'ca.key') ]] && ok "no ca.key file in the cluster" || bad "a ca.key exists"
+  capub=$(openssl x509 -in "$A/pki/ca.pem" -noout -pubkey)
+  hit=
+  while IFS= read -r -d '' f; do
+    [[ $(openssl pkey -in "$f" -pubout 2>/dev/null) == "$capub" ]] && hit+=" $f"
+  done < <(find "$A" -name '*.key' -print0)
+  [[ -z $hit && -n $capub ]] && ok "no key file in the cluster holds the CA key" || bad "CA key in a file:$hit"
+  [[ -s $A/officers/ca/softhsm2.conf && -d $A/officers/ca/tokens &&
+    $(stat -c %a "$A/officers/ca/sigil-ca.pin") == 600 ]] &&
+    ok "officers' CA token in officers/ca (PIN file 0600)" || bad "CA token layout"
+  grep -q '"token": "sigil-ca"' "$A/cluster.json" && grep -q 'CA key: inside the officers' "$T/init.out" &&
+    ok "cluster.json and init's output name the CA token" || bad "CA token not recorded/announced"
+  openssl x509 -in "$A/pki/ca.pem" -noout -text | grep -q 'Signature Algorithm: ecdsa-with-SHA256' &&
+    openssl verify -CAfile "$A/pki/ca.pem" "$A/pki/ca.pem" >/dev/null &&
+    ok "self-signed CA certificate (ecdsa-with-SHA256, signed in the token) verifies" || bad "CA cert"
+  openssl verify -CAfile "$A/pki/ca.pem" "$A/pki/node-1.pem" >/dev/null &&
+    ok "node 1 certificate (signed in the CA token) verifies with openssl" || bad "node-1 chain"
+  expect_refused "an officer named ca is refused (officers/ca is the CA token)" "reserved" \
+    "$C" --cluster "$T/x" init --id x -n 2 -t 2 --officers carol,ca -k 2
   openssl x509 -in "$A/pki/node-2.pem" -noout -ext subjectAltName | grep -q 'URI:sigil://node/2' &&
     ok "node 2 certificate carries SAN sigil://node/2" || bad "node SAN"
   openssl x509 -in "$A/pki/officer-dave.pem" -noout -ext subjectAltName | grep -q 'URI:sigil://officer/dave' &&
@@ -138,6 +158,22 @@ init_keygen_sign)
   [[ $(sha256sum <"$A/pki/node-3.pem") != "$old" ]] &&
     openssl verify -CAfile "$A/pki/ca.pem" "$A/pki/node-3.pem" >/dev/null &&
     ok "node 3 certificate reissued by the same CA" || bad "replace"
+  # reissuing needs the officers' CA token: refused without its PIN file,
+  # and refused with another cluster's CA token; nothing changes
+  old=$(sha256sum <"$A/pki/node-3.pem")
+  mv "$A/officers/ca/sigil-ca.pin" "$T/ca.pin"
+  expect_refused "--replace without the CA token's PIN refused" "CA token" \
+    "$C" --cluster "$A" init --replace cert:node/3
+  mv "$T/ca.pin" "$A/officers/ca/sigil-ca.pin"
+  "$C" --cluster "$T/f" init --id foreign -n 2 -t 1 --officers carol -k 1 >/dev/null 2>&1 ||
+    bad "init foreign"
+  mv "$A/officers/ca" "$T/ca.mine" && cp -a "$T/f/officers/ca" "$A/officers/ca" &&
+    sed -i "s|$T/f/officers/ca|$A/officers/ca|" "$A/officers/ca/softhsm2.conf"
+  expect_refused "--replace with another cluster's CA token refused" "values disagree" \
+    "$C" --cluster "$A" init --replace cert:node/3
+  rm -rf "$A/officers/ca" && mv "$T/ca.mine" "$A/officers/ca"
+  [[ $(sha256sum <"$A/pki/node-3.pem") == "$old" ]] &&
+    ok "refused reissues left node 3's certificate alone" || bad "refused reissue changed node-3.pem"
 
   start "$A"
   ok "3 nodes and the coordinator started from init's output"

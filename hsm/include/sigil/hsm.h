@@ -11,6 +11,9 @@
  *     coordinator, the audit log's checkpoint key. The private key is
  *     sensitive and never extractable; signatures are plain RFC 8032 Ed25519
  *     and verify with libsodium's crypto_sign_verify_detached.
+ *   - (officers' tokens) RSA-OAEP backup keys, and in the officers' CA token
+ *     the cluster CA's P-256 ECDSA key (CKK_EC, CKM_ECDSA over a SHA-256
+ *     digest), sensitive and never extractable like every private key here.
  *
  * Threads: a sigil_hsm handle is thread-safe. It logs in once and keeps a
  * bounded pool of PKCS#11 sessions; each call borrows one session for its
@@ -54,6 +57,8 @@
 #define SIGIL_HSM_LABEL_MAX 32        /* PKCS#11 token label width */
 #define SIGIL_HSM_ED25519_PK_LEN 32
 #define SIGIL_HSM_ED25519_SIG_LEN 64
+#define SIGIL_HSM_P256_PK_LEN 65  /* uncompressed SEC1 point 04 || X || Y */
+#define SIGIL_HSM_P256_SIG_LEN 64 /* r || s, 32 bytes each, big-endian */
 /* Sealed blob = plaintext + SIGIL_HSM_SEAL_OVERHEAD bytes. */
 #define SIGIL_HSM_SEAL_OVERHEAD (4 + 1 + 16 + 12 + 4 + 16)
 
@@ -154,5 +159,25 @@ int sigil_hsm_rsa_pubkey(sigil_hsm *h, const char *label, uint8_t *mod, size_t *
  * SIGIL_E_UNSEAL if the ciphertext does not decrypt. */
 int sigil_hsm_rsa_oaep_decrypt(sigil_hsm *h, const char *label, const uint8_t *c, size_t n,
                                sigil_buf *out);
+
+/* ---- P-256 ECDSA keys (the cluster CA's key, in the officers' CA token) ----
+ * Generate a P-256 key pair (CKM_EC_KEY_PAIR_GEN, CKA_EC_PARAMS = the
+ * prime256v1 OID) under label, return the public key as an uncompressed
+ * SEC1 point. The private key is a token object, private, sensitive, never
+ * extractable, not copyable or modifiable, usable only for signing.
+ * SIGIL_E_EXISTS if any object with that label exists. */
+int sigil_hsm_create_p256(sigil_hsm *h, const char *label, uint8_t pk[SIGIL_HSM_P256_PK_LEN]);
+/* The public key of the P-256 key pair labelled label (SIGIL_E_NOT_FOUND if
+ * there is none, SIGIL_E_ENCODING if the token's CKA_EC_POINT is not an
+ * uncompressed P-256 point). */
+int sigil_hsm_p256_pubkey(sigil_hsm *h, const char *label, uint8_t pk[SIGIL_HSM_P256_PK_LEN]);
+/* ECDSA (CKM_ECDSA) inside the token over a 32-byte digest the caller
+ * computed (SHA-256 for ecdsa-with-SHA256); sig = r || s. Refuses
+ * (SIGIL_E_PERMISSION) a private key that is not sensitive or is
+ * extractable. The signature is the token's, not verified here: callers
+ * verify what they build with it (the ceremony verifies every certificate
+ * against the CA's public key before writing it). */
+int sigil_hsm_sign_p256(sigil_hsm *h, const char *label, const uint8_t digest[32],
+                        uint8_t sig[SIGIL_HSM_P256_SIG_LEN]);
 
 #endif
