@@ -2077,6 +2077,7 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
         count = rq->count;
         if (count > nd->cfg.pool_max) count = nd->cfg.pool_max;
         if (count > nd->cfg.refill_max) count = nd->cfg.refill_max;
+        if (count > SIGIL_ENV_MAX_ITEMS) count = SIGIL_ENV_MAX_ITEMS; /* one signed batch */
         first = ((uint64_t)nd->boot << 32) | (nd->seq + 1u);
         nd->seq += (uint32_t)count; /* ids reserved: never reused even if dropped */
     }
