@@ -392,15 +392,23 @@ static int pool_refill(sigil_coord *c, key_rt *k, size_t pi, uint32_t count)
         Sigil__V1__PoolEntry *pe = r->entries[i];
         sigil_env_commitment cm;
         ProtobufCMessage *copy = NULL;
+        int orc = SIGIL_E_ENCODING;
         sigil_buf_reset(&body);
         sigil_buf_reset(&packed);
+        /* the batch signature of a refill is verified once (the envelope
+         * library caches it), each entry's inclusion path every time */
         if (!pe || !pe->commitment ||
-            open_env(c, pe->commitment, n->cfg->id, SIGIL_ENV_COMMITMENT, NULL, &body) ||
-            sigil_env_commitment_decode(&cm, body.data, body.size) ||
+            (orc = open_env(c, pe->commitment, n->cfg->id, SIGIL_ENV_COMMITMENT, NULL, &body)) ||
+            (orc = sigil_env_commitment_decode(&cm, body.data, body.size)) ||
             cm.scheme != k->info.scheme || strcmp(cm.key_id, k->info.key_id) ||
             cm.entry_id != pe->entry_id || cm.commitment_len > POOL_COMMIT_MAX ||
             pe->commitment->session_id.len != 0) {
-            rc = SIGIL_E_CHECK; /* a node sending bad commitments: refuse them all */
+            /* a node sending bad commitments: refuse them all, and say whose */
+            fprintf(stderr, "sigil-coordinator: RefillPool for key '%s' refused: node %u sent a bad "
+                    "COMMITMENT envelope (entry %zu: %s); node %u blamed\n", k->info.key_id,
+                    n->cfg->id, i, orc ? sigil_strerror(orc) : "wrong key, entry id or header",
+                    n->cfg->id);
+            rc = SIGIL_E_CHECK;
             break;
         }
         if (sigil_rpc_pack(&pe->commitment->base, &packed) ||

@@ -38,6 +38,11 @@ struct sigil_env_peers {
     pthread_mutex_t mu;
     peer *p;
     size_t n;
+    /* verified COMMITMENT batch signatures: SHA-256 of (signing key, signed
+     * batch message, signature), a ring of SIGIL_ENV_BATCH_CACHE */
+    uint8_t batch[SIGIL_ENV_BATCH_CACHE][32];
+    size_t batch_n, batch_next;
+    uint64_t batch_verified;
 };
 
 int sigil_env_header_check(const sigil_env_header *h)
@@ -321,6 +326,250 @@ static int check_cert(sigil_env_peers *p, uint32_t from, const uint8_t *cert)
     return SIGIL_OK;
 }
 
+/* ---- batched COMMITMENT envelopes (version 2) ---- */
+
+#define LEAF_DOMAIN "sigil.v1.commitment-leaf"
+#define BATCH_DOMAIN "sigil.v1.commitment-batch"
+#define BATCH_MAX_PATH 12 /* SIGIL_ENV_MAX_ITEMS = 2^12 leaves */
+
+static int leaf_hash(const sigil_env_header *h, const uint8_t *body, size_t n, uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    uint8_t hdr[4 * 6], z = 0x00;
+    uint32_t v[6] = {(uint32_t)h->session_id_len, h->round, h->from, h->to, h->kind, (uint32_t)n};
+    for (int i = 0; i < 6; i++) {
+        hdr[4 * i] = (uint8_t)(v[i] >> 24);
+        hdr[4 * i + 1] = (uint8_t)(v[i] >> 16);
+        hdr[4 * i + 2] = (uint8_t)(v[i] >> 8);
+        hdr[4 * i + 3] = (uint8_t)v[i];
+    }
+    if (h->session_id_len != 0) /* COMMITMENT headers carry no session id */
+        return SIGIL_E_ENCODING;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, &z, 1);
+    crypto_hash_sha256_update(&st, (const uint8_t *)LEAF_DOMAIN, sizeof LEAF_DOMAIN);
+    crypto_hash_sha256_update(&st, hdr, sizeof hdr);
+    crypto_hash_sha256_update(&st, body, n);
+    crypto_hash_sha256_final(&st, out);
+    return SIGIL_OK;
+}
+
+static void node_hash(const uint8_t l[32], const uint8_t r[32], uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    uint8_t one = 0x01;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, &one, 1);
+    crypto_hash_sha256_update(&st, l, 32);
+    crypto_hash_sha256_update(&st, r, 32);
+    crypto_hash_sha256_final(&st, out);
+}
+
+static void batch_message(uint32_t from, uint32_t count, const uint8_t root[32], uint8_t *m, size_t *mlen)
+{
+    size_t o = 0;
+    memcpy(m, BATCH_DOMAIN, sizeof BATCH_DOMAIN);
+    o += sizeof BATCH_DOMAIN;
+    for (int s = 24; s >= 0; s -= 8) m[o++] = (uint8_t)(from >> s);
+    for (int s = 24; s >= 0; s -= 8) m[o++] = (uint8_t)(count >> s);
+    memcpy(m + o, root, 32);
+    *mlen = o + 32;
+}
+
+int sigil_env_seal_commitments(const sigil_env_key *k, const sigil_env_header *h,
+                               const sigil_buf *bodies, size_t count, sigil_buf *outs)
+{
+    if (!k || !h || !bodies || !outs || !k->certified || count < 1 || count > SIGIL_ENV_MAX_ITEMS)
+        return count > SIGIL_ENV_MAX_ITEMS ? SIGIL_E_TOO_LARGE : SIGIL_E_INVALID;
+    int rc = sigil_env_header_check(h);
+    if (rc)
+        return rc;
+    if (h->kind != SIGIL_ENV_COMMITMENT || h->from != k->node_id || h->to != 0)
+        return SIGIL_E_INVALID;
+    for (size_t i = 0; i < count; i++)
+        if (bodies[i].size > SIGIL_ENV_MAX_BODY)
+            return SIGIL_E_TOO_LARGE;
+    /* levels[0] = leaves; an odd last node is carried up unchanged (the
+     * RFC 6962 tree shape) */
+    size_t total = 0;
+    for (size_t w = count;; w = (w + 1) / 2) {
+        total += w;
+        if (w == 1)
+            break;
+    }
+    uint8_t(*t)[32] = malloc(total * 32);
+    if (!t)
+        return SIGIL_E_NOMEM;
+    for (size_t i = 0; i < count && !rc; i++)
+        rc = leaf_hash(h, bodies[i].data, bodies[i].size, t[i]);
+    size_t lvl_off[BATCH_MAX_PATH + 2], lvl_w[BATCH_MAX_PATH + 2], nl = 0;
+    lvl_off[0] = 0;
+    lvl_w[0] = count;
+    while (!rc && lvl_w[nl] > 1) {
+        size_t w = lvl_w[nl], o = lvl_off[nl], no = o + w;
+        for (size_t i = 0; i + 1 < w; i += 2)
+            node_hash(t[o + i], t[o + i + 1], t[no + i / 2]);
+        if (w & 1)
+            memcpy(t[no + w / 2], t[o + w - 1], 32);
+        nl++;
+        lvl_off[nl] = no;
+        lvl_w[nl] = (w + 1) / 2;
+    }
+    uint8_t sig[64], m[sizeof BATCH_DOMAIN + 8 + 32];
+    size_t mlen;
+    if (!rc) {
+        batch_message(h->from, (uint32_t)count, t[lvl_off[nl]], m, &mlen);
+        if (crypto_sign_detached(sig, NULL, m, mlen, k->sign_sk) != 0)
+            rc = SIGIL_E_CRYPTO;
+    }
+    for (size_t i = 0; i < count && !rc; i++) {
+        sigil_buf *out = &outs[i];
+        size_t before = out->size;
+        uint8_t path[BATCH_MAX_PATH][32];
+        size_t np = 0, idx = i;
+        for (size_t l = 0; l < nl; l++, idx >>= 1) {
+            size_t sib = idx ^ 1;
+            if (sib < lvl_w[l])
+                memcpy(path[np++], t[lvl_off[l] + sib], 32);
+        }
+        rc = sigil_buf_put_u8(out, SIGIL_ENV_VERSION_BATCH);
+        if (!rc) rc = sigil_buf_put_u8(out, 0);
+        if (!rc) rc = sigil_buf_put_u32(out, k->node_id);
+        if (!rc) rc = sigil_buf_put(out, k->sign_pk, 32);
+        if (!rc) rc = sigil_buf_put(out, k->box_pk, 32);
+        if (!rc) rc = sigil_buf_put_u64(out, k->issued);
+        if (!rc) rc = sigil_buf_put(out, k->idsig, 64);
+        if (!rc) rc = sigil_buf_put_string(out, bodies[i].data, bodies[i].size);
+        if (!rc) rc = sigil_buf_put_u32(out, (uint32_t)i);
+        if (!rc) rc = sigil_buf_put_u32(out, (uint32_t)count);
+        if (!rc) rc = sigil_buf_put_u8(out, (uint8_t)np);
+        for (size_t j = 0; j < np && !rc; j++)
+            rc = sigil_buf_put(out, path[j], 32);
+        if (!rc) rc = sigil_buf_put(out, sig, 64);
+        if (rc && out->size > before) {
+            sodium_memzero(out->data + before, out->size - before);
+            out->size = before;
+        }
+    }
+    free(t);
+    return rc;
+}
+
+/* RFC 9162 2.1.3.2: the root of a tree of `count` leaves from leaf `index`
+ * and its inclusion path (np hashes); SIGIL_E_CHECK if the path does not
+ * fit the position. */
+static int root_from_path(const uint8_t leaf[32], uint32_t index, uint32_t count, const uint8_t *path,
+                          size_t np, uint8_t root[32])
+{
+    if (count < 1 || index >= count)
+        return SIGIL_E_CHECK;
+    uint32_t fn = index, sn = count - 1;
+    uint8_t r[32];
+    memcpy(r, leaf, 32);
+    for (size_t i = 0; i < np; i++) {
+        const uint8_t *p = path + 32 * i;
+        if (sn == 0)
+            return SIGIL_E_CHECK;
+        if ((fn & 1) || fn == sn) {
+            node_hash(p, r, r);
+            if (!(fn & 1))
+                while (!(fn & 1) && fn != 0) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+        } else {
+            node_hash(r, p, r);
+        }
+        fn >>= 1;
+        sn >>= 1;
+    }
+    if (sn != 0)
+        return SIGIL_E_CHECK;
+    memcpy(root, r, 32);
+    return SIGIL_OK;
+}
+
+/* The batch signature over (from, count, root) by envelope key spk: a
+ * bounded cache of verified (spk, from, count, root, sig) makes it one
+ * verification per batch. */
+static int check_batch_sig(sigil_env_peers *p, uint32_t from, uint32_t count, const uint8_t root[32],
+                           const uint8_t *spk, const uint8_t *sig)
+{
+    uint8_t m[sizeof BATCH_DOMAIN + 8 + 32], key[32];
+    size_t mlen;
+    batch_message(from, count, root, m, &mlen);
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, spk, 32);
+    crypto_hash_sha256_update(&st, m, mlen);
+    crypto_hash_sha256_update(&st, sig, 64);
+    crypto_hash_sha256_final(&st, key);
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->batch_n; i++)
+        if (sodium_memcmp(p->batch[i], key, 32) == 0) {
+            pthread_mutex_unlock(&p->mu);
+            return SIGIL_OK;
+        }
+    pthread_mutex_unlock(&p->mu);
+    if (crypto_sign_verify_detached(sig, m, mlen, spk) != 0)
+        return SIGIL_E_SIGNATURE;
+    pthread_mutex_lock(&p->mu);
+    p->batch_verified++;
+    memcpy(p->batch[p->batch_next], key, 32);
+    p->batch_next = (p->batch_next + 1) % SIGIL_ENV_BATCH_CACHE;
+    if (p->batch_n < SIGIL_ENV_BATCH_CACHE)
+        p->batch_n++;
+    pthread_mutex_unlock(&p->mu);
+    return SIGIL_OK;
+}
+
+void sigil_env_peers_batch_stats(sigil_env_peers *p, size_t *cached, uint64_t *verified)
+{
+    pthread_mutex_lock(&p->mu);
+    if (cached) *cached = p->batch_n;
+    if (verified) *verified = p->batch_verified;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Open a version-2 (batched COMMITMENT) payload; `in` is past the version
+ * byte. */
+static int open_batched(sigil_env_peers *p, const sigil_env_header *h, sigil_buf *in, sigil_buf *body_out)
+{
+    uint8_t flags, np;
+    const uint8_t *cert, *body, *path, *sig;
+    size_t blen;
+    uint32_t index, count;
+    int rc = sigil_buf_get_u8(in, &flags);
+    if (!rc && flags != 0)
+        rc = SIGIL_E_VERSION;
+    if (!rc) rc = sigil_buf_get_ptr(in, SIGIL_ENV_CERT_LEN, &cert);
+    if (!rc) rc = sigil_buf_get_string(in, SIGIL_ENV_MAX_BODY, &body, &blen);
+    if (!rc) rc = sigil_buf_get_u32(in, &index);
+    if (!rc) rc = sigil_buf_get_u32(in, &count);
+    if (!rc) rc = sigil_buf_get_u8(in, &np);
+    if (!rc && np > BATCH_MAX_PATH)
+        rc = SIGIL_E_ENCODING;
+    if (!rc) rc = sigil_buf_get_ptr(in, (size_t)np * 32, &path);
+    if (!rc) rc = sigil_buf_get_ptr(in, 64, &sig);
+    if (!rc) rc = sigil_buf_end(in);
+    if (rc)
+        return rc;
+    /* the sender first (a payload re-attributed to another node is that:
+     * SIGIL_E_PARTICIPANT), then the header a batch can carry */
+    rc = check_cert(p, h->from, cert);
+    if (rc)
+        return rc;
+    if (h->kind != SIGIL_ENV_COMMITMENT || h->to != 0 || count > SIGIL_ENV_MAX_ITEMS)
+        return SIGIL_E_ENCODING;
+    uint8_t leaf[32], root[32];
+    rc = leaf_hash(h, body, blen, leaf);
+    if (!rc && root_from_path(leaf, index, count, path, np, root))
+        rc = SIGIL_E_SIGNATURE;
+    if (!rc) rc = check_batch_sig(p, h->from, count, root, cert + 4, sig);
+    if (!rc) rc = sigil_buf_put(body_out, body, blen);
+    return rc;
+}
+
 int sigil_env_open(sigil_env_peers *p, const sigil_env_key *recipient, const sigil_env_header *h,
                    const uint8_t *payload, size_t n, sigil_buf *body_out,
                    uint8_t sender_box_pk[SIGIL_ENV_BOX_PK_LEN])
@@ -336,6 +585,15 @@ int sigil_env_open(sigil_env_peers *p, const sigil_env_key *recipient, const sig
     const uint8_t *cert, *body, *sig;
     size_t blen;
     rc = sigil_buf_get_u8(&in, &ver);
+    if (!rc && ver == SIGIL_ENV_VERSION_BATCH) {
+        size_t before = body_out->size;
+        rc = open_batched(p, h, &in, body_out);
+        if (rc)
+            body_out->size = before;
+        else if (sender_box_pk)
+            memcpy(sender_box_pk, payload + 2 + 36, 32);
+        return rc;
+    }
     if (!rc && ver != SIGIL_ENV_VERSION)
         rc = SIGIL_E_VERSION;
     if (!rc) rc = sigil_buf_get_u8(&in, &flags);

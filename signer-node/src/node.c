@@ -523,6 +523,40 @@ int outbox_add(node *nd, outbox *o, const uint8_t *sid, uint32_t round, uint32_t
     return SIGIL_OK;
 }
 
+/* Seal count COMMITMENT bodies as one signed batch (sigil_env_seal_commitments)
+ * into count envelopes of o (empty session id, round 0, to 0). */
+static int outbox_add_commitments(node *nd, outbox *o, const sigil_buf *bodies, size_t count)
+{
+    if (o->n + count > o->cap)
+        return SIGIL_E_TOO_LARGE;
+    sigil_env_header h = {NULL, 0, 0, nd->cfg.node_id, 0, SIGIL_ENV_COMMITMENT};
+    sigil_buf *p = &o->pay[o->n];
+    int rc = 0;
+    size_t inited = 0;
+    for (; inited < count && !rc; inited++)
+        rc = sigil_buf_init(&p[inited], SIGIL_ENV_MAX_BODY + 1024, 0);
+    if (!rc) rc = sigil_env_seal_commitments(nd->ek, &h, bodies, count, p);
+    if (rc) {
+        for (size_t i = 0; i < inited; i++)
+            sigil_buf_free(&p[i]);
+        return rc;
+    }
+    for (size_t i = 0; i < count; i++) {
+        Sigil__V1__Envelope init = SIGIL__V1__ENVELOPE__INIT;
+        Sigil__V1__Envelope *e = &o->env[o->n];
+        *e = init;
+        e->round = 0;
+        e->from = nd->cfg.node_id;
+        e->to = 0;
+        e->kind = SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_COMMITMENT;
+        e->payload.data = p[i].data;
+        e->payload.len = p[i].size;
+        o->ptr[o->n] = e;
+        o->n++;
+    }
+    return SIGIL_OK;
+}
+
 static void header_of(const Sigil__V1__Envelope *e, sigil_env_header *h)
 {
     h->session_id = e->session_id.data;
@@ -2043,6 +2077,7 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
         count = rq->count;
         if (count > nd->cfg.pool_max) count = nd->cfg.pool_max;
         if (count > nd->cfg.refill_max) count = nd->cfg.refill_max;
+        if (count > SIGIL_ENV_MAX_ITEMS) count = SIGIL_ENV_MAX_ITEMS; /* one signed batch */
         first = ((uint64_t)nd->boot << 32) | (nd->seq + 1u);
         nd->seq += (uint32_t)count; /* ids reserved: never reused even if dropped */
     }
@@ -2068,6 +2103,8 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
         slot = sodium_malloc(sizeof *slot);
         if (!rc && (!pe || !pp || !made || !slot)) rc = SIGIL_E_NOMEM;
         if (!rc) rc = sigil_buf_init(&ubuf, 4096, SIGIL_BUF_SECRET);
+        sigil_buf *bodies = calloc(count, sizeof *bodies);
+        if (!rc && !bodies) rc = SIGIL_E_NOMEM;
         if (!rc) rc = key_unseal_into(nd, k, &ubuf, slot, &ks);
         for (size_t i = 0; i < count && !rc; i++) {
             pool_entry *e = &made[i];
@@ -2081,13 +2118,15 @@ static int h_refill(void *ctx, sigil_rpc_call *call)
                 nmade++;
             }
             sigil_buf_free(&cb);
-            sigil_buf body;
-            memset(&body, 0, sizeof body);
-            if (!rc) rc = sigil_buf_init(&body, 512, 0);
-            if (!rc) rc = sigil_env_commitment_encode(k->scheme, k->key_id, e->id, e->commit, e->clen, &body);
-            if (!rc) rc = outbox_add(nd, &o, NULL, 0, 0, SIGIL_ENV_COMMITMENT, body.data, body.size, NULL);
-            sigil_buf_free(&body);
+            if (!rc) rc = sigil_buf_init(&bodies[i], 512, 0);
+            if (!rc) rc = sigil_env_commitment_encode(k->scheme, k->key_id, e->id, e->commit, e->clen, &bodies[i]);
         }
+        /* one envelope signature for the whole refill */
+        if (!rc) rc = outbox_add_commitments(nd, &o, bodies, count);
+        if (bodies)
+            for (size_t i = 0; i < count; i++)
+                sigil_buf_free(&bodies[i]);
+        free(bodies);
         if (slot) {
             sodium_memzero(slot, sizeof *slot);
             sodium_free(slot);

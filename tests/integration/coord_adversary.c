@@ -161,13 +161,16 @@ typedef enum {
     PX_ROUND_OTHER_AS3,  /* the same re-headed as node 3's own round-2 message */
     PX_ROUND_FORGED,     /* by a round-1 envelope claiming node 1 as sender (forged key) */
     PX_ROUND_RESEALED,   /* by its own round-1 body signed for round 2 (a new node-3 key) */
+    /* RefillPool: one entry of node 3's batched COMMITMENT envelopes */
+    PX_REFILL_FLIP,      /* one bit of its inclusion path flipped */
+    PX_REFILL_SPLICE,    /* with the batch signature of an earlier refill of node 3 */
     PX_NMODES
 } px_mode;
 
 static const char *px_mode_name[PX_NMODES] = {
     "pass", "result-old", "result-old-sid", "result-other", "result-forged",
     "round-old", "round-old-sid", "round-other", "round-other-as3", "round-forged",
-    "round-resealed"};
+    "round-resealed", "refill-flip", "refill-splice"};
 
 #define PX_SESSIONS 512
 
@@ -190,6 +193,8 @@ typedef struct {
     /* recorded in PASS mode: node 3's RESULT of a SIGN session per scheme
      * (0 FROST, 1 ECDSA) and its round-1 envelope of a PRESIGN session */
     sigil_buf rec_result[2], rec_round1[2]; /* round 1: [0] PRESIGN, [1] DKG */
+    uint8_t rec_batch_sig[64];              /* of node 3's last honest refill */
+    int rec_batch;
     int recorded[2];
     int round_kind;                 /* the session kind the round modes spoil */
     px_session sess[PX_SESSIONS];
@@ -431,6 +436,28 @@ static int px_handler(void *ctx, sigil_rpc_call *call)
             *slot = orig;
             sigil_rpc_msg_free(&rep->base);
         }
+    } else if (!strcmp(call->method, SIGIL_RPC_NODE_REFILL_POOL) &&
+               sigil_rpc_unpack(&sigil__v1__refill_pool_response__descriptor, up.data, up.size,
+                                PX_MAX, &resp) == 0) {
+        Sigil__V1__RefillPoolResponse *r = (Sigil__V1__RefillPoolResponse *)resp;
+        Sigil__V1__Envelope *e = r->n_entries >= 2 ? r->entries[r->n_entries / 2]->commitment : NULL;
+        pthread_mutex_lock(&px.mu);
+        px_mode m = px.mode;
+        if (e && e->payload.len > 200) {
+            uint8_t *sig = e->payload.data + e->payload.len - 64;
+            if (m == PX_PASS) {
+                memcpy(px.rec_batch_sig, sig, 64);
+                px.rec_batch = 1;
+            } else if (m == PX_REFILL_FLIP) {
+                sig[-1] ^= 0x10; /* the last byte of the path */
+                px.tampered[m]++;
+            } else if (m == PX_REFILL_SPLICE && px.rec_batch && memcmp(sig, px.rec_batch_sig, 64)) {
+                memcpy(sig, px.rec_batch_sig, 64);
+                px.tampered[m]++;
+            }
+        }
+        pthread_mutex_unlock(&px.mu);
+        rc = sigil_rpc_pack(resp, call->resp);
     } else {
         rc = sigil_buf_put(call->resp, up.data, up.size);
     }
@@ -864,6 +891,47 @@ static void test_result(void)
     sigil_rpc_client_free(w);
 }
 
+/* A node's bad batched commitments at RefillPool (a flipped path, another
+ * refill's batch signature): the coordinator refuses that refill, blames
+ * node 3 in its log, and keeps signing with the other nodes. */
+static void test_refill(void)
+{
+    sigil_rpc_client *w = client("wallet-alice");
+    static const px_mode modes[] = {PX_REFILL_FLIP, PX_REFILL_SPLICE};
+    static const char *reasons[] = {"(entry ", "(entry "};
+    px_set(PX_PASS);
+    for (int j = 0; j < 200 && !px_get(&px.rec_batch); j++) {
+        sigil_rpc_status st;
+        CHECK_EQ(sign_verify(w, ED_KEY, NULL, &st), 0);
+    }
+    REQUIRE(px_get(&px.rec_batch));
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        const char *what = "RefillPool for key '" ED_KEY "' refused: node 3 sent a bad COMMITMENT";
+        int before = coord_log_count(what, reasons[i]);
+        px_set(modes[i]);
+        int t0 = px_get(&px.tampered[modes[i]]), n = 0;
+        for (; n < 400 && px_get(&px.tampered[modes[i]]) == t0; n++) {
+            sigil_rpc_status st;
+            int code = sign_verify(w, ED_KEY, NULL, &st);
+            CHECK_EQ(code, 0);
+            if (code)
+                fprintf(stderr, "%s: %s\n", px_mode_name[modes[i]], st.detail);
+        }
+        CHECK(px_get(&px.tampered[modes[i]]) > t0);
+        /* signing still works while node 3's refills are refused */
+        for (int j = 0; j < 20; j++) {
+            sigil_rpc_status st;
+            CHECK_EQ(sign_verify(w, ED_KEY, NULL, &st), 0);
+        }
+        px_set(PX_PASS);
+        int after = coord_log_count(what, reasons[i]);
+        CHECK(after > before);
+        if (after <= before)
+            fprintf(stderr, "%s: no log line blaming node 3 (%d requests)\n", px_mode_name[modes[i]], n);
+    }
+    sigil_rpc_client_free(w);
+}
+
 /* 2 and 1c on the relay path: node 3's PRESIGN round messages. */
 static void test_relay(void)
 {
@@ -1089,6 +1157,8 @@ int main(void)
     fprintf(stderr, "adversary: nodecert done at %.1f s\n", now_s() - t0);
     test_result();
     fprintf(stderr, "adversary: result done at %.1f s\n", now_s() - t0);
+    test_refill();
+    fprintf(stderr, "adversary: refill done at %.1f s\n", now_s() - t0);
     test_relay();
     fprintf(stderr, "adversary: relay done at %.1f s\n", now_s() - t0);
     test_keygen();

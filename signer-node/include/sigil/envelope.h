@@ -28,6 +28,26 @@
  * earlier envelopes in the session); only envelopes with to != 0 are
  * encrypted.
  *
+ * BATCHED COMMITMENT PAYLOAD, version 2 (kind COMMITMENT only; RefillPool
+ * makes one batch per refill, one payload per pool entry):
+ *   u8 version=2 | u8 flags=0 | cert (172 bytes) | u32 body_len | body |
+ *   u32 index | u32 count | u8 path_len | path_len x 32 path | 64 batch_sig
+ *   leaf_i = SHA-256(0x00 || "sigil.v1.commitment-leaf\0" || u32 sid_len(0)
+ *            || u32 round || u32 from || u32 to || u32 kind || u32 body_len
+ *            || body_i)
+ *   root = the RFC 6962 Merkle tree hash over leaf_0..leaf_{count-1}
+ *          (interior nodes SHA-256(0x01 || left || right)); path = the
+ *          RFC 6962 audit path of leaf index (checked as in RFC 9162
+ *          2.1.3.2: its length must fit index and count exactly)
+ *   batch_sig = Ed25519_envkey("sigil.v1.commitment-batch\0" || u32 from
+ *               || u32 count || root)
+ * It binds what a version-1 COMMITMENT envelope binds: the certified
+ * envelope key of node `from` (cert), the clear header (sender, round 0,
+ * to 0, kind, empty session id) and the body (scheme, key id, entry id,
+ * commitment). A receiver verifies batch_sig once per batch: sigil_env_open
+ * keeps the verified (signing key, from, count, root, batch_sig) in a ring
+ * of SIGIL_ENV_BATCH_CACHE in the sigil_env_peers.
+ *
  * Every function returns SIGIL_OK or a negative SIGIL_E_* code. */
 #ifndef SIGIL_ENVELOPE_H
 #define SIGIL_ENVELOPE_H
@@ -41,6 +61,8 @@
 #include "sigil/frost.h"
 
 #define SIGIL_ENV_VERSION 1
+#define SIGIL_ENV_VERSION_BATCH 2
+#define SIGIL_ENV_BATCH_CACHE 256
 #define SIGIL_ENV_SID_LEN 32
 #define SIGIL_ENV_CERT_LEN (4 + 32 + 32 + 8 + 64)
 #define SIGIL_ENV_BOX_PK_LEN 32
@@ -111,6 +133,20 @@ void sigil_env_peers_free(sigil_env_peers *p);
 int sigil_env_seal(const sigil_env_key *k, const sigil_env_header *h, const uint8_t *body,
                    size_t n, const uint8_t *recipient_box_pk, sigil_buf *out);
 
+/* Seal count (1..SIGIL_ENV_MAX_ITEMS) COMMITMENT bodies under header h
+ * (kind COMMITMENT, from = k's node id, to 0, empty session id) as ONE
+ * signed batch: outs[i] receives the version-2 payload of bodies[i] (the
+ * layout above; one Ed25519 signature for the whole batch). On failure an
+ * out buffer may hold nothing of its payload but earlier ones are kept:
+ * discard them all. */
+int sigil_env_seal_commitments(const sigil_env_key *k, const sigil_env_header *h,
+                               const sigil_buf *bodies, size_t count, sigil_buf *outs);
+
+/* The batch-signature cache of p: *cached = entries held (<=
+ * SIGIL_ENV_BATCH_CACHE), *verified = batch signatures verified so far
+ * (cache misses). Either pointer may be NULL. */
+void sigil_env_peers_batch_stats(sigil_env_peers *p, size_t *cached, uint64_t *verified);
+
 /* Open a payload received under clear header h: decode it (one sigil_buf
  * pass; SIGIL_E_TRUNCATED / _TRAILING / _VERSION / _TOO_LARGE), check the
  * cert is for h->from and signed by that node's configured identity key
@@ -120,6 +156,9 @@ int sigil_env_seal(const sigil_env_key *k, const sigil_env_header *h, const uint
  * SIGIL_E_INVALID if recipient is NULL or not h->to's key, SIGIL_E_UNSEAL
  * if it does not decrypt). Use a SIGIL_BUF_SECRET body_out for bodies that
  * may be secret. sender_box_pk (may be NULL) receives the sender's box key.
+ * A version-2 payload (batched COMMITMENT, above) is accepted for kind
+ * COMMITMENT only; a wrong path, index, count or batch signature is
+ * SIGIL_E_SIGNATURE (malformed: SIGIL_E_ENCODING / _TRUNCATED / ...).
  * Thread-safe (verified certificates are cached). Nothing is appended on
  * failure. */
 int sigil_env_open(sigil_env_peers *p, const sigil_env_key *recipient, const sigil_env_header *h,
