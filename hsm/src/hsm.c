@@ -633,10 +633,14 @@ static int read_pubkey(sigil_hsm *h, CK_SESSION_HANDLE s, const char *label, uin
     return decode_ec_point(pt, a.ulValueLen, pk);
 }
 
-int sigil_hsm_create_ed25519(sigil_hsm *h, const char *label, uint8_t pk[32])
+/* A signing key pair of an EC key type (Ed25519 or P-256) labelled label:
+ * the private half sensitive, never extractable, not copyable or
+ * modifiable, signing only. SIGIL_E_EXISTS if any object has the label. On
+ * success *out is the session (the caller reads the public key and puts it
+ * back). */
+static int ec_keypair_new(sigil_hsm *h, const char *label, CK_KEY_TYPE type, const uint8_t *oid,
+                          CK_ULONG oidlen, CK_MECHANISM_TYPE mt, CK_SESSION_HANDLE *out)
 {
-    if (!h || !label_ok(label) || !pk)
-        return SIGIL_E_INVALID;
     CK_SESSION_HANDLE s;
     int rc = sess_get(h, &s);
     if (rc != SIGIL_OK)
@@ -650,12 +654,12 @@ int sigil_hsm_create_ed25519(sigil_hsm *h, const char *label, uint8_t pk[32])
     uint8_t id[16];
     randombytes_buf(id, sizeof(id));
     CK_BBOOL t = CK_TRUE, f = CK_FALSE;
-    CK_KEY_TYPE kt = CKK_EC_EDWARDS;
+    CK_KEY_TYPE kt = type;
     CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, privc = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE pubt[] = {
         {CKA_CLASS, &pubc, sizeof(pubc)},
         {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_EC_PARAMS, (void *)ed25519_oid, sizeof(ed25519_oid)},
+        {CKA_EC_PARAMS, (void *)oid, oidlen},
         {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_ID, id, sizeof(id)},
         {CKA_TOKEN, &t, sizeof(t)},
@@ -663,6 +667,7 @@ int sigil_hsm_create_ed25519(sigil_hsm *h, const char *label, uint8_t pk[32])
         {CKA_VERIFY, &t, sizeof(t)},
         {CKA_ENCRYPT, &f, sizeof(f)},
         {CKA_WRAP, &f, sizeof(f)},
+        {CKA_DERIVE, &f, sizeof(f)},
         {CKA_MODIFIABLE, &f, sizeof(f)},
     };
     CK_ATTRIBUTE privt[] = {
@@ -681,13 +686,26 @@ int sigil_hsm_create_ed25519(sigil_hsm *h, const char *label, uint8_t pk[32])
         {CKA_UNWRAP, &f, sizeof(f)},
         {CKA_DERIVE, &f, sizeof(f)},
     };
-    CK_MECHANISM mech = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};
+    CK_MECHANISM mech = {mt, NULL, 0};
     CK_RV rv = h->f->C_GenerateKeyPair(s, &mech, pubt, sizeof(pubt) / sizeof(pubt[0]), privt,
                                        sizeof(privt) / sizeof(privt[0]), &pub, &priv);
     if (rv != CKR_OK) {
         sess_put(h, s, 0);
         return rv_err(rv);
     }
+    *out = s;
+    return SIGIL_OK;
+}
+
+int sigil_hsm_create_ed25519(sigil_hsm *h, const char *label, uint8_t pk[32])
+{
+    if (!h || !label_ok(label) || !pk)
+        return SIGIL_E_INVALID;
+    CK_SESSION_HANDLE s;
+    int rc = ec_keypair_new(h, label, CKK_EC_EDWARDS, ed25519_oid, sizeof(ed25519_oid),
+                            CKM_EC_EDWARDS_KEY_PAIR_GEN, &s);
+    if (rc != SIGIL_OK)
+        return rc;
     rc = read_pubkey(h, s, label, pk);
     sess_put(h, s, 0);
     return rc;
@@ -1166,57 +1184,9 @@ int sigil_hsm_create_p256(sigil_hsm *h, const char *label, uint8_t pk[SIGIL_HSM_
     if (!h || !label_ok(label) || !pk)
         return SIGIL_E_INVALID;
     CK_SESSION_HANDLE s;
-    int rc = sess_get(h, &s);
+    int rc = ec_keypair_new(h, label, CKK_EC, p256_oid, sizeof(p256_oid), CKM_EC_KEY_PAIR_GEN, &s);
     if (rc != SIGIL_OK)
         return rc;
-    CK_ATTRIBUTE q[] = {{CKA_LABEL, (void *)label, strlen(label)}};
-    CK_OBJECT_HANDLE o, pub, priv;
-    if ((rc = find_one(h, s, q, 1, &o)) != SIGIL_E_NOT_FOUND) {
-        sess_put(h, s, 0);
-        return rc == SIGIL_OK ? SIGIL_E_EXISTS : rc; /* any object: labels stay unique */
-    }
-    uint8_t id[16];
-    randombytes_buf(id, sizeof(id));
-    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
-    CK_KEY_TYPE kt = CKK_EC;
-    CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, privc = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE pubt[] = {
-        {CKA_CLASS, &pubc, sizeof(pubc)},
-        {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_EC_PARAMS, (void *)p256_oid, sizeof(p256_oid)},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, id, sizeof(id)},
-        {CKA_TOKEN, &t, sizeof(t)},
-        {CKA_PRIVATE, &f, sizeof(f)},
-        {CKA_VERIFY, &t, sizeof(t)},
-        {CKA_ENCRYPT, &f, sizeof(f)},
-        {CKA_WRAP, &f, sizeof(f)},
-        {CKA_DERIVE, &f, sizeof(f)},
-        {CKA_MODIFIABLE, &f, sizeof(f)},
-    };
-    CK_ATTRIBUTE privt[] = {
-        {CKA_CLASS, &privc, sizeof(privc)},
-        {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, id, sizeof(id)},
-        {CKA_TOKEN, &t, sizeof(t)},
-        {CKA_PRIVATE, &t, sizeof(t)},
-        {CKA_SENSITIVE, &t, sizeof(t)},
-        {CKA_EXTRACTABLE, &f, sizeof(f)},
-        {CKA_MODIFIABLE, &f, sizeof(f)},
-        {CKA_COPYABLE, &f, sizeof(f)},
-        {CKA_SIGN, &t, sizeof(t)},
-        {CKA_DECRYPT, &f, sizeof(f)},
-        {CKA_UNWRAP, &f, sizeof(f)},
-        {CKA_DERIVE, &f, sizeof(f)},
-    };
-    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
-    CK_RV rv = h->f->C_GenerateKeyPair(s, &mech, pubt, sizeof(pubt) / sizeof(pubt[0]), privt,
-                                       sizeof(privt) / sizeof(privt[0]), &pub, &priv);
-    if (rv != CKR_OK) {
-        sess_put(h, s, 0);
-        return rv_err(rv);
-    }
     rc = p256_read_pub(h, s, label, pk);
     sess_put(h, s, 0);
     return rc;
