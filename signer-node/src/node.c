@@ -1026,13 +1026,18 @@ int ecdsa_out_init(sigil_buf *out, size_t count)
     return rc;
 }
 
-static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq)
+/* The inbound messages of a DKG-like round (DKG, REFRESH): the opened
+ * bodies (collect), in round 1 the raw broadcast payloads by party (for the
+ * echo hash), and in round 2 the echo check — a node that saw other round-1
+ * broadcasts is authenticated evidence of equivocation, and the session is
+ * over (SIGIL_E_MISMATCH). */
+int dkg_round_inputs(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq,
+                     sigil_buf *body, sigil_buf *raw)
 {
     uint32_t n = s->n;
-    sigil_buf body[NODE_MAX_PEERS], raw[NODE_MAX_PEERS];
     uint8_t echo[NODE_MAX_PEERS][32];
-    memset(body, 0, sizeof body);
-    memset(raw, 0, sizeof raw);
+    memset(body, 0, NODE_MAX_PEERS * sizeof *body);
+    memset(raw, 0, NODE_MAX_PEERS * sizeof *raw);
     int rc = collect(nd, call, s, rq, body, echo);
     if (rc)
         return rc;
@@ -1048,10 +1053,19 @@ static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1
                        s->parties[i]);
                 for (uint32_t j = 0; j < n; j++)
                     sigil_buf_free(&body[j]);
-                /* authenticated evidence of equivocation: the session is over */
                 session_drop(nd, s);
                 return SIGIL_E_MISMATCH;
             }
+    return SIGIL_OK;
+}
+
+static int dkg_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq)
+{
+    uint32_t n = s->n;
+    sigil_buf body[NODE_MAX_PEERS], raw[NODE_MAX_PEERS];
+    int rc = dkg_round_inputs(nd, call, s, rq, body, raw);
+    if (rc)
+        return rc;
     uint32_t culprit = SIGIL_DKG_NOBODY;
     uint16_t eculprit = 0;
     outbox o, res;

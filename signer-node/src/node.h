@@ -225,6 +225,10 @@ void echo_hash(const session *s, uint32_t round, const sigil_buf *payloads, uint
 int check_parties(node *nd, sigil_rpc_call *call, const uint32_t *p, size_t n, uint32_t *self);
 int collect(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq,
             sigil_buf *body, uint8_t echo[][32]);
+/* collect + the round-1 raw payloads + the round-2 echo check, for DKG and
+ * REFRESH rounds (node.c) */
+int dkg_round_inputs(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__RoundRequest *rq,
+                     sigil_buf *body, sigil_buf *raw);
 int send_each(node *nd, session *s, outbox *o, uint32_t round, const sigil_buf *out);
 int ecdsa_out_init(sigil_buf *out, size_t count);
 

@@ -479,29 +479,11 @@ int refresh_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__R
         return refresh_commit(nd, call, s, rq);
     sigil_buf body[NODE_MAX_PEERS], raw[NODE_MAX_PEERS], out[NODE_MAX_PEERS], in[NODE_MAX_PEERS];
     sigil_buf eo[NODE_MAX_PEERS];
-    uint8_t echo[NODE_MAX_PEERS][32];
-    memset(body, 0, sizeof body);
-    memset(raw, 0, sizeof raw);
     memset(out, 0, sizeof out);
     memset(eo, 0, sizeof eo);
-    int rc = collect(nd, call, s, rq, body, echo);
+    int rc = dkg_round_inputs(nd, call, s, rq, body, raw);
     if (rc)
         return rc;
-    if (s->round == 1)
-        for (size_t i = 0; i < rq->n_inbound; i++) {
-            int idx = party_index(s->parties, n, rq->inbound[i]->from);
-            sigil_buf_view(&raw[idx], rq->inbound[i]->payload.data, rq->inbound[i]->payload.len);
-        }
-    if (s->round == 2)
-        for (uint32_t i = 0; i < n; i++)
-            if (i != s->self && sodium_memcmp(echo[i], s->echo, 32) != 0) {
-                DETAIL(call, "echo check failed: node %u saw other round-1 broadcasts (equivocation)",
-                       s->parties[i]);
-                for (uint32_t j = 0; j < n; j++)
-                    sigil_buf_free(&body[j]);
-                session_drop(nd, s);
-                return SIGIL_E_MISMATCH;
-            }
     uint32_t culprit = SIGIL_DKG_NOBODY, next = s->round + 1;
     uint16_t eculprit = 0;
     outbox o;
