@@ -31,17 +31,6 @@
 #define ADMIN_RESTORE_KEY "/sigil.v1.Admin/RestoreKey"
 #define BACKUP_REQ_MAX (256u * 1024u)
 
-static int fail(sigil_rpc_call *call, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(sigil_rpc_call *call, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(call->detail, sizeof call->detail, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static void audit(sigil_coord *c, sigil_rpc_call *call, const char *key_id, int scheme,
                   const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *ap, size_t n,
                   const char *what, int rc, int *out_rc)
@@ -81,7 +70,7 @@ static void audit(sigil_coord *c, sigil_rpc_call *call, const char *key_id, int 
     }
     int ar = coord_audit(c, &e);
     if (out_rc && ar)
-        *out_rc = fail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: %s withheld", what);
+        *out_rc = coord_detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: %s withheld", what);
 }
 
 static coord_node *node_of(sigil_coord *c, uint32_t id)
@@ -102,10 +91,10 @@ static int backup_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Bac
     if (rc)
         return rc;
     if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
-        return fail(call, SIGIL_E_STATE, "backup: key '%s' is not active (%s)", call->key_id,
+        return coord_detail(call, SIGIL_E_STATE, "backup: key '%s' is not active (%s)", call->key_id,
                     info->state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED ? "retired" : "being refreshed");
     if (info->scheme < 1 || info->scheme > 3)
-        return fail(call, SIGIL_E_VERSION, "backup: only FROST keys can be backed up (an ECDSA share "
+        return coord_detail(call, SIGIL_E_VERSION, "backup: only FROST keys can be backed up (an ECDSA share "
                                            "holds per-pair OT state no restore can recreate)");
     uint8_t ph[32];
     sigil_backup_params_hash(call->key_id, cfg->approvals_required, req->officers.data,
@@ -123,7 +112,7 @@ static int backup_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Bac
         sigil_buf_init(&starts[i], BACKUP_REQ_MAX, 0);
         s->nodes[i] = node_of(c, info->parties[i]);
         if (!s->nodes[i] || coord_ensure_peer(c, s->nodes[i])) {
-            rc = fail(call, SIGIL_E_UNAVAILABLE, "backup: node %u unreachable (every share holder "
+            rc = coord_detail(call, SIGIL_E_UNAVAILABLE, "backup: node %u unreachable (every share holder "
                                                  "exports its section)", info->parties[i]);
             continue;
         }
@@ -139,7 +128,7 @@ static int backup_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Bac
             rc = sigil_rpc_pack(&r.base, &starts[i]);
     }
     if (!rc && (rc = coord_session_run(s, starts, cfg->keygen_timeout_ms, 2)))
-        fail(call, rc, "backup failed on the nodes: %s", s->detail);
+        coord_detail(call, rc, "backup failed on the nodes: %s", s->detail);
     for (size_t i = 0; i < n; i++)
         sigil_buf_free(&starts[i]);
     for (size_t i = 0; !rc && i < n; i++) {
@@ -149,7 +138,7 @@ static int backup_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Bac
             coord_open_result(c, f->results[0], info->parties[i], s->session_id, &bodies[i]) ||
             sigil_backup_section_decode(&sec, bodies[i].data, bodies[i].size) ||
             sec.node != info->parties[i] || strcmp(sec.key_id, call->key_id))
-            rc = fail(call, SIGIL_E_CONFIRM, "node %u: bad backup section", info->parties[i]);
+            rc = coord_detail(call, SIGIL_E_CONFIRM, "node %u: bad backup section", info->parties[i]);
     }
     if (rc)
         return rc;
@@ -180,7 +169,7 @@ static int h_backup_key(void *ctx, sigil_rpc_call *call)
     resp.sections = sp;
     int rc = coord_key_info(c, call->key_id, &info);
     if (rc)
-        fail(call, rc, "backup: unknown key '%s'", call->key_id);
+        coord_detail(call, rc, "backup: unknown key '%s'", call->key_id);
     else
         rc = backup_run(c, call, req, &info, &resp, &s, bodies);
     if (!rc) {
@@ -209,31 +198,31 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
     if (rc)
         return rc;
     if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
-        return fail(call, SIGIL_E_STATE, "restore: key '%s' is not active (%s)", call->key_id,
+        return coord_detail(call, SIGIL_E_STATE, "restore: key '%s' is not active (%s)", call->key_id,
                     info->state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED ? "retired" : "being refreshed");
     int party = 0;
     for (size_t i = 0; i < info->num_parties; i++)
         party |= info->parties[i] == req->node_id;
     coord_node *nd = node_of(c, req->node_id);
     if (!party || !nd)
-        return fail(call, SIGIL_E_PARTICIPANT, "restore: node %u holds no share of '%s'",
+        return coord_detail(call, SIGIL_E_PARTICIPANT, "restore: node %u holds no share of '%s'",
                     req->node_id, call->key_id);
     /* a section of the key's CURRENT sharing only (a backup taken before a
      * refresh is stale: its share would not combine with the others) */
     sigil_backup_section sec;
     if (sigil_backup_section_decode(&sec, req->section.data, req->section.len) ||
         strcmp(sec.key_id, call->key_id) || sec.node != req->node_id)
-        return fail(call, SIGIL_E_INVALID, "restore: the backup section is malformed or for "
+        return coord_detail(call, SIGIL_E_INVALID, "restore: the backup section is malformed or for "
                                            "another key or node");
     if (sec.version != info->share_version || sec.package_len != info->package_len ||
         info->package_len < 14 || memcmp(sec.package, info->package, 10) ||
         memcmp(sec.package + 14, info->package + 14, info->package_len - 14))
-        return fail(call, SIGIL_E_MISMATCH,
+        return coord_detail(call, SIGIL_E_MISMATCH,
                     "restore: the backup holds share version %u but '%s' is at version %u (the "
                     "key was refreshed after this backup): take a new backup after every refresh",
                     sec.version, call->key_id, info->share_version);
     if (req->n_pieces < 1 || req->n_pieces > SIGIL_BACKUP_MAX_OFFICERS)
-        return fail(call, SIGIL_E_THRESHOLD, "restore: %zu pieces (1..%d)", req->n_pieces,
+        return coord_detail(call, SIGIL_E_THRESHOLD, "restore: %zu pieces (1..%d)", req->n_pieces,
                     SIGIL_BACKUP_MAX_OFFICERS);
     uint8_t ph[32];
     sigil_backup_restore_params_hash(call->key_id, req->node_id, req->section.data, req->section.len, ph);
@@ -242,7 +231,7 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
                                   req->n_approvals, call->key_id, ph, &st)))
         return rc;
     if (coord_ensure_peer(c, nd))
-        return fail(call, SIGIL_E_UNAVAILABLE, "restore: node %u unreachable", req->node_id);
+        return coord_detail(call, SIGIL_E_UNAVAILABLE, "restore: node %u unreachable", req->node_id);
     coord_session s;
     memset(&s, 0, sizeof s);
     s.count = 1;
@@ -277,12 +266,12 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
     sigil_buf_init(&body, 1u << 20, 0);
     rc = sigil_rpc_pack(&r.base, &start);
     if (!rc && (rc = coord_session_run(&s, &start, cfg->keygen_timeout_ms, 2)))
-        fail(call, rc, "restore failed on node %u: %s", req->node_id, s.detail);
+        coord_detail(call, rc, "restore failed on node %u: %s", req->node_id, s.detail);
     sigil_env_dkg_result res;
     if (!rc && (s.final[0]->n_results != 1 ||
                 coord_open_result(c, s.final[0]->results[0], req->node_id, s.session_id, &body) ||
                 sigil_env_dkg_result_decode(&res, body.data, body.size)))
-        rc = fail(call, SIGIL_E_CONFIRM, "restore: node %u gave no valid result", req->node_id);
+        rc = coord_detail(call, SIGIL_E_CONFIRM, "restore: node %u gave no valid result", req->node_id);
     /* the restored node holds the registered key: same public key, and the
      * same public package except its `self` field (sigil/dkg.h encoding:
      * 0x4b | group | u32 t | u32 n | u32 self | ids | verifying | group key
@@ -292,7 +281,7 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
                 res.public_package_len != info->package_len || info->package_len < 14 ||
                 memcmp(res.public_package, info->package, 10) ||
                 memcmp(res.public_package + 14, info->package + 14, info->package_len - 14)))
-        rc = fail(call, SIGIL_E_MISMATCH, "restore: node %u restored another key than '%s'",
+        rc = coord_detail(call, SIGIL_E_MISMATCH, "restore: node %u restored another key than '%s'",
                   req->node_id, call->key_id);
     coord_session_clear(&s);
     sigil_buf_free(&start);
@@ -310,7 +299,7 @@ static int h_restore_key(void *ctx, sigil_rpc_call *call)
     memset(&info, 0, sizeof info);
     int rc = coord_key_info(c, call->key_id, &info);
     if (rc)
-        fail(call, rc, "restore: unknown key '%s'", call->key_id);
+        coord_detail(call, rc, "restore: unknown key '%s'", call->key_id);
     else
         rc = restore_run(c, call, req, &info);
     audit(c, call, call->key_id, info.scheme, &req->statement, req->approvals, req->n_approvals,

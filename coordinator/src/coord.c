@@ -149,9 +149,7 @@ static coord_node *node_by_id(sigil_coord *c, uint32_t id)
     return NULL;
 }
 
-static int detail(sigil_rpc_call *call, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int detail(sigil_rpc_call *call, int rc, const char *fmt, ...)
+int coord_detail(sigil_rpc_call *call, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -1530,24 +1528,24 @@ static int check_item(const key_rt *k, const Sigil__V1__SignItem *it, size_t idx
     int want_digest = k->info.scheme == SIGIL__V1__SCHEME__SCHEME_BIP340 ||
                       k->info.scheme == SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1;
     if (!it || it->payload_case == SIGIL__V1__SIGN_ITEM__PAYLOAD__NOT_SET)
-        return detail(call, SIGIL_E_INVALID, "item %zu: neither digest nor message set", idx);
+        return coord_detail(call, SIGIL_E_INVALID, "item %zu: neither digest nor message set", idx);
     if (want_digest) {
         if (it->payload_case != SIGIL__V1__SIGN_ITEM__PAYLOAD_DIGEST)
-            return detail(call, SIGIL_E_INVALID,
+            return coord_detail(call, SIGIL_E_INVALID,
                           "item %zu: key '%s' (%s) signs a 32-byte digest, not a message", idx,
                           k->info.key_id, sigil_coord_scheme_name(k->info.scheme));
         if (it->digest.len != 32)
-            return detail(call, SIGIL_E_INVALID, "item %zu: digest is %zu bytes, not 32", idx,
+            return coord_detail(call, SIGIL_E_INVALID, "item %zu: digest is %zu bytes, not 32", idx,
                           it->digest.len);
         out->data = it->digest.data;
         out->len = 32;
     } else {
         if (it->payload_case != SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE)
-            return detail(call, SIGIL_E_INVALID,
+            return coord_detail(call, SIGIL_E_INVALID,
                           "item %zu: key '%s' (%s) signs the message itself, not a digest", idx,
                           k->info.key_id, sigil_coord_scheme_name(k->info.scheme));
         if (it->message.len > MAX_MESSAGE_ITEM)
-            return detail(call, SIGIL_E_TOO_LARGE, "item %zu: message above 64 KiB", idx);
+            return coord_detail(call, SIGIL_E_TOO_LARGE, "item %zu: message above 64 KiB", idx);
         out->data = it->message.data ? it->message.data : (const uint8_t *)"";
         out->len = it->message.len;
     }
@@ -1582,7 +1580,7 @@ static int h_list_keys(void *ctx, sigil_rpc_call *call)
         errno = 0;
         unsigned long long v = strtoull(req->page_token, &end, 10);
         if (errno || *end || v > 1000000000ULL)
-            return detail(call, SIGIL_E_INVALID, "bad page_token");
+            return coord_detail(call, SIGIL_E_INVALID, "bad page_token");
         start = (size_t)v;
     }
     Sigil__V1__KeyInfo *infos = calloc(size, sizeof *infos);
@@ -1627,7 +1625,7 @@ static int h_get_public_key(void *ctx, sigil_rpc_call *call)
     Sigil__V1__KeyInfo ki = SIGIL__V1__KEY_INFO__INIT;
     key_rt *k = keys_find(c, call->key_id);
     if (!k)
-        return detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
+        return coord_detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
     fill_key_info(&ki, k);
     resp.key = &ki;
     return sigil_rpc_pack(&resp.base, call->resp);
@@ -1658,14 +1656,14 @@ static int sign_front(sigil_coord *c, sigil_rpc_call *call, ProtobufCBinaryData 
     if (atomic_load(&c->halted))
         return halted_detail(c, call);
     if (rid.len < 16 || rid.len > 64)
-        return detail(call, SIGIL_E_INVALID, "request_id must be 16 to 64 bytes, got %zu",
+        return coord_detail(call, SIGIL_E_INVALID, "request_id must be 16 to 64 bytes, got %zu",
                       rid.len);
     if (!(k = keys_find(c, call->key_id)))
-        return detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
+        return coord_detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
     if (k->info.state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
         return coord_key_inactive(call, k->info.key_id, k->info.state);
     if (scheme && scheme != k->info.scheme)
-        return detail(call, SIGIL_E_STATE, "key '%s' is %s, the request says %s; nothing signed",
+        return coord_detail(call, SIGIL_E_STATE, "key '%s' is %s, the request says %s; nothing signed",
                       call->key_id, sigil_coord_scheme_name(k->info.scheme),
                       sigil_coord_scheme_name(scheme) ? sigil_coord_scheme_name(scheme)
                                                       : "an unknown scheme");
@@ -1673,11 +1671,11 @@ static int sign_front(sigil_coord *c, sigil_rpc_call *call, ProtobufCBinaryData 
         return rc;
     rc = sigil_coord_idem_begin(c->idem, call->peer->uri, rid.data, rid.len, hash, call->resp);
     if (rc == SIGIL_E_EXISTS)
-        return detail(call, rc, "request_id already used with a different request");
+        return coord_detail(call, rc, "request_id already used with a different request");
     if (rc == SIGIL_COORD_IDEM_BUSY)
-        return detail(call, SIGIL_E_UNAVAILABLE, "the same request is in progress; retry");
+        return coord_detail(call, SIGIL_E_UNAVAILABLE, "the same request is in progress; retry");
     if (rc == SIGIL_E_NOMEM)
-        return detail(call, SIGIL_E_NOMEM, "too many requests in progress");
+        return coord_detail(call, SIGIL_E_NOMEM, "too many requests in progress");
     *kp = k;
     return rc;
 }
@@ -1716,7 +1714,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     int rc;
 
     if (batch && (m < 1 || m > c->cfg->max_batch))
-        return detail(call, m ? SIGIL_E_TOO_LARGE : SIGIL_E_INVALID,
+        return coord_detail(call, m ? SIGIL_E_TOO_LARGE : SIGIL_E_INVALID,
                       "a batch has 1 to %u items, got %zu", c->cfg->max_batch, m);
     rc = sign_front(c, call, rid, scheme, &k, hash);
     if (rc == SIGIL_COORD_IDEM_DONE)
@@ -1752,7 +1750,7 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     /* fail-closed audit: nothing leaves before its record is durable */
     uint64_t seq = 0;
     if (rc == SIGIL_OK && (rc = audit_sign(c, call->peer->uri, k, items, m, &out, rid, &seq))) {
-        detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable (%s): signature withheld",
+        coord_detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable (%s): signature withheld",
                sigil_strerror(rc));
         rc = SIGIL_E_UNAVAILABLE;
         log_failed = 1;
@@ -1840,9 +1838,9 @@ static int approvals_from(sigil_coord *c, sigil_rpc_call *call, const char *what
                           sigil_breaker_policy *pol)
 {
     if (c->cfg->num_officers == 0)
-        return detail(call, SIGIL_E_PERMISSION, "no officers configured: %s impossible", what);
+        return coord_detail(call, SIGIL_E_PERMISSION, "no officers configured: %s impossible", what);
     if (n > SIGIL_COORD_MAX_OFFICERS)
-        return detail(call, SIGIL_E_TOO_LARGE, "too many approvals");
+        return coord_detail(call, SIGIL_E_TOO_LARGE, "too many approvals");
     for (size_t i = 0; i < n; i++) {
         ap[i].officer = in[i]->officer;
         ap[i].signature = in[i]->signature.data;
@@ -1881,7 +1879,7 @@ static int keygen_approved(sigil_coord *c, sigil_rpc_call *call,
         crypto_hash_sha256(h, b.data, b.size);
     sigil_buf_free(&b);
     if (rc)
-        return detail(call, rc, "keygen request not encodable");
+        return coord_detail(call, rc, "keygen request not encodable");
     pthread_mutex_lock(&c->breaker_mu);
     epoch = c->breaker.epoch;
     rc = sigil_breaker_verify(&pol, req->statement.data, req->statement.len, ap,
@@ -1902,7 +1900,7 @@ static int keygen_approved(sigil_coord *c, sigil_rpc_call *call,
                           : rc == SIGIL_E_EXPIRED
                               ? "the statement has expired (or expires too far ahead)"
                               : sigil_strerror(rc);
-        return detail(call, rc,
+        return coord_detail(call, rc,
                       "keygen refused: %s (needs %u approvals by distinct configured officers "
                       "over action \"keygen\", cluster \"%s\", this key id and parameters)",
                       why, c->cfg->approvals_required, c->cfg->cluster_id);
@@ -1910,7 +1908,7 @@ static int keygen_approved(sigil_coord *c, sigil_rpc_call *call,
     rc = sigil_breaker_nonces_use(c->nonces, stmt.nonce, stmt.expires_unix, now);
     pthread_mutex_unlock(&c->breaker_mu);
     if (rc)
-        return detail(call, rc, "keygen refused: %s",
+        return coord_detail(call, rc, "keygen refused: %s",
                       rc == SIGIL_E_REPLAY ? "this approval statement was used before"
                                            : sigil_strerror(rc));
     return SIGIL_OK;
@@ -1938,18 +1936,18 @@ static int h_keygen(void *ctx, sigil_rpc_call *call)
     if (atomic_load(&c->halted))
         return halted_detail(c, call);
     if (!sigil_coord_scheme_name((int)req->scheme))
-        return detail(call, SIGIL_E_INVALID, "unknown scheme %d", (int)req->scheme);
+        return coord_detail(call, SIGIL_E_INVALID, "unknown scheme %d", (int)req->scheme);
     if (t < 1 || t > n || n < 2)
-        return detail(call, SIGIL_E_THRESHOLD, "threshold %u with %zu nodes", t, n);
+        return coord_detail(call, SIGIL_E_THRESHOLD, "threshold %u with %zu nodes", t, n);
     if (keys_find(c, call->key_id))
-        return detail(call, SIGIL_E_EXISTS, "key '%s' exists", call->key_id);
+        return coord_detail(call, SIGIL_E_EXISTS, "key '%s' exists", call->key_id);
     if ((rc = keygen_approved(c, call, req)))
         return rc;
     for (size_t i = 0; i < n; i++) {
         parties[i] = c->nodes[i].cfg->id;
         s.nodes[i] = &c->nodes[i];
         if ((rc = ensure_peer(c, &c->nodes[i])))
-            return detail(call, SIGIL_E_UNAVAILABLE,
+            return coord_detail(call, SIGIL_E_UNAVAILABLE,
                           "node %u unreachable: every node takes part in key generation",
                           parties[i]);
     }
@@ -1973,18 +1971,18 @@ static int h_keygen(void *ctx, sigil_rpc_call *call)
     }
     memset(res, 0, sizeof res);
     if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, c->cfg->keygen_timeout_ms, 16)))
-        detail(call, rc, "key generation failed: %s", s.detail);
+        coord_detail(call, rc, "key generation failed: %s", s.detail);
     for (size_t i = 0; rc == SIGIL_OK && i < n; i++) {
         Sigil__V1__SessionResponse *f = s.final[i];
         if (f->n_results != 1 ||
             open_env(c, f->results[0], parties[i], SIGIL_ENV_RESULT, s.session_id, &bodies[i]) ||
             sigil_env_dkg_result_decode(&res[i], bodies[i].data, bodies[i].size) ||
             res[i].scheme != req->scheme || strcmp(res[i].key_id, call->key_id))
-            rc = detail(call, SIGIL_E_CONFIRM, "node %u: bad key generation result", parties[i]);
+            rc = coord_detail(call, SIGIL_E_CONFIRM, "node %u: bad key generation result", parties[i]);
     }
     /* the key is registered only when every node's confirmation agrees */
     if (rc == SIGIL_OK && (rc = sigil_env_dkg_results_agree(res, n, &pub)))
-        detail(call, rc, "the nodes' confirmations disagree: key not registered");
+        coord_detail(call, rc, "the nodes' confirmations disagree: key not registered");
     if (rc == SIGIL_OK) {
         memset(&info, 0, sizeof info);
         snprintf(info.key_id, sizeof info.key_id, "%s", call->key_id);
@@ -2008,9 +2006,9 @@ static int h_keygen(void *ctx, sigil_rpc_call *call)
         if (rc == SIGIL_OK &&
             (rc = audit_event(c, SIGIL_AUDIT_KEYGEN, call->peer->uri, info.key_id, info.scheme,
                               info.public_key, info.pk_len, NULL)))
-            detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: key not registered");
+            coord_detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: key not registered");
         if (rc == SIGIL_OK && (rc = sigil_coord_registry_add(c->registry, &info)))
-            detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
+            coord_detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
         if (rc == SIGIL_OK && (rc = keys_add(c, k)) == SIGIL_OK)
             k = NULL;
     }
@@ -2089,7 +2087,7 @@ static int h_halt(void *ctx, sigil_rpc_call *call)
         c->breaker = st;
     pthread_mutex_unlock(&c->breaker_mu);
     if (rc)
-        return detail(call, rc, "halted in memory, but the halted state was not persisted: %s",
+        return coord_detail(call, rc, "halted in memory, but the halted state was not persisted: %s",
                       sigil_strerror(rc));
     if ((rc = audit_event(c, SIGIL_AUDIT_HALT, call->peer->uri, NULL, 0, NULL, 0, st.reason)))
         fprintf(stderr, "sigil-coordinator: halt (epoch %" PRIu64 ") not in the audit log: %s\n",
@@ -2131,7 +2129,7 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
     st = c->breaker;
     if (!st.halted) {
         pthread_mutex_unlock(&c->breaker_mu);
-        return detail(call, SIGIL_E_STATE, "not halted");
+        return coord_detail(call, SIGIL_E_STATE, "not halted");
     }
     rc = sigil_breaker_verify(&pol, req->statement.data, req->statement.len, ap,
                               req->n_approvals, "resume", now, st.epoch, &stmt);
@@ -2147,7 +2145,7 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
                           : rc == SIGIL_E_EXPIRED
                               ? "the statement has expired (or expires too far ahead)"
                               : sigil_strerror(rc);
-        return detail(call, rc,
+        return coord_detail(call, rc,
                       "resume refused: %s (needs %u approvals by distinct configured officers "
                       "over action \"resume\", cluster \"%s\", halt epoch 0 or %" PRIu64 ")",
                       why, c->cfg->approvals_required, c->cfg->cluster_id, st.epoch);
@@ -2155,7 +2153,7 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
     rc = sigil_breaker_nonces_use(c->nonces, stmt.nonce, stmt.expires_unix, now);
     if (rc) {
         pthread_mutex_unlock(&c->breaker_mu);
-        return detail(call, rc, "resume refused: %s",
+        return coord_detail(call, rc, "resume refused: %s",
                       rc == SIGIL_E_REPLAY ? "this approval statement was used before"
                                            : sigil_strerror(rc));
     }
@@ -2164,7 +2162,7 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
         crypto_hash_sha256(sh, req->statement.data, req->statement.len);
         if ((rc = audit_event(c, SIGIL_AUDIT_RESUME, call->peer->uri, NULL, 0, sh, 32, NULL))) {
             pthread_mutex_unlock(&c->breaker_mu);
-            return detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: still halted");
+            return coord_detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: still halted");
         }
     }
     st.halted = 0;
@@ -2175,7 +2173,7 @@ static int h_resume(void *ctx, sigil_rpc_call *call)
     }
     pthread_mutex_unlock(&c->breaker_mu);
     if (rc)
-        return detail(call, rc, "resume not persisted; still halted");
+        return coord_detail(call, rc, "resume not persisted; still halted");
     resp.halted = 0;
     resp.halt_epoch = st.epoch;
     if (!req->local_only) {
@@ -2527,7 +2525,7 @@ int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action
     uint64_t now = (uint64_t)time(NULL);
     for (size_t i = 0; i < n; i++)
         if (!in[i] || !in[i]->officer)
-            return detail(call, SIGIL_E_ENCODING, "%s refused: approval %zu malformed", action, i);
+            return coord_detail(call, SIGIL_E_ENCODING, "%s refused: approval %zu malformed", action, i);
     int rc = approvals_from(c, call, action, in, n, ap, &pol);
     if (rc)
         return rc;
@@ -2541,7 +2539,7 @@ int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action
         rc = sigil_breaker_nonces_use(c->nonces, st->nonce, st->expires_unix, now);
         pthread_mutex_unlock(&c->breaker_mu);
         if (rc)
-            return detail(call, rc, "%s refused: %s", action,
+            return coord_detail(call, rc, "%s refused: %s", action,
                           rc == SIGIL_E_REPLAY ? "this approval statement was used before"
                                                : sigil_strerror(rc));
         return SIGIL_OK;
@@ -2556,7 +2554,7 @@ int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action
                           ? "the statement is for another action, cluster, key or parameters"
                       : rc == SIGIL_E_EXPIRED ? "the statement has expired (or expires too far ahead)"
                                               : sigil_strerror(rc);
-    return detail(call, rc,
+    return coord_detail(call, rc,
                   "%s refused: %s (needs %u approvals by distinct configured officers over "
                   "action \"%s\", cluster \"%s\", this key id and parameters)",
                   action, why, c->cfg->approvals_required, action, c->cfg->cluster_id);
@@ -2584,7 +2582,7 @@ int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_k
     key_rt *k = NULL;
     int rc = key_rt_new(c, info, &k);
     if (rc == SIGIL_OK && (rc = sigil_coord_registry_add(c->registry, info)))
-        detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
+        coord_detail(call, rc, "key registry not written: %s", sigil_strerror(rc));
     if (rc == SIGIL_OK && (rc = keys_add(c, k)) == SIGIL_OK)
         k = NULL;
     key_rt_free(k);

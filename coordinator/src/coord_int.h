@@ -77,6 +77,10 @@ int coord_lifecycle_register(sigil_coord *c, sigil_rpc_server *srv);
 /* Sign refused for a key that is not active: the status and message
  * (retired: never signs again; pending: being refreshed, retry). */
 int coord_key_inactive(sigil_rpc_call *call, const char *key_id, int state);
+/* Sets the call's status message (printf format) and returns rc: the one
+ * way a coordinator handler explains a refusal. */
+int coord_detail(sigil_rpc_call *call, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 const sigil_coord_config *coord_cfg(const sigil_coord *c);
 /* The i-th configured node (NULL past the end). */

@@ -34,17 +34,6 @@
 #define ADMIN_IMPORT_KEY "/sigil.v1.Admin/ImportKey"
 #define IMPORT_REQ_MAX (256u * 1024u)
 
-static int fail(sigil_rpc_call *call, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(sigil_rpc_call *call, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(call->detail, sizeof call->detail, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static int h_import_prepare(void *ctx, sigil_rpc_call *call)
 {
     sigil_coord *c = ctx;
@@ -70,13 +59,13 @@ static int h_import_prepare(void *ctx, sigil_rpc_call *call)
                                 &sigil__v1__node_status_response__descriptor, &m,
                                 cfg->node_timeout_ms, &st);
         if (rc)
-            return fail(call, SIGIL_E_UNAVAILABLE,
+            return coord_detail(call, SIGIL_E_UNAVAILABLE,
                         "node %u unreachable (%s): every node takes part in an import",
                         n->cfg->id, st.detail[0] ? st.detail : sigil_strerror(rc));
         Sigil__V1__NodeStatusResponse *r = (Sigil__V1__NodeStatusResponse *)m;
         if (r->node_id != n->cfg->id || r->envelope_cert.len != SIGIL_ENV_CERT_LEN) {
             sigil_rpc_msg_free(m);
-            return fail(call, SIGIL_E_ENCODING, "node %u gave no envelope certificate",
+            return coord_detail(call, SIGIL_E_ENCODING, "node %u gave no envelope certificate",
                         n->cfg->id);
         }
         memcpy(raw[nn], r->envelope_cert.data, SIGIL_ENV_CERT_LEN);
@@ -88,7 +77,7 @@ static int h_import_prepare(void *ctx, sigil_rpc_call *call)
         nn++;
     }
     if (pr->node_id && !nn)
-        return fail(call, SIGIL_E_NOT_FOUND, "no node %u in this cluster", pr->node_id);
+        return coord_detail(call, SIGIL_E_NOT_FOUND, "no node %u in this cluster", pr->node_id);
     resp.nodes = cp;
     resp.n_nodes = nn;
     return sigil_rpc_pack(&resp.base, call->resp);
@@ -148,48 +137,48 @@ static int import_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Imp
     if ((rc = coord_check_running(c, call)))
         return rc;
     if (!call->key_id || !call->key_id[0])
-        return fail(call, SIGIL_E_INVALID, "import: key_id is required");
+        return coord_detail(call, SIGIL_E_INVALID, "import: key_id is required");
     if (req->scheme < 1 || req->scheme > 4)
-        return fail(call, SIGIL_E_VERSION, "import of scheme %d is not supported", (int)req->scheme);
+        return coord_detail(call, SIGIL_E_VERSION, "import of scheme %d is not supported", (int)req->scheme);
     if (req->num_parties != n || req->threshold < 2 || req->threshold > n)
-        return fail(call, SIGIL_E_THRESHOLD,
+        return coord_detail(call, SIGIL_E_THRESHOLD,
                     "import: %u of %u parties, but this cluster has %zu nodes (all take part; "
                     "2 <= t <= n)", req->threshold, req->num_parties, n);
     if (req->public_key.len != (req->scheme == 2 || req->scheme == 4 ? 33u : 32u))
-        return fail(call, SIGIL_E_ENCODING, "import: public key of %zu bytes for this scheme",
+        return coord_detail(call, SIGIL_E_ENCODING, "import: public key of %zu bytes for this scheme",
                     req->public_key.len);
     if (req->session_id.len != 32)
-        return fail(call, SIGIL_E_ENCODING, "import: session_id must be 32 bytes");
+        return coord_detail(call, SIGIL_E_ENCODING, "import: session_id must be 32 bytes");
     if (coord_key_exists(c, call->key_id))
-        return fail(call, SIGIL_E_EXISTS, "key '%s' exists", call->key_id);
+        return coord_detail(call, SIGIL_E_EXISTS, "key '%s' exists", call->key_id);
     uint8_t ph[32];
     if ((rc = sigil_dealing_params_hash(call->key_id, (uint16_t)req->scheme, req->threshold,
                                         req->num_parties, req->public_key.data,
                                         req->public_key.len, ph)))
-        return fail(call, rc, "import: parameters not encodable");
+        return coord_detail(call, rc, "import: parameters not encodable");
     sigil_breaker_statement st;
     if ((rc = coord_approvals_use(c, call, "import", &req->statement, req->approvals,
                                   req->n_approvals, call->key_id, ph, &st)))
         return rc;
     /* one dealing per node */
     if (req->n_dealings != n)
-        return fail(call, SIGIL_E_INVALID, "import: %zu dealings for %zu nodes", req->n_dealings, n);
+        return coord_detail(call, SIGIL_E_INVALID, "import: %zu dealings for %zu nodes", req->n_dealings, n);
     for (size_t i = 0; i < n; i++) {
         coord_node *nd = coord_node_at(c, i);
         parties[i] = nd->cfg->id;
         if (req->scheme == SIGIL__V1__SCHEME__SCHEME_ECDSA_SECP256K1 && parties[i] != i + 1)
-            return fail(call, SIGIL_E_PARTICIPANT, "an ECDSA key needs nodes 1..n");
+            return coord_detail(call, SIGIL_E_PARTICIPANT, "an ECDSA key needs nodes 1..n");
         dl[i] = NULL;
         for (size_t j = 0; j < n; j++)
             if (req->dealings[j]->node_id == parties[i]) {
                 if (dl[i])
-                    return fail(call, SIGIL_E_INVALID, "import: two dealings for node %u", parties[i]);
+                    return coord_detail(call, SIGIL_E_INVALID, "import: two dealings for node %u", parties[i]);
                 dl[i] = req->dealings[j];
             }
         if (!dl[i])
-            return fail(call, SIGIL_E_INVALID, "import: no dealing for node %u", parties[i]);
+            return coord_detail(call, SIGIL_E_INVALID, "import: no dealing for node %u", parties[i]);
         if (coord_ensure_peer(c, nd))
-            return fail(call, SIGIL_E_UNAVAILABLE,
+            return coord_detail(call, SIGIL_E_UNAVAILABLE,
                         "node %u unreachable: every node takes part in an import", parties[i]);
     }
 
@@ -232,27 +221,27 @@ static int import_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Imp
             rc = sigil_rpc_pack(&r.base, &starts[i]);
     }
     if (rc == SIGIL_OK && (rc = coord_session_run(&s, starts, cfg->keygen_timeout_ms, 8)))
-        fail(call, rc, "import failed on the nodes (nothing registered): %s", s.detail);
+        coord_detail(call, rc, "import failed on the nodes (nothing registered): %s", s.detail);
     for (size_t i = 0; rc == SIGIL_OK && i < n; i++) {
         Sigil__V1__SessionResponse *f = s.final[i];
         if (f->n_results != 1 ||
             coord_open_result(c, f->results[0], parties[i], s.session_id, &bodies[i]) ||
             sigil_env_dkg_result_decode(&res[i], bodies[i].data, bodies[i].size) ||
             res[i].scheme != req->scheme || strcmp(res[i].key_id, call->key_id))
-            rc = fail(call, SIGIL_E_CONFIRM, "node %u: bad import result", parties[i]);
+            rc = coord_detail(call, SIGIL_E_CONFIRM, "node %u: bad import result", parties[i]);
     }
     /* registered only when every node confirms the same key and commitments */
     if (rc == SIGIL_OK && (rc = sigil_env_dkg_results_agree(res, n, &pub)))
-        fail(call, rc, "the nodes' import confirmations disagree: key not registered");
+        coord_detail(call, rc, "the nodes' import confirmations disagree: key not registered");
     if (rc == SIGIL_OK && (res[0].public_key_len != req->public_key.len ||
                            memcmp(res[0].public_key, req->public_key.data, req->public_key.len)))
-        rc = fail(call, SIGIL_E_MISMATCH,
+        rc = coord_detail(call, SIGIL_E_MISMATCH,
                   "the nodes hold a key other than the approved one: not registered");
     sigil_coord_key info;
     memset(&info, 0, sizeof info);
     if (rc == SIGIL_OK && (res[0].public_key_len > SIGIL_COORD_PK_MAX ||
                            res[0].public_package_len > SIGIL_COORD_PACKAGE_MAX))
-        rc = fail(call, SIGIL_E_TOO_LARGE, "import result too large");
+        rc = coord_detail(call, SIGIL_E_TOO_LARGE, "import result too large");
     if (rc == SIGIL_OK) {
         snprintf(info.key_id, sizeof info.key_id, "%s", call->key_id);
         info.scheme = (int)req->scheme;
@@ -268,7 +257,7 @@ static int import_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Imp
         info.share_version = 1;
         /* fail-closed: recorded before it is registered */
         if (audit_import(c, call, req, "import-registered", SIGIL_OK))
-            rc = fail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: imported key not registered");
+            rc = coord_detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: imported key not registered");
     }
     if (rc == SIGIL_OK)
         rc = coord_register_key(c, call, &info, ki);

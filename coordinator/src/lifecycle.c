@@ -52,29 +52,18 @@
 /* one lifecycle operation at a time (they are rare and change keys.json) */
 static pthread_mutex_t lc_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static int lc_detail(sigil_rpc_call *call, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int lc_detail(sigil_rpc_call *call, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(call->detail, sizeof call->detail, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 int coord_key_inactive(sigil_rpc_call *call, const char *key_id, int state)
 {
     if (state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED)
-        return lc_detail(call, SIGIL_E_STATE,
+        return coord_detail(call, SIGIL_E_STATE,
                          "key '%s' is retired: its shares are destroyed and it never signs "
                          "again (its public key stays available for verification)",
                          key_id);
     if (state == SIGIL__V1__KEY_STATE__KEY_STATE_PENDING)
-        return lc_detail(call, SIGIL_E_UNAVAILABLE,
+        return coord_detail(call, SIGIL_E_UNAVAILABLE,
                          "key '%s' is being refreshed (share rotation); retry in a few seconds",
                          key_id);
-    return lc_detail(call, SIGIL_E_STATE, "key '%s' is not active", key_id);
+    return coord_detail(call, SIGIL_E_STATE, "key '%s' is not active", key_id);
 }
 
 /* SHA-256(RefreshRequest | RetireRequest{key_id}) */
@@ -174,7 +163,7 @@ static int lc_reach_all(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_
                 break;
         }
         if (rc)
-            return lc_detail(call, SIGIL_E_UNAVAILABLE,
+            return coord_detail(call, SIGIL_E_UNAVAILABLE,
                              "node %u unreachable (%s): %s needs every share holder of '%s'; "
                              "nothing changed, the approvals stay usable",
                              k->parties[i], st.detail[0] ? st.detail : sigil_strerror(rc), op,
@@ -188,10 +177,10 @@ static int lc_reach_all(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_
         int halted = r->halted;
         sigil_rpc_msg_free(m);
         if (halted)
-            return lc_detail(call, SIGIL_E_HALTED, "node %u is halted: %s refused; nothing changed",
+            return coord_detail(call, SIGIL_E_HALTED, "node %u is halted: %s refused; nothing changed",
                              k->parties[i], op);
         if (!ok)
-            return lc_detail(call, SIGIL_E_STATE,
+            return coord_detail(call, SIGIL_E_STATE,
                              "node %u does not hold share version %u of '%s': %s refused; "
                              "nothing changed",
                              k->parties[i], k->share_version, k->key_id, op);
@@ -223,13 +212,13 @@ static int refresh_locked(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1_
     if ((rc = coord_check_running(c, call)))
         return rc;
     if (coord_key_info(c, call->key_id, info))
-        return lc_detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
+        return coord_detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
     if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
-        return lc_detail(call, SIGIL_E_STATE, "key '%s' is %s: refresh refused", info->key_id,
+        return coord_detail(call, SIGIL_E_STATE, "key '%s' is %s: refresh refused", info->key_id,
                          info->state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED ? "retired"
                                                                                 : "not active");
     if (info->threshold < 2)
-        return lc_detail(call, SIGIL_E_THRESHOLD,
+        return coord_detail(call, SIGIL_E_THRESHOLD,
                          "key '%s' is 1-of-%u: every share is the whole key, a refresh cannot help",
                          info->key_id, info->num_parties);
     if ((rc = lc_reach_all(c, call, info, "refresh")))
@@ -246,7 +235,7 @@ static int refresh_locked(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1_
     snprintf(text, sizeof text, "refresh approved by %.100s: share version %u, starting", who,
              info->share_version);
     if (lc_audit(c, SIGIL_AUDIT_REFRESH, call->peer->uri, info, sh, 0, text))
-        return lc_detail(call, SIGIL_E_UNAVAILABLE,
+        return coord_detail(call, SIGIL_E_UNAVAILABLE,
                          "audit log unavailable: refresh not started (the statement is used; "
                          "propose a new one once the log writes again)");
     *started = 1;
@@ -255,7 +244,7 @@ static int refresh_locked(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1_
     sigil_coord_key pend = *info;
     pend.state = SIGIL__V1__KEY_STATE__KEY_STATE_PENDING;
     if ((rc = coord_key_replace(c, &pend, 0)))
-        return lc_detail(call, rc, "refresh not started: %s", sigil_strerror(rc));
+        return coord_detail(call, rc, "refresh not started: %s", sigil_strerror(rc));
 
     coord_session s;
     sigil_buf starts[SIGIL_COORD_MAX_NODES], bodies[SIGIL_COORD_MAX_NODES];
@@ -288,23 +277,23 @@ static int refresh_locked(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1_
     }
     if (rc == SIGIL_OK &&
         (rc = coord_session_run(&s, starts, coord_cfg(c)->keygen_timeout_ms, 16)))
-        lc_detail(call, rc, "refresh session failed: %s", s.detail);
+        coord_detail(call, rc, "refresh session failed: %s", s.detail);
     for (size_t i = 0; rc == SIGIL_OK && i < n; i++) {
         Sigil__V1__SessionResponse *f = s.final[i];
         if (f->n_results != 1 ||
             coord_open_result(c, f->results[0], info->parties[i], s.session_id, &bodies[i]) ||
             sigil_env_dkg_result_decode(&res[i], bodies[i].data, bodies[i].size) ||
             res[i].scheme != info->scheme || strcmp(res[i].key_id, info->key_id))
-            rc = lc_detail(call, SIGIL_E_CONFIRM, "node %u: bad refresh result", info->parties[i]);
+            rc = coord_detail(call, SIGIL_E_CONFIRM, "node %u: bad refresh result", info->parties[i]);
     }
     if (rc == SIGIL_OK && (rc = sigil_env_dkg_results_agree(res, n, &pub)))
-        lc_detail(call, rc, "the nodes' refresh results disagree");
+        coord_detail(call, rc, "the nodes' refresh results disagree");
     /* the point of a refresh: the public key is exactly the old one */
     if (rc == SIGIL_OK && (res[0].public_key_len != info->pk_len ||
                            memcmp(res[0].public_key, info->public_key, info->pk_len)))
-        rc = lc_detail(call, SIGIL_E_MISMATCH, "refresh changed the public key: refused");
+        rc = coord_detail(call, SIGIL_E_MISMATCH, "refresh changed the public key: refused");
     if (rc == SIGIL_OK && res[0].public_package_len > SIGIL_COORD_PACKAGE_MAX)
-        rc = lc_detail(call, SIGIL_E_TOO_LARGE, "public package too large");
+        rc = coord_detail(call, SIGIL_E_TOO_LARGE, "public package too large");
     if (rc == SIGIL_OK) {
         sigil_coord_key nk = *info;
         memcpy(nk.package, res[0].public_package, res[0].public_package_len);
@@ -312,7 +301,7 @@ static int refresh_locked(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1_
         nk.share_version = info->share_version + 1;
         nk.state = SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE;
         if ((rc = coord_key_replace(c, &nk, 1)))
-            lc_detail(call, rc, "nodes refreshed but keys.json not written: %s", sigil_strerror(rc));
+            coord_detail(call, rc, "nodes refreshed but keys.json not written: %s", sigil_strerror(rc));
         else
             *info = nk;
     }
@@ -384,7 +373,7 @@ static int h_retire(void *ctx, sigil_rpc_call *call)
     pthread_mutex_lock(&lc_mu);
     if (coord_key_info(c, call->key_id, &info)) {
         pthread_mutex_unlock(&lc_mu);
-        return lc_detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
+        return coord_detail(call, SIGIL_E_NOT_FOUND, "unknown key '%s'", call->key_id);
     }
     int again = info.state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED;
     /* a first retire needs every share holder; a repeated one (to finish
@@ -404,7 +393,7 @@ static int h_retire(void *ctx, sigil_rpc_call *call)
     snprintf(text, sizeof text, "retire approved by %.100s%s", who, again ? " (repeated)" : "");
     if (lc_audit(c, SIGIL_AUDIT_CEREMONY, call->peer->uri, &info, sh, 0, text)) {
         pthread_mutex_unlock(&lc_mu);
-        return lc_detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: retire not done");
+        return coord_detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable: retire not done");
     }
     if (!again) {
         sigil_coord_key r = info;
@@ -414,7 +403,7 @@ static int h_retire(void *ctx, sigil_rpc_call *call)
                      sigil_errname(rc), who);
             (void)lc_audit(c, SIGIL_AUDIT_CEREMONY, call->peer->uri, &info, sh, rc, text);
             pthread_mutex_unlock(&lc_mu);
-            return lc_detail(call, rc, "retire not recorded: %s; nothing destroyed",
+            return coord_detail(call, rc, "retire not recorded: %s; nothing destroyed",
                              sigil_strerror(rc));
         }
         info = r;
