@@ -37,59 +37,6 @@
 #define DETAIL(call, ...) snprintf((call)->detail, sizeof (call)->detail, __VA_ARGS__)
 #endif
 
-static const char *why(int rc)
-{
-    switch (rc) {
-    case SIGIL_E_THRESHOLD: return "too few approvals";
-    case SIGIL_E_PERMISSION: return "an approval names an officer not configured on this node";
-    case SIGIL_E_PARTICIPANT: return "two approvals by the same officer";
-    case SIGIL_E_SIGNATURE: return "an approval signature does not verify";
-    case SIGIL_E_ENCODING: return "the statement is missing or does not decode";
-    case SIGIL_E_MISMATCH: return "the statement is for another action, cluster, key or parameters";
-    case SIGIL_E_EXPIRED: return "the statement has expired";
-    default: return sigil_strerror(rc);
-    }
-}
-
-/* k-of-m approvals of `action` for key_id and params_hash (this node's
- * policy); names gets the approving officers, stmt_hash SHA-256(statement). */
-static int approved(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
-                    const char *action, const uint8_t ph[32], uint8_t stmt_hash[32], char *names,
-                    size_t cap)
-{
-    const node_config *cfg = node_cfg(nd);
-    sigil_breaker_approval ap[SIGIL_BREAKER_MAX_OFFICERS];
-    sigil_breaker_statement st;
-    if (rq->n_approvals > SIGIL_BREAKER_MAX_OFFICERS)
-        return SIGIL_E_TOO_LARGE;
-    size_t o = 0;
-    names[0] = 0;
-    for (size_t i = 0; i < rq->n_approvals; i++) {
-        ap[i].officer = rq->approvals[i]->officer;
-        ap[i].signature = rq->approvals[i]->signature.data;
-        ap[i].signature_len = rq->approvals[i]->signature.len;
-        int w = snprintf(names + o, cap - o, "%s%s", i ? "," : "", ap[i].officer);
-        if (w > 0 && (size_t)w < cap - o)
-            o += (size_t)w;
-    }
-    sigil_breaker_policy pol = {cfg->officers, cfg->nofficers, cfg->resume_k, cfg->cluster_id, 3600};
-    int rc = cfg->nofficers ? SIGIL_OK : SIGIL_E_PERMISSION;
-    if (!rc)
-        rc = sigil_breaker_verify(&pol, rq->statement.data, rq->statement.len, ap, rq->n_approvals,
-                                  action, (uint64_t)time(NULL), 0, &st);
-    if (!rc && (strcmp(st.key_id, rq->key_id) || st.params_hash_len != 32 ||
-                sodium_memcmp(st.params_hash, ph, 32)))
-        rc = SIGIL_E_MISMATCH;
-    if (rc) {
-        DETAIL(call, "%s refused by node %u: %s (needs %u approvals by distinct officers "
-                     "configured here, over action \"%s\", this key and parameters)",
-               action, cfg->node_id, why(rc), cfg->resume_k, action);
-        return rc;
-    }
-    crypto_hash_sha256(stmt_hash, rq->statement.data, rq->statement.len);
-    return SIGIL_OK;
-}
-
 static const uint8_t *officer_pk(const node_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->nofficers; i++)
@@ -175,7 +122,8 @@ int node_backup_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         return rc;
     }
     sigil_backup_params_hash(rq->key_id, cfg->resume_k, rq->params.data, rq->params.len, ph);
-    if ((rc = approved(nd, call, rq, "backup", ph, stmt_hash, names, sizeof names)))
+    if ((rc = node_approvals_check(nd, call, "backup", rq->key_id, ph, rq->statement, rq->approvals,
+                                   rq->n_approvals, stmt_hash, names, sizeof names)))
         return rc;
     /* every configured officer, each backup key certified by its officer */
     if (m != cfg->nofficers || cfg->resume_k > m) {
@@ -313,7 +261,8 @@ int node_restore_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSes
     }
     int rc = sigil_backup_restore_params_hash(rq->key_id, cfg->node_id, rq->params.data,
                                               rq->params.len, ph);
-    if (!rc) rc = approved(nd, call, rq, "restore", ph, stmt_hash, names, sizeof names);
+    if (!rc) rc = node_approvals_check(nd, call, "restore", rq->key_id, ph, rq->statement, rq->approvals,
+                                         rq->n_approvals, stmt_hash, names, sizeof names);
     if (rc)
         return rc;
     static sigil_backup_section sec; /* views into the request; under the node lock */

@@ -37,64 +37,6 @@
 #define DETAIL(call, ...) snprintf((call)->detail, sizeof (call)->detail, __VA_ARGS__)
 #endif
 
-static const char *approval_why(int rc)
-{
-    switch (rc) {
-    case SIGIL_E_THRESHOLD: return "too few approvals";
-    case SIGIL_E_PERMISSION: return "an approval names an officer not configured on this node";
-    case SIGIL_E_PARTICIPANT: return "two approvals by the same officer";
-    case SIGIL_E_SIGNATURE: return "an approval signature does not verify";
-    case SIGIL_E_ENCODING: return "the statement is missing or does not decode";
-    case SIGIL_E_MISMATCH: return "the statement is for another action, cluster, key or parameters";
-    case SIGIL_E_EXPIRED: return "the statement has expired";
-    default: return sigil_strerror(rc);
-    }
-}
-
-/* k-of-m approvals of action "import" for exactly this key and these
- * parameters; *stmt_hash = SHA-256(statement) for the audit record. */
-static int approvals_ok(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
-                        uint8_t stmt_hash[32], char *names, size_t cap)
-{
-    const node_config *cfg = node_cfg(nd);
-    sigil_breaker_approval ap[SIGIL_BREAKER_MAX_OFFICERS];
-    sigil_breaker_statement st;
-    uint8_t ph[32];
-    if (rq->n_approvals > SIGIL_BREAKER_MAX_OFFICERS) {
-        DETAIL(call, "import refused: too many approvals");
-        return SIGIL_E_TOO_LARGE;
-    }
-    size_t o = 0;
-    names[0] = 0;
-    for (size_t i = 0; i < rq->n_approvals; i++) {
-        ap[i].officer = rq->approvals[i]->officer;
-        ap[i].signature = rq->approvals[i]->signature.data;
-        ap[i].signature_len = rq->approvals[i]->signature.len;
-        int w = snprintf(names + o, cap - o, "%s%s", i ? "," : "", ap[i].officer);
-        if (w > 0 && (size_t)w < cap - o)
-            o += (size_t)w;
-    }
-    sigil_breaker_policy pol = {cfg->officers, cfg->nofficers, cfg->resume_k, cfg->cluster_id, 3600};
-    int rc = cfg->nofficers ? SIGIL_OK : SIGIL_E_PERMISSION;
-    if (!rc)
-        rc = sigil_breaker_verify(&pol, rq->statement.data, rq->statement.len, ap, rq->n_approvals,
-                                  "import", (uint64_t)time(NULL), 0, &st);
-    if (!rc)
-        rc = sigil_dealing_params_hash(rq->key_id, (uint16_t)rq->scheme, rq->threshold,
-                                       rq->num_parties, rq->params.data, rq->params.len, ph);
-    if (!rc && (strcmp(st.key_id, rq->key_id) || st.params_hash_len != 32 ||
-                sodium_memcmp(st.params_hash, ph, 32)))
-        rc = SIGIL_E_MISMATCH;
-    if (rc) {
-        DETAIL(call, "import refused by node %u: %s (needs %u approvals by distinct officers "
-                     "configured here, over action \"import\", this key and parameters)",
-               cfg->node_id, approval_why(rc), cfg->resume_k);
-        return rc;
-    }
-    crypto_hash_sha256(stmt_hash, rq->statement.data, rq->statement.len);
-    return SIGIL_OK;
-}
-
 /* The dealing for this node, decoded and checked against the request. */
 static int dealing_ok(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq,
                       sigil_dealing *d)
@@ -264,7 +206,11 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         return SIGIL_E_EXISTS;
     uint8_t stmt_hash[32];
     char names[SIGIL_AUDIT_REQID_MAX];
-    if ((rc = approvals_ok(nd, call, rq, stmt_hash, names, sizeof names)))
+    uint8_t ph[32];
+    if ((rc = sigil_dealing_params_hash(rq->key_id, (uint16_t)rq->scheme, rq->threshold,
+                                        rq->num_parties, rq->params.data, rq->params.len, ph)) ||
+        (rc = node_approvals_check(nd, call, "import", rq->key_id, ph, rq->statement, rq->approvals,
+                                   rq->n_approvals, stmt_hash, names, sizeof names)))
         return rc;
     sigil_dealing d;
     if ((rc = dealing_ok(nd, call, rq, &d)))

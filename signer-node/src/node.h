@@ -233,6 +233,16 @@ int send_each(node *nd, session *s, outbox *o, uint32_t round, const sigil_buf *
 int ecdsa_out_init(sigil_buf *out, size_t count);
 
 /* ---- refresh.c: share refresh (SESSION_KIND_REFRESH) and retirement ---- */
+/* The officers' k-of-m approval of `action` (refresh, retire, import,
+ * backup, restore) on key_id with parameters hash ph, checked against THIS
+ * node's policy (its officer keys, resume_k as k, cluster id), the
+ * statement's nonce then burned in this node's used-nonce file (a replay is
+ * refused here, not only by the coordinator). sh = SHA-256(statement), who
+ * = "carol,dave". On refusal the call's detail says why and what is needed. */
+int node_approvals_check(node *nd, sigil_rpc_call *call, const char *action, const char *key_id,
+                         const uint8_t ph[32], ProtobufCBinaryData stmt,
+                         Sigil__V1__Approval *const *in, size_t n, uint8_t sh[32], char *who,
+                         size_t wholen);
 /* StartSession{kind REFRESH}: checks the officers' approvals (action
  * "refresh"), then the refresh DKG's round 1. Caller holds nd->mu. */
 int refresh_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq);

@@ -120,25 +120,37 @@ static int lc_params_hash(int retire, const char *key_id, uint8_t h[32])
     return rc;
 }
 
-/* Verify k-of-m approvals of stmt for action on key_id and burn its nonce.
- * sh: SHA-256 of the statement; who: "a,b" (the approving officers). */
-static int lc_approved(node *nd, sigil_rpc_call *call, const char *action, const char *key_id,
-                       ProtobufCBinaryData stmt, Sigil__V1__Approval *const *in, size_t n,
-                       uint8_t sh[32], char *who, size_t wholen)
+static const char *approval_why(int rc)
+{
+    switch (rc) {
+    case SIGIL_E_THRESHOLD: return "too few approvals";
+    case SIGIL_E_PERMISSION: return "an approval names an officer not configured on this node";
+    case SIGIL_E_PARTICIPANT: return "two approvals by the same officer";
+    case SIGIL_E_SIGNATURE: return "an approval signature does not verify";
+    case SIGIL_E_ENCODING: return "the statement is missing or does not decode";
+    case SIGIL_E_MISMATCH: return "the statement is for another action, cluster, key or parameters";
+    case SIGIL_E_EXPIRED: return "the statement has expired";
+    default: return sigil_strerror(rc);
+    }
+}
+
+/* node_approvals_check: see node.h */
+int node_approvals_check(node *nd, sigil_rpc_call *call, const char *action, const char *key_id,
+                         const uint8_t ph[32], ProtobufCBinaryData stmt,
+                         Sigil__V1__Approval *const *in, size_t n, uint8_t sh[32], char *who,
+                         size_t wholen)
 {
     sigil_breaker_approval ap[SIGIL_BREAKER_MAX_OFFICERS];
     sigil_breaker_statement st;
-    uint8_t ph[32];
     uint64_t now = (uint64_t)time(NULL);
     if (!nd->cfg.nofficers) {
         DETAIL(call, "no officer keys configured on node %u: %s impossible", nd->cfg.node_id, action);
         return SIGIL_E_PERMISSION;
     }
     if (n > SIGIL_BREAKER_MAX_OFFICERS) {
-        DETAIL(call, "too many approvals");
+        DETAIL(call, "%s refused by node %u: too many approvals", action, nd->cfg.node_id);
         return SIGIL_E_TOO_LARGE;
     }
-    who[0] = 0;
     for (size_t i = 0; i < n; i++) {
         if (!in[i] || !in[i]->officer) {
             DETAIL(call, "approval %zu malformed", i);
@@ -148,20 +160,20 @@ static int lc_approved(node *nd, sigil_rpc_call *call, const char *action, const
         ap[i].signature = in[i]->signature.data;
         ap[i].signature_len = in[i]->signature.len;
     }
-    int rc = lc_params_hash(!strcmp(action, "retire"), key_id, ph);
-    if (rc)
-        return rc;
     sigil_breaker_policy pol = {nd->cfg.officers, nd->cfg.nofficers, nd->cfg.resume_k,
                                 nd->cfg.cluster_id, 3600};
     pthread_mutex_lock(&nd->bmu);
-    rc = sigil_breaker_verify(&pol, stmt.data, stmt.len, ap, n, action, now, nd->epoch, &st);
+    int rc = sigil_breaker_verify(&pol, stmt.data, stmt.len, ap, n, action, now, nd->epoch, &st);
     if (!rc && (strcmp(st.key_id, key_id) || st.params_hash_len != 32 ||
                 sodium_memcmp(st.params_hash, ph, 32)))
         rc = SIGIL_E_MISMATCH;
     if (rc) {
         pthread_mutex_unlock(&nd->bmu);
-        DETAIL(call, "%s refused by node %u: %s (needs %u approvals by distinct configured officers over action \"%s\", this cluster, key '%s')",
-               action, nd->cfg.node_id, sigil_strerror(rc), nd->cfg.resume_k, action, key_id);
+        const char *why = approval_why(rc), *code = sigil_strerror(rc);
+        DETAIL(call, "%s refused by node %u: %s%s%s (needs %u approvals by distinct officers "
+                     "configured here, over action \"%s\", this cluster, key '%s' and parameters)",
+               action, nd->cfg.node_id, why, why == code ? "" : ": ", why == code ? "" : code,
+               nd->cfg.resume_k, action, key_id);
         return rc;
     }
     rc = sigil_breaker_nonces_use(nd->nonces, st.nonce, st.expires_unix, now);
@@ -173,6 +185,7 @@ static int lc_approved(node *nd, sigil_rpc_call *call, const char *action, const
     }
     crypto_hash_sha256(sh, stmt.data, stmt.len);
     size_t off = 0;
+    who[0] = 0;
     for (size_t i = 0; i < n && off + 1 < wholen; i++) {
         int l = snprintf(who + off, wholen - off, "%s%s", i ? "," : "", in[i]->officer);
         if (l < 0)
@@ -284,8 +297,10 @@ int refresh_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionR
     }
     uint8_t sh[32];
     char who[256];
-    if ((rc = lc_approved(nd, call, "refresh", k->key_id, rq->statement, rq->approvals,
-                          rq->n_approvals, sh, who, sizeof who)))
+    uint8_t ph[32];
+    if ((rc = lc_params_hash(0, k->key_id, ph)) ||
+        (rc = node_approvals_check(nd, call, "refresh", k->key_id, ph, rq->statement, rq->approvals,
+                                   rq->n_approvals, sh, who, sizeof who)))
         return rc;
     rc = seen_record(nd, rq->session_id.data, 1);
     if (rc) {
@@ -643,8 +658,11 @@ int refresh_h_retire(void *ctx, sigil_rpc_call *call)
     }
     uint8_t sh[32];
     char who[256];
-    rc = lc_approved(nd, call, "retire", key_id, rq->statement, rq->approvals, rq->n_approvals, sh,
-                     who, sizeof who);
+    uint8_t ph[32];
+    rc = lc_params_hash(1, key_id, ph);
+    if (!rc)
+        rc = node_approvals_check(nd, call, "retire", key_id, ph, rq->statement, rq->approvals,
+                                  rq->n_approvals, sh, who, sizeof who);
     if (rc) {
         pthread_mutex_unlock(&nd->mu);
         return rc;
