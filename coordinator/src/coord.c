@@ -1154,145 +1154,6 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
 }
 
 
-/* Coalescing. Concurrent Sign / SignBatch requests for one key are merged
- * into one node session (up to max_batch items), so the per-session costs
- * (RPCs, envelopes, the nodes' durable log writes) are shared. Leader /
- * follower: a request queues itself; if it is the head of the queue and
- * fewer than COALESCE_LEADERS sessions run for the key, it becomes a leader
- * and signs everything queued (its own request first, up to max_batch
- * items); otherwise it waits until its group is done or it is the head and
- * a slot is free. An idle request signs at once, alone. All requests of a
- * merged session share its outcome; each was validated before it was
- * queued. The nodes' audit records carry the SHA-256 of the merged
- * requests' hashes. Two sessions per key keep both stages busy (nodes
- * signing one session while the coordinator aggregates the other) and make
- * batches large: on this 2-core machine at 32 clients 2 gave ~800 sig/s,
- * ~0.5 ms coordinator and ~0.8 ms node CPU per signature, ~4 items per
- * session; 4 gave ~600 sig/s, 0.6 + 1.0 ms, ~2.3 items (back to back,
- * same cluster, docs/modules/coordinator.md). */
-#define COALESCE_LEADERS 2
-
-typedef struct sign_req {
-    const sign_item *items;
-    size_t m;
-    uint8_t hash[32];
-    sign_out *out;
-    int rc, done;
-    char why[200];
-    pthread_cond_t cv;                     /* signalled when done or when it should lead */
-    struct sign_req *next;
-} sign_req;
-
-static void run_group(sigil_coord *c, key_rt *k, sign_req *g)
-{
-    size_t total = 0, off = 0;
-    sign_item *items;
-    sign_out out;
-    crypto_hash_sha256_state h;
-    uint8_t hash[32];
-    char why[200] = "";
-    int rc;
-
-    for (sign_req *r = g; r; r = r->next)
-        total += r->m;
-    if (!g->next) { /* alone: no copies */
-        g->rc = sign_items(c, k, g->items, g->m, g->hash, g->out, g->why, sizeof g->why);
-        return;
-    }
-    memset(&out, 0, sizeof out);
-    items = calloc(total, sizeof *items);
-    out.sigs = calloc(total, sizeof *out.sigs);
-    out.recids = calloc(total, sizeof *out.recids);
-    crypto_hash_sha256_init(&h);
-    for (sign_req *r = g; r; r = r->next) {
-        if (items)
-            memcpy(items + off, r->items, r->m * sizeof *items);
-        off += r->m;
-        crypto_hash_sha256_update(&h, r->hash, 32);
-    }
-    crypto_hash_sha256_final(&h, hash);
-    rc = (!items || !out.sigs || !out.recids)
-             ? SIGIL_E_NOMEM
-             : sign_items(c, k, items, total, hash, &out, why, sizeof why);
-    off = 0;
-    for (sign_req *r = g; r; r = r->next) {
-        r->rc = rc;
-        snprintf(r->why, sizeof r->why, "%s", why);
-        if (rc == SIGIL_OK) {
-            memcpy(r->out->sigs, out.sigs + off, r->m * sizeof *out.sigs);
-            memcpy(r->out->recids, out.recids + off, r->m * sizeof *out.recids);
-            r->out->siglen = out.siglen;
-            r->out->nsigners = out.nsigners;
-            memcpy(r->out->signers, out.signers, sizeof out.signers);
-        }
-        off += r->m;
-    }
-    free(items);
-    free(out.sigs);
-    free(out.recids);
-}
-
-/* Wakeups are targeted (each request has its own condition variable): a
- * finished group wakes exactly its members, and a freed leader slot wakes
- * the request at the head of the queue, which then leads. */
-static int sign_coalesced(sigil_coord *c, key_rt *k, const sign_item *items, size_t m,
-                          const uint8_t hash[32], sign_out *out, char *why, size_t whylen)
-{
-    sign_req me;
-    memset(&me, 0, sizeof me);
-    me.items = items;
-    me.m = m;
-    memcpy(me.hash, hash, 32);
-    me.out = out;
-    pthread_cond_init(&me.cv, NULL);
-    pthread_mutex_lock(&k->bmu);
-    if (k->btail)
-        k->btail->next = &me;
-    else
-        k->bhead = &me;
-    k->btail = &me;
-    while (!me.done) {
-        if (k->leaders < COALESCE_LEADERS && k->bhead == &me) {
-            /* lead: take up to max_batch items from the queue (we are its
-             * head, so our own request is in the group) */
-            sign_req *g = k->bhead, *last = g;
-            size_t total = g->m;
-            while (last->next && total + last->next->m <= c->cfg->max_batch) {
-                last = last->next;
-                total += last->m;
-            }
-            k->bhead = last->next;
-            if (!k->bhead)
-                k->btail = NULL;
-            last->next = NULL;
-            k->leaders++;
-            /* a new head may lead too while slots are free */
-            if (k->bhead && k->leaders < COALESCE_LEADERS)
-                pthread_cond_signal(&k->bhead->cv);
-            pthread_mutex_unlock(&k->bmu);
-            run_group(c, k, g);
-            pthread_mutex_lock(&k->bmu);
-            k->leaders--;
-            for (sign_req *r = g, *n; r; r = n) {
-                n = r->next;
-                r->done = 1;
-                if (r != &me)
-                    pthread_cond_signal(&r->cv);
-            }
-            /* hand the freed slot to the request now at the head */
-            if (k->bhead)
-                pthread_cond_signal(&k->bhead->cv);
-        } else {
-            pthread_cond_wait(&me.cv, &k->bmu);
-        }
-    }
-    pthread_mutex_unlock(&k->bmu);
-    pthread_cond_destroy(&me.cv);
-    snprintf(why, whylen, "%s", me.why);
-    return me.rc;
-}
-
-
 /* ---- audit (fail-closed) ---- */
 
 static void entry_base(sigil_audit_entry *e, int type, const char *actor, const char *key_id,
@@ -1450,53 +1311,58 @@ static void entry_digest(sigil_audit_entry *e, const key_rt *k, const sign_item 
  * refused whether or not this record lands, and when the log itself is what
  * failed there is nothing to record it in). k and the first item are
  * recorded when known. */
+static void entry_request_id(sigil_audit_entry *e, ProtobufCBinaryData rid)
+{
+    if (rid.len) {
+        sodium_bin2hex(e->request_id, sizeof e->request_id, rid.data, rid.len < 63 ? rid.len : 63);
+        e->request_id_len = (uint8_t)strlen(e->request_id);
+    }
+}
+
+/* The record of a refused or failed sign request: k and the first item
+ * when known, the refusal text from call->detail. */
+static void entry_refused(sigil_audit_entry *e, const sigil_rpc_call *call, const key_rt *k,
+                          const sign_item *first, size_t m, ProtobufCBinaryData rid, int rc)
+{
+    entry_base(e, SIGIL_AUDIT_SIGN, call->peer->uri, k ? k->info.key_id : call->key_id,
+               k ? k->info.scheme : 0);
+    if (k && first)
+        entry_digest(e, k, first);
+    e->outcome = SIGIL_AUDIT_OUTCOME_ERROR;
+    e->error = rc;
+    int l = snprintf(e->errmsg, sizeof e->errmsg, "%s%s", m > 1 ? "batch refused: " : "",
+                     call->detail[0] ? call->detail : sigil_strerror(rc));
+    e->errmsg_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e->errmsg ? sizeof e->errmsg - 1 : (size_t)l);
+    entry_request_id(e, rid);
+}
+
+/* Record a request refused before it was queued (best effort: the request
+ * is refused whether or not this record lands, and when the log itself is
+ * what failed there is nothing to record it in). */
 static void audit_sign_refused(sigil_coord *c, sigil_rpc_call *call, const key_rt *k,
                                const sign_item *first, size_t m, ProtobufCBinaryData rid, int rc)
 {
     sigil_audit_entry e;
     if (!c->cfg->audit)
         return;
-    entry_base(&e, SIGIL_AUDIT_SIGN, call->peer->uri, k ? k->info.key_id : call->key_id,
-               k ? k->info.scheme : 0);
-    if (k && first)
-        entry_digest(&e, k, first);
-    e.outcome = SIGIL_AUDIT_OUTCOME_ERROR;
-    e.error = rc;
-    int l = snprintf(e.errmsg, sizeof e.errmsg, "%s%s", m > 1 ? "batch refused: " : "",
-                     call->detail[0] ? call->detail : sigil_strerror(rc));
-    e.errmsg_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.errmsg ? sizeof e.errmsg - 1 : (size_t)l);
-    if (rid.len) {
-        sodium_bin2hex(e.request_id, sizeof e.request_id, rid.data, rid.len < 63 ? rid.len : 63);
-        e.request_id_len = (uint8_t)strlen(e.request_id);
-    }
+    entry_refused(&e, call, k, first, m, rid, rc);
     (void)audit_append(c, &e, 1, NULL);
 }
 
-static int audit_sign(sigil_coord *c, const char *actor, key_rt *k, const sign_item *items,
-                      size_t m, const sign_out *out, ProtobufCBinaryData rid, uint64_t *seq)
+/* The record of signature j (sigs[j]) of a request by actor. */
+static void entry_signature(sigil_audit_entry *e, const char *actor, const key_rt *k,
+                            const sign_item *it, const sign_out *out, size_t j,
+                            ProtobufCBinaryData rid)
 {
-    *seq = 0;
-    if (!c->cfg->audit)
-        return SIGIL_OK;
-    sigil_audit_entry *e = calloc(m, sizeof *e);
-    if (!e)
-        return SIGIL_E_NOMEM;
-    for (size_t j = 0; j < m; j++) {
-        entry_base(&e[j], SIGIL_AUDIT_SIGN, actor, k->info.key_id, k->info.scheme);
-        entry_digest(&e[j], k, &items[j]);
-        e[j].outcome = SIGIL_AUDIT_OUTCOME_SIGNATURE;
-        e[j].sig_len = (uint8_t)out->siglen;
-        memcpy(e[j].sig, out->sigs[j], out->siglen);
-        e[j].n_signers = (uint8_t)out->nsigners;
-        for (size_t i = 0; i < out->nsigners; i++)
-            e[j].signers[i] = (uint16_t)out->signers[i];
-        sodium_bin2hex(e[j].request_id, sizeof e[j].request_id, rid.data,
-                       rid.len < 63 ? rid.len : 63);
-        e[j].request_id_len = (uint8_t)strlen(e[j].request_id);
-    }
-    int rc = audit_append(c, e, m, seq);
-    free(e);
-    return rc;
+    entry_base(e, SIGIL_AUDIT_SIGN, actor, k->info.key_id, k->info.scheme);
+    entry_digest(e, k, it);
+    e->outcome = SIGIL_AUDIT_OUTCOME_SIGNATURE;
+    e->sig_len = (uint8_t)out->siglen;
+    memcpy(e->sig, out->sigs[j], out->siglen);
+    e->n_signers = (uint8_t)out->nsigners;
+    for (size_t i = 0; i < out->nsigners; i++)
+        e->signers[i] = (uint16_t)out->signers[i];
+    entry_request_id(e, rid);
 }
 
 static int audit_event(sigil_coord *c, int type, const char *actor, const char *key_id,
@@ -1699,6 +1565,217 @@ static int mark_replayed(sigil_rpc_call *call, const ProtobufCMessageDescriptor 
     return rc;
 }
 
+/* ---- the Sign pipeline ----
+ *
+ * Concurrent Sign / SignBatch requests for one key are merged into one node
+ * session (up to max_batch items), so the per-session costs (RPCs,
+ * envelopes, the nodes' durable log writes, the coordinator's own durable
+ * log write) are shared, and a waiting request holds no thread: the handler
+ * validates the request, queues it and returns SIGIL_RPC_DEFERRED. If fewer
+ * than COALESCE_LEADERS groups are being signed for the key, the handler's
+ * thread becomes a leader: it takes up to max_batch items from the head of
+ * the queue, signs them in one session, records every signature of the
+ * group in ONE audit append (one durable wait per group), answers and
+ * finishes each request's call, and goes on with the next group until the
+ * queue is empty. While a request is queued a leader is running (a leader
+ * leaves only when it found the queue empty under the lock), so every
+ * queued request is answered; at shutdown the server waits for that.
+ *
+ * All requests of a group share its outcome; each was validated (and its
+ * request id reserved) before it was queued. The nodes' audit records
+ * carry the request's hash, or for a merged group the SHA-256 of its
+ * requests' hashes. The coordinator's records are per request: its
+ * actor, request id and items. Two groups per key keep both stages busy
+ * (nodes signing one session while the coordinator aggregates the other)
+ * and make batches large (measured with the blocking version of this
+ * scheme: 2 gave ~800 sig/s and ~4 items per session at 32 clients, 4 gave
+ * ~600 sig/s and ~2.3 items; docs/modules/coordinator.md). */
+#define COALESCE_LEADERS 2
+
+typedef struct sign_req {
+    sigil_rpc_call *call;                  /* deferred; finished by a leader */
+    int batch;
+    ProtobufCBinaryData rid;               /* points into call->req */
+    sign_item *items;                      /* m items pointing into call->req */
+    size_t m;
+    uint8_t hash[32];
+    struct sign_req *next;
+} sign_req;
+
+/* Answer request r of a group that ended with rc: the response (on
+ * success, signatures sigs[0..m) of out at offset off, logged from seq),
+ * the idempotency record, then finish the call and free r. */
+static void answer(sigil_coord *c, key_rt *k, sign_req *r, int rc, const sign_out *out,
+                   size_t off, uint64_t seq)
+{
+    sigil_rpc_call *call = r->call;
+    size_t m = r->m;
+    if (rc == SIGIL_OK && r->batch) {
+        Sigil__V1__SignBatchResponse resp = SIGIL__V1__SIGN_BATCH_RESPONSE__INIT;
+        ProtobufCBinaryData *sigs = calloc(m, sizeof *sigs);
+        uint32_t *rec = k->frost_suite ? NULL : calloc(m, sizeof *rec);
+        if (!sigs || (!k->frost_suite && !rec)) {
+            rc = SIGIL_E_NOMEM;
+        } else {
+            for (size_t j = 0; j < m; j++)
+                sigs[j] = (ProtobufCBinaryData){out->siglen, out->sigs[off + j]};
+            resp.signatures = sigs;
+            resp.n_signatures = m;
+            resp.scheme = (Sigil__V1__Scheme)k->info.scheme;
+            resp.public_key.data = k->info.public_key;
+            resp.public_key.len = k->info.pk_len;
+            resp.signers = (uint32_t *)out->signers;
+            resp.n_signers = out->nsigners;
+            resp.audit_index_first = seq;
+            if (rec) {
+                for (size_t j = 0; j < m; j++)
+                    rec[j] = (uint32_t)out->recids[off + j];
+                resp.recovery_ids = rec;
+                resp.n_recovery_ids = m;
+            }
+            rc = sigil_rpc_pack(&resp.base, call->resp);
+        }
+        free(rec);
+        free(sigs);
+    } else if (rc == SIGIL_OK) {
+        Sigil__V1__SignResponse resp = SIGIL__V1__SIGN_RESPONSE__INIT;
+        resp.signature.data = out->sigs[off];
+        resp.signature.len = out->siglen;
+        resp.scheme = (Sigil__V1__Scheme)k->info.scheme;
+        resp.public_key.data = k->info.public_key;
+        resp.public_key.len = k->info.pk_len;
+        resp.signers = (uint32_t *)out->signers;
+        resp.n_signers = out->nsigners;
+        resp.recovery_id = k->frost_suite ? 0 : (uint32_t)out->recids[off];
+        resp.audit_index = seq;
+        rc = sigil_rpc_pack(&resp.base, call->resp);
+    }
+    if (rc == SIGIL_OK)
+        rc = sigil_coord_idem_finish(c->idem, call->peer->uri, r->rid.data, r->rid.len,
+                                     call->resp->data, call->resp->size);
+    if (rc)
+        sigil_coord_idem_drop(c->idem, call->peer->uri, r->rid.data, r->rid.len);
+    free(r->items);
+    free(r);
+    sigil_rpc_call_finish(call, rc);
+}
+
+/* Sign group g (a list of requests, total items), record it, answer every
+ * request. */
+static void run_group(sigil_coord *c, key_rt *k, sign_req *g, size_t total)
+{
+    int merged = g->next != NULL;
+    sign_item *items = merged ? calloc(total, sizeof *items) : g->items;
+    sigil_audit_entry *e = NULL;
+    sign_out out;
+    uint8_t hash[32];
+    char why[200] = "";
+    size_t off = 0, ne = 0;
+    int rc = SIGIL_OK, log_failed = 0;
+
+    memset(&out, 0, sizeof out);
+    out.sigs = calloc(total, sizeof *out.sigs);
+    out.recids = calloc(total, sizeof *out.recids);
+    if (!items || !out.sigs || !out.recids)
+        rc = SIGIL_E_NOMEM;
+    if (merged) {
+        crypto_hash_sha256_state h;
+        crypto_hash_sha256_init(&h);
+        for (sign_req *r = g; r; r = r->next) {
+            if (items)
+                memcpy(items + off, r->items, r->m * sizeof *items);
+            off += r->m;
+            crypto_hash_sha256_update(&h, r->hash, 32);
+        }
+        crypto_hash_sha256_final(&h, hash);
+    } else {
+        memcpy(hash, g->hash, 32);
+    }
+    if (rc == SIGIL_OK)
+        rc = sign_items(c, k, items, total, hash, &out, why, sizeof why);
+    /* the breaker may have tripped while we signed: nothing leaves */
+    if (rc == SIGIL_OK && atomic_load(&c->halted))
+        rc = SIGIL_E_HALTED;
+    for (sign_req *r = g; r; r = r->next) {
+        if (rc == SIGIL_E_HALTED)
+            halted_detail(c, r->call);
+        else if (rc != SIGIL_OK)
+            snprintf(r->call->detail, sizeof r->call->detail, "%s", why);
+    }
+
+    /* Fail-closed audit: every signature of the group in one append, and
+     * nothing leaves before it is durable. A refusal is recorded per
+     * request (best effort), except UNAVAILABLE (no quorum): an
+     * availability event, not a decision about the request, so a failing
+     * log is never "recovered" by a small refusal record squeezing in. */
+    if (c->cfg->audit && rc != SIGIL_E_UNAVAILABLE) {
+        size_t n = 0;
+        for (sign_req *r = g; r; r = r->next)
+            n += rc == SIGIL_OK ? r->m : 1;
+        if (!(e = calloc(n, sizeof *e))) {
+            if (rc == SIGIL_OK)
+                rc = SIGIL_E_NOMEM, log_failed = 1;
+        } else {
+            for (sign_req *r = g; r; r = r->next) {
+                if (rc != SIGIL_OK) {
+                    entry_refused(&e[ne++], r->call, k, &r->items[0], r->m, r->rid, rc);
+                    continue;
+                }
+                for (size_t j = 0; j < r->m; j++, ne++)
+                    entry_signature(&e[ne], r->call->peer->uri, k, &r->items[j], &out, ne,
+                                    r->rid);
+            }
+            int arc = audit_append(c, e, ne, NULL);
+            if (rc == SIGIL_OK && arc != SIGIL_OK)
+                rc = arc, log_failed = 1;
+        }
+    }
+    if (log_failed) {
+        for (sign_req *r = g; r; r = r->next)
+            coord_detail(r->call, SIGIL_E_UNAVAILABLE,
+                         "audit log unavailable (%s): signature withheld", sigil_strerror(rc));
+        rc = SIGIL_E_UNAVAILABLE;
+    }
+
+    /* answer: each request's first entry carries its audit index */
+    off = 0;
+    for (sign_req *r = g, *next; r; r = next) {
+        size_t m = r->m;
+        next = r->next;
+        answer(c, k, r, rc, &out, off, rc == SIGIL_OK && e ? e[off].seq : 0);
+        off += m;
+    }
+    if (merged)
+        free(items);
+    free(e);
+    free(out.sigs);
+    free(out.recids);
+}
+
+/* Lead: sign groups from the head of k's queue until it is empty. The
+ * caller counted itself in k->leaders. */
+static void lead(sigil_coord *c, key_rt *k)
+{
+    pthread_mutex_lock(&k->bmu);
+    while (k->bhead) {
+        sign_req *g = k->bhead, *last = g;
+        size_t total = g->m;
+        while (last->next && total + last->next->m <= c->cfg->max_batch) {
+            last = last->next;
+            total += last->m;
+        }
+        k->bhead = last->next;
+        if (!k->bhead)
+            k->btail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&k->bmu);
+        run_group(c, k, g, total);
+        pthread_mutex_lock(&k->bmu);
+    }
+    k->leaders--;
+    pthread_mutex_unlock(&k->bmu);
+}
+
 static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
 {
     const Sigil__V1__SignRequest *sr = batch ? NULL : (const Sigil__V1__SignRequest *)call->req;
@@ -1709,9 +1786,8 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     size_t m = batch ? br->n_items : 1;
     uint8_t hash[32];
     key_rt *k = NULL;
-    sign_item *items = NULL;
-    sign_out out;
-    int rc;
+    sign_req *r;
+    int rc, lead_now;
 
     if (batch && (m < 1 || m > c->cfg->max_batch))
         return coord_detail(call, m ? SIGIL_E_TOO_LARGE : SIGIL_E_INVALID,
@@ -1728,90 +1804,37 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
             audit_sign_refused(c, call, keys_find(c, call->key_id), NULL, m, rid, rc);
         return rc;
     }
-    int checked = 0, log_failed = 0;
-
-    memset(&out, 0, sizeof out);
-    items = calloc(m, sizeof *items);
-    out.sigs = calloc(m, sizeof *out.sigs);
-    out.recids = calloc(m, sizeof *out.recids);
-    if (!items || !out.sigs || !out.recids)
+    /* the request id is reserved: from here every path finishes or drops it */
+    if (!(r = calloc(1, sizeof *r)) || !(r->items = calloc(m, sizeof *r->items)))
         rc = SIGIL_E_NOMEM;
     for (size_t j = 0; rc == SIGIL_OK && j < m; j++)
-        rc = check_item(k, batch ? br->items[j] : sr->item, j, &items[j], call);
-    if (rc == SIGIL_OK) {
-        checked = 1;
-        rc = sign_coalesced(c, k, items, m, hash, &out, call->detail, sizeof call->detail);
-        if (rc == SIGIL_E_HALTED)
-            halted_detail(c, call);
-    }
-    /* the breaker may have tripped while we signed: nothing leaves */
-    if (rc == SIGIL_OK && atomic_load(&c->halted))
-        rc = halted_detail(c, call);
-    /* fail-closed audit: nothing leaves before its record is durable */
-    uint64_t seq = 0;
-    if (rc == SIGIL_OK && (rc = audit_sign(c, call->peer->uri, k, items, m, &out, rid, &seq))) {
-        coord_detail(call, SIGIL_E_UNAVAILABLE, "audit log unavailable (%s): signature withheld",
-               sigil_strerror(rc));
-        rc = SIGIL_E_UNAVAILABLE;
-        log_failed = 1;
-    }
-    /* UNAVAILABLE (no quorum, or the log itself) is an availability event,
-     * not a decision about the request: not recorded, so a failing log is
-     * never "recovered" by a small refusal record squeezing in */
-    if (rc != SIGIL_OK && rc != SIGIL_E_UNAVAILABLE && !log_failed)
-        audit_sign_refused(c, call, k, checked ? &items[0] : NULL, m, rid, rc);
-    if (rc == SIGIL_OK) {
-        if (batch) {
-            Sigil__V1__SignBatchResponse resp = SIGIL__V1__SIGN_BATCH_RESPONSE__INIT;
-            ProtobufCBinaryData *sigs = calloc(m, sizeof *sigs);
-            if (!sigs) {
-                rc = SIGIL_E_NOMEM;
-            } else {
-                for (size_t j = 0; j < m; j++)
-                    sigs[j] = (ProtobufCBinaryData){out.siglen, out.sigs[j]};
-                resp.signatures = sigs;
-                resp.n_signatures = m;
-                resp.scheme = (Sigil__V1__Scheme)k->info.scheme;
-                resp.public_key.data = k->info.public_key;
-                resp.public_key.len = k->info.pk_len;
-                resp.signers = out.signers;
-                resp.n_signers = out.nsigners;
-                resp.audit_index_first = seq;
-                uint32_t *rec = NULL;
-                if (!k->frost_suite && (rec = calloc(m, sizeof *rec))) {
-                    for (size_t j = 0; j < m; j++)
-                        rec[j] = (uint32_t)out.recids[j];
-                    resp.recovery_ids = rec;
-                    resp.n_recovery_ids = m;
-                }
-                rc = (!k->frost_suite && !rec) ? SIGIL_E_NOMEM
-                                               : sigil_rpc_pack(&resp.base, call->resp);
-                free(rec);
-                free(sigs);
-            }
-        } else {
-            Sigil__V1__SignResponse resp = SIGIL__V1__SIGN_RESPONSE__INIT;
-            resp.signature.data = out.sigs[0];
-            resp.signature.len = out.siglen;
-            resp.scheme = (Sigil__V1__Scheme)k->info.scheme;
-            resp.public_key.data = k->info.public_key;
-            resp.public_key.len = k->info.pk_len;
-            resp.signers = out.signers;
-            resp.n_signers = out.nsigners;
-            resp.recovery_id = k->frost_suite ? 0 : (uint32_t)out.recids[0];
-            resp.audit_index = seq;
-            rc = sigil_rpc_pack(&resp.base, call->resp);
-        }
-    }
-    if (rc == SIGIL_OK)
-        rc = sigil_coord_idem_finish(c->idem, call->peer->uri, rid.data, rid.len,
-                                     call->resp->data, call->resp->size);
-    if (rc)
+        rc = check_item(k, batch ? br->items[j] : sr->item, j, &r->items[j], call);
+    if (rc != SIGIL_OK) {
+        if (rc != SIGIL_E_UNAVAILABLE)
+            audit_sign_refused(c, call, k, NULL, m, rid, rc);
         sigil_coord_idem_drop(c->idem, call->peer->uri, rid.data, rid.len);
-    free(items);
-    free(out.sigs);
-    free(out.recids);
-    return rc;
+        if (r)
+            free(r->items);
+        free(r);
+        return rc;
+    }
+    r->call = call;
+    r->batch = batch;
+    r->rid = rid;
+    r->m = m;
+    memcpy(r->hash, hash, 32);
+    pthread_mutex_lock(&k->bmu);
+    if (k->btail)
+        k->btail->next = r;
+    else
+        k->bhead = r;
+    k->btail = r;
+    if ((lead_now = k->leaders < COALESCE_LEADERS))
+        k->leaders++;
+    pthread_mutex_unlock(&k->bmu);
+    if (lead_now)
+        lead(c, k);
+    return SIGIL_RPC_DEFERRED;
 }
 
 static int h_sign(void *ctx, sigil_rpc_call *call)

@@ -5,11 +5,16 @@
  * Per call: request event -> repost a request for the method -> identity
  * from the peer certificate -> size check -> decode -> authorization ->
  * handler -> one batch (initial metadata, message, status, recv close) ->
- * completion event -> free. */
+ * completion event -> free. A deferred call (the handler returned
+ * SIGIL_RPC_DEFERRED) keeps its context, with the decoded request and the
+ * response buffer, until sigil_rpc_call_finish starts the same batch; the
+ * context counts as live, so the queue is not shut down (and
+ * sigil_rpc_server_free does not return) before it is finished. */
 #include "internal.h"
 
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +64,7 @@ typedef struct {
     sigil_rpc_server *srv;
     method *m; /* NULL: a generic request (unknown method) */
     int finishing;
-    grpc_call *call;
+    grpc_call *call_h;
     gpr_timespec deadline;
     grpc_call_details details; /* generic requests only */
     grpc_metadata_array md;
@@ -67,7 +72,24 @@ typedef struct {
     grpc_byte_buffer *resp;
     grpc_slice status_details;
     int cancelled;
+    /* what the handler sees; kept until the answer is sent (deferred calls) */
+    sigil_rpc_call call;
+    sigil_rpc_peer peer;
+    ProtobufCMessage *msg;
+    grpc_slice req;
+    sigil_buf out;
 } call_ctx;
+
+/* The request and response buffer of c: no longer needed once the answer is
+ * packed. Idempotent. */
+static void ctx_release_request(call_ctx *c)
+{
+    sigil_rpc_msg_free(c->msg);
+    c->msg = NULL;
+    grpc_slice_unref(c->req);
+    c->req = grpc_empty_slice();
+    sigil_buf_free(&c->out);
+}
 
 static void cq_shutdown_once(sigil_rpc_server *s)
 {
@@ -82,8 +104,8 @@ static void ctx_free(call_ctx *c)
     if (!c)
         return;
     s = c->srv;
-    if (c->call)
-        grpc_call_unref(c->call);
+    if (c->call_h)
+        grpc_call_unref(c->call_h);
     if (!c->m)
         grpc_call_details_destroy(&c->details);
     grpc_metadata_array_destroy(&c->md);
@@ -92,6 +114,7 @@ static void ctx_free(call_ctx *c)
     if (c->resp)
         grpc_byte_buffer_destroy(c->resp);
     grpc_slice_unref(c->status_details);
+    ctx_release_request(c);
     free(c);
     if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->shutdown_seen))
         cq_shutdown_once(s);
@@ -118,13 +141,15 @@ static int post(sigil_rpc_server *s, method *m)
     c->srv = s;
     c->m = m;
     c->status_details = grpc_empty_slice();
+    c->req = grpc_empty_slice();
+    sigil_buf_init(&c->out, s->max_message, 0);
     grpc_metadata_array_init(&c->md);
     if (m) {
-        e = grpc_server_request_registered_call(s->server, m->reg, &c->call, &c->deadline,
+        e = grpc_server_request_registered_call(s->server, m->reg, &c->call_h, &c->deadline,
                                                 &c->md, &c->payload, s->cq, s->cq, c);
     } else {
         grpc_call_details_init(&c->details);
-        e = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, s->cq, s->cq, c);
+        e = grpc_server_request_call(s->server, &c->call_h, &c->details, &c->md, s->cq, s->cq, c);
     }
     if (e != GRPC_CALL_OK) {
         ctx_free(c);
@@ -149,25 +174,35 @@ static unsigned timeout_left(gpr_timespec deadline)
     return ms >= (int64_t)UINT_MAX ? UINT_MAX - 1 : (unsigned)ms;
 }
 
-/* Decide the call and produce (status, detail, response). */
-static int serve(call_ctx *c, sigil_buf *resp, char *detail, size_t detail_len)
+/* The gRPC status and detail for a handler's result err. */
+static int outcome(sigil_rpc_call *call, int err, char *detail, size_t detail_len)
+{
+    if (err == SIGIL_RPC_DEFERRED) /* not an answer: misuse of finish */
+        err = SIGIL_E_STATE;
+    if (err != SIGIL_OK) {
+        call->detail[sizeof(call->detail) - 1] = '\0';
+        snprintf(detail, detail_len, "%s", call->detail[0] ? call->detail : sigil_strerror(err));
+    }
+    return sigil_rpc_status_from_err(err);
+}
+
+/* Decide the call and produce (status, detail, response in c->out), or
+ * return -1 when the handler deferred it. */
+static int serve(call_ctx *c, char *detail, size_t detail_len)
 {
     sigil_rpc_server *s = c->srv;
     method *m = c->m;
-    sigil_rpc_peer peer;
-    sigil_rpc_call call;
-    ProtobufCMessage *msg = NULL;
+    sigil_rpc_call *call = &c->call;
     grpc_byte_buffer_reader reader;
-    grpc_slice req = grpc_empty_slice();
     const char *key = "";
     size_t n;
-    int err, status;
+    int err;
 
     if (!m) {
         snprintf(detail, detail_len, "unknown method");
         return GRPC_STATUS_UNIMPLEMENTED;
     }
-    if (rpc_peer_from_call(c->call, &peer) != SIGIL_OK) {
+    if (rpc_peer_from_call(c->call_h, &c->peer) != SIGIL_OK) {
         snprintf(detail, detail_len,
                  "client certificate carries no valid sigil:// identity (exactly one URI SAN)");
         return GRPC_STATUS_UNAUTHENTICATED;
@@ -176,73 +211,60 @@ static int serve(call_ctx *c, sigil_buf *resp, char *detail, size_t detail_len)
         snprintf(detail, detail_len, "request message missing");
         return GRPC_STATUS_INVALID_ARGUMENT;
     }
-    req = grpc_byte_buffer_reader_readall(&reader);
+    c->req = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
-    n = GRPC_SLICE_LENGTH(req);
+    n = GRPC_SLICE_LENGTH(c->req);
     if (n > m->max_request) {
         snprintf(detail, detail_len, "request of %zu bytes exceeds the limit of %zu for %s", n,
                  m->max_request, m->name);
-        status = GRPC_STATUS_RESOURCE_EXHAUSTED;
-        goto out;
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
     }
     if (m->desc) {
-        err = sigil_rpc_unpack(m->desc, GRPC_SLICE_START_PTR(req), n, m->max_request, &msg);
+        err = sigil_rpc_unpack(m->desc, GRPC_SLICE_START_PTR(c->req), n, m->max_request, &c->msg);
         if (err != SIGIL_OK) {
             snprintf(detail, detail_len, "request is not a valid %s", m->desc->name);
-            status = sigil_rpc_status_from_err(err == SIGIL_E_TOO_LARGE ? err : SIGIL_E_ENCODING);
-            goto out;
+            return sigil_rpc_status_from_err(err == SIGIL_E_TOO_LARGE ? err : SIGIL_E_ENCODING);
         }
-        key = sigil_rpc_msg_key_id(msg);
+        key = sigil_rpc_msg_key_id(c->msg);
         if (*key && sigil_rpc_key_id_check(key) != SIGIL_OK) {
             snprintf(detail, detail_len, "malformed key_id (1..64 of [A-Za-z0-9._-])");
-            status = GRPC_STATUS_INVALID_ARGUMENT;
-            goto out;
+            return GRPC_STATUS_INVALID_ARGUMENT;
         }
     }
-    if (sigil_rpc_authz_check(s->authz, peer.uri, m->name, key) != SIGIL_OK) {
-        snprintf(detail, detail_len, "%s may not call %s on key '%s'", peer.uri, m->name, key);
-        status = GRPC_STATUS_PERMISSION_DENIED;
-        goto out;
+    if (sigil_rpc_authz_check(s->authz, c->peer.uri, m->name, key) != SIGIL_OK) {
+        snprintf(detail, detail_len, "%s may not call %s on key '%s'", c->peer.uri, m->name, key);
+        return GRPC_STATUS_PERMISSION_DENIED;
     }
 
-    memset(&call, 0, sizeof(call));
-    call.peer = &peer;
-    call.method = m->name;
-    call.key_id = key;
-    call.req = msg;
-    call.req_bytes = GRPC_SLICE_START_PTR(req);
-    call.req_len = n;
-    call.resp = resp;
-    call.timeout_ms = timeout_left(c->deadline);
-    err = m->handler(m->ctx, &call);
-    status = sigil_rpc_status_from_err(err);
-    if (err != SIGIL_OK) {
-        call.detail[sizeof(call.detail) - 1] = '\0';
-        snprintf(detail, detail_len, "%s", call.detail[0] ? call.detail : sigil_strerror(err));
-    }
-out:
-    sigil_rpc_msg_free(msg);
-    grpc_slice_unref(req);
-    return status;
+    memset(call, 0, sizeof(*call));
+    call->peer = &c->peer;
+    call->method = m->name;
+    call->key_id = key;
+    call->req = c->msg;
+    call->req_bytes = GRPC_SLICE_START_PTR(c->req);
+    call->req_len = n;
+    call->resp = &c->out;
+    call->timeout_ms = timeout_left(c->deadline);
+    err = m->handler(m->ctx, call);
+    if (err == SIGIL_RPC_DEFERRED)
+        return -1;
+    return outcome(call, err, detail, detail_len);
 }
 
-static void handle(call_ctx *c)
+/* Send the answer: one batch (initial metadata, message if OK, status,
+ * recv close); its completion event frees the context. */
+static void reply(call_ctx *c, int status, const char *detail)
 {
-    sigil_buf resp;
-    char detail[320] = "";
     grpc_op ops[4];
     size_t n = 0;
-    int status;
 
-    sigil_buf_init(&resp, c->srv->max_message, 0);
-    status = serve(c, &resp, detail, sizeof(detail));
     if (status == GRPC_STATUS_OK) {
-        grpc_slice sl = grpc_slice_from_copied_buffer((const char *)sigil_buf_ptr(&resp),
-                                                      sigil_buf_len(&resp));
+        grpc_slice sl = grpc_slice_from_copied_buffer((const char *)sigil_buf_ptr(&c->out),
+                                                      sigil_buf_len(&c->out));
         c->resp = grpc_raw_byte_buffer_create(&sl, 1);
         grpc_slice_unref(sl);
     }
-    sigil_buf_free(&resp);
+    ctx_release_request(c);
     c->status_details = grpc_slice_from_copied_string(detail);
 
     memset(ops, 0, sizeof(ops));
@@ -257,8 +279,30 @@ static void handle(call_ctx *c)
     ops[n].data.send_status_from_server.status = (grpc_status_code)status;
     ops[n++].data.send_status_from_server.status_details = &c->status_details;
     c->finishing = 1;
-    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
+    if (grpc_call_start_batch(c->call_h, ops, n, c, NULL) != GRPC_CALL_OK)
         ctx_free(c);
+}
+
+static void handle(call_ctx *c)
+{
+    char detail[320] = "";
+    int status = serve(c, detail, sizeof(detail));
+
+    if (status >= 0)
+        reply(c, status, detail);
+}
+
+void sigil_rpc_call_finish(sigil_rpc_call *call, int rc)
+{
+    call_ctx *c;
+    char detail[320] = "";
+    int status;
+
+    if (!call)
+        return;
+    c = (call_ctx *)(void *)((char *)call - offsetof(call_ctx, call));
+    status = outcome(call, rc, detail, sizeof(detail));
+    reply(c, status, detail);
 }
 
 static void *loop(void *arg)

@@ -29,7 +29,9 @@
  *
  * THREADS. A server runs `threads` threads that all serve one completion
  * queue; handlers run on those threads, so up to `threads` handlers run at
- * once and a handler may block (e.g. on calls to other servers). A client
+ * once and a handler may block (e.g. on calls to other servers). A handler
+ * may also defer its answer (SIGIL_RPC_DEFERRED below) so that a call that
+ * waits for other work holds no thread. A client
  * is thread-safe: any number of threads may call through one client, which
  * shares one HTTP/2 channel.
  *
@@ -179,6 +181,36 @@ typedef struct {
 
 typedef int (*sigil_rpc_handler)(void *ctx, sigil_rpc_call *call);
 
+/* DEFERRED CALLS. A handler that returns SIGIL_RPC_DEFERRED keeps the call:
+ * nothing is sent, the handler's thread goes back to serving, and the
+ * call's owner (whoever holds the pointer) answers it later, from any
+ * thread, with sigil_rpc_call_finish.
+ *   - Lifetime: the sigil_rpc_call and everything it points to (peer,
+ *     method, key_id, req, req_bytes, resp) stay valid and unchanged by the
+ *     server until sigil_rpc_call_finish returns, and not a moment longer:
+ *     the call must not be touched after finish.
+ *   - Exactly once: every deferred call must be finished exactly once
+ *     (finishing twice, or a call that was not deferred, is undefined).
+ *     Before finish the owner may write resp and detail as a handler does.
+ *   - The client going away (cancel, deadline, closed connection) does not
+ *     end the call on the server side: the owner still finishes it; the
+ *     answer is then discarded by gRPC. timeout_ms tells how long the
+ *     caller meant to wait, from the handler's start.
+ *   - Shutdown: sigil_rpc_server_free cancels every call in flight (clients
+ *     see CANCELLED or UNAVAILABLE) and then WAITS until every deferred
+ *     call has been finished, so the owner must finish each one in bounded
+ *     time, e.g. from the handler thread that deferred it or from a thread
+ *     that outlives the server. No call is leaked or freed under its owner.
+ * SIGIL_RPC_DEFERRED is positive, so no SIGIL_E_* code is mistaken for it. */
+#define SIGIL_RPC_DEFERRED 1
+
+/* Answer a deferred call: rc SIGIL_OK sends the bytes in call->resp with
+ * status OK; a SIGIL_E_* code sends its mapped status with call->detail (or
+ * sigil_strerror(rc) when detail is empty), exactly as if a handler had
+ * returned rc. Thread-safe across calls; the call is released here (its
+ * memory is freed once gRPC has sent the answer). */
+void sigil_rpc_call_finish(sigil_rpc_call *call, int rc);
+
 typedef struct {
     const char *listen;           /* "127.0.0.1:0" (0: ephemeral port), "[::]:7443" */
     sigil_rpc_tls tls;
@@ -205,8 +237,9 @@ int sigil_rpc_server_add(sigil_rpc_server *s, const char *method,
  * UNIMPLEMENTED. */
 int sigil_rpc_server_start(sigil_rpc_server *s, int *port);
 
-/* Stop: refuse new calls, cancel the ones in flight, join the threads and
- * release everything. Safe on NULL and on a server never started. */
+/* Stop: refuse new calls, cancel the ones in flight, wait for every deferred
+ * call to be finished (see DEFERRED CALLS), join the threads and release
+ * everything. Safe on NULL and on a server never started. */
 void sigil_rpc_server_free(sigil_rpc_server *s);
 
 /* ---- client -------------------------------------------------------------- */
