@@ -26,7 +26,14 @@
  *                            signature (needs root for mount)
  *   coord_cluster auditconfig  a CONFIG entry with the SHA-256 of the
  *                            configuration file at every start; a changed
- *                            file gives a new digest */
+ *                            file gives a new digest
+ *   coord_cluster pipeline   many concurrent Sign and SignBatch requests
+ *                            (coalesced, answered by the leaders) with
+ *                            request-id replays and duplicates in flight:
+ *                            every call answered once, every signature
+ *                            verified, signed once per request id, each at
+ *                            its audit index with its own request id; the
+ *                            log verifies and the node logs cross-check */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
@@ -967,6 +974,311 @@ static void test_auditconfig(void)
     REQUIRE(sh("'%s/cluster' start-coord '%s'", scripts, dir) == 0);
 }
 
+/* ---- pipeline: concurrent Sign / SignBatch with replays in flight ---- */
+
+#define PIPE_THREADS 8
+#define PIPE_ITERS 30
+#define PIPE_MAX_ITEMS 4
+
+typedef struct {
+    uint8_t rid[16];
+    uint8_t msg[PIPE_MAX_ITEMS][32];
+    size_t m;
+    int batch;
+    uint8_t bytes[1024];   /* the packed request */
+    size_t len;
+} pipe_req;
+
+/* An answer: status, replayed flag, signatures, audit index. */
+typedef struct {
+    int code;
+    char detail[256];
+    int replayed;
+    uint8_t sig[PIPE_MAX_ITEMS][64];
+    size_t nsig;
+    uint64_t index;
+    int done;
+} pipe_ans;
+
+static uint8_t pipe_pk[32];
+static pthread_mutex_t pipe_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pipe_cv = PTHREAD_COND_INITIALIZER;
+/* every signature released fresh (not a replay): for the log check */
+typedef struct {
+    uint64_t index;
+    uint8_t sig[64];
+    uint8_t rid[16];
+} pipe_rec;
+static pipe_rec *pipe_recs;
+static size_t pipe_nrecs;
+static atomic_int pipe_calls, pipe_fresh, pipe_replays, pipe_busy, pipe_bad;
+
+static void pipe_build(pipe_req *r, int batch, size_t m)
+{
+    Sigil__V1__SignRequest sr = SIGIL__V1__SIGN_REQUEST__INIT;
+    Sigil__V1__SignBatchRequest br = SIGIL__V1__SIGN_BATCH_REQUEST__INIT;
+    Sigil__V1__SignItem it[PIPE_MAX_ITEMS], *itp[PIPE_MAX_ITEMS];
+    randombytes_buf(r->rid, sizeof r->rid);
+    r->m = m;
+    r->batch = batch;
+    for (size_t j = 0; j < m; j++) {
+        randombytes_buf(r->msg[j], 32);
+        sigil__v1__sign_item__init(&it[j]);
+        it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE;
+        it[j].message = (ProtobufCBinaryData){32, r->msg[j]};
+        itp[j] = &it[j];
+    }
+    if (batch) {
+        br.key_id = "hot-ed";
+        br.request_id = (ProtobufCBinaryData){16, r->rid};
+        br.items = itp;
+        br.n_items = m;
+        REQUIRE(protobuf_c_message_get_packed_size(&br.base) <= sizeof r->bytes);
+        r->len = protobuf_c_message_pack(&br.base, r->bytes);
+    } else {
+        sr.key_id = "hot-ed";
+        sr.request_id = (ProtobufCBinaryData){16, r->rid};
+        sr.item = &it[0];
+        REQUIRE(protobuf_c_message_get_packed_size(&sr.base) <= sizeof r->bytes);
+        r->len = protobuf_c_message_pack(&sr.base, r->bytes);
+    }
+}
+
+static void pipe_parse(const pipe_req *r, int rc, const sigil_rpc_status *st, const uint8_t *p,
+                       size_t n, pipe_ans *a)
+{
+    ProtobufCMessage *m = NULL;
+    memset(a, 0, sizeof *a);
+    a->code = rc == SIGIL_OK ? 0 : st && st->code ? st->code : GRPC_STATUS_UNKNOWN;
+    snprintf(a->detail, sizeof a->detail, "%s", st ? st->detail : "");
+    if (rc != SIGIL_OK)
+        return;
+    if (sigil_rpc_unpack(r->batch ? &sigil__v1__sign_batch_response__descriptor
+                                  : &sigil__v1__sign_response__descriptor,
+                         p, n, 1 << 20, &m) != SIGIL_OK) {
+        a->code = GRPC_STATUS_DATA_LOSS;
+        return;
+    }
+    if (r->batch) {
+        Sigil__V1__SignBatchResponse *b = (Sigil__V1__SignBatchResponse *)m;
+        a->replayed = b->replayed;
+        a->index = b->audit_index_first;
+        a->nsig = b->n_signatures <= PIPE_MAX_ITEMS ? b->n_signatures : 0;
+        for (size_t j = 0; j < a->nsig; j++)
+            if (b->signatures[j].len == 64)
+                memcpy(a->sig[j], b->signatures[j].data, 64);
+    } else {
+        Sigil__V1__SignResponse *s = (Sigil__V1__SignResponse *)m;
+        a->replayed = s->replayed;
+        a->index = s->audit_index;
+        a->nsig = s->signature.len == 64;
+        memcpy(a->sig[0], s->signature.data, a->nsig ? 64 : 0);
+    }
+    sigil_rpc_msg_free(m);
+}
+
+/* An OK answer to r: right count, every signature verifies. */
+static int pipe_good(const pipe_req *r, const pipe_ans *a)
+{
+    if (a->code || a->nsig != r->m || a->index == 0)
+        return 0;
+    for (size_t j = 0; j < r->m; j++)
+        if (crypto_sign_verify_detached(a->sig[j], r->msg[j], 32, pipe_pk) != 0)
+            return 0;
+    return 1;
+}
+
+static void pipe_record(const pipe_req *r, const pipe_ans *a)
+{
+    pthread_mutex_lock(&pipe_mu);
+    for (size_t j = 0; j < r->m; j++) {
+        pipe_rec *x = &pipe_recs[pipe_nrecs++];
+        x->index = a->index + j;
+        memcpy(x->sig, a->sig[j], 64);
+        memcpy(x->rid, r->rid, 16);
+    }
+    pthread_mutex_unlock(&pipe_mu);
+}
+
+static void pipe_call(sigil_rpc_client *c, const pipe_req *r, pipe_ans *a)
+{
+    sigil_buf resp;
+    sigil_rpc_status st;
+    REQUIRE(sigil_buf_init(&resp, 1 << 20, 0) == SIGIL_OK);
+    int rc = sigil_rpc_call_unary(c, r->batch ? SIGIL_RPC_WALLET_SIGN_BATCH : SIGIL_RPC_WALLET_SIGN,
+                                  r->bytes, r->len, &resp, 20000, &st);
+    pipe_parse(r, rc, &st, resp.data, resp.size, a);
+    atomic_fetch_add(&pipe_calls, 1);
+    sigil_buf_free(&resp);
+}
+
+typedef struct {
+    const pipe_req *r;
+    pipe_ans *a;
+} pipe_async;
+
+static void pipe_done(void *arg, int rc, const sigil_rpc_status *st, const uint8_t *p, size_t n)
+{
+    pipe_async *x = arg;
+    pipe_parse(x->r, rc, st, p, n, x->a);
+    atomic_fetch_add(&pipe_calls, 1);
+    pthread_mutex_lock(&pipe_mu);
+    x->a->done++;
+    pthread_cond_broadcast(&pipe_cv);
+    pthread_mutex_unlock(&pipe_mu);
+}
+
+static void *pipe_main(void *p)
+{
+    sigil_rpc_client *c = p;
+    pipe_req prev, cur;
+    pipe_ans a, b, first;
+    int have_prev = 0;
+    for (int i = 0; i < PIPE_ITERS; i++) {
+        if (i % 5 == 3 && have_prev) {
+            /* replay of a finished request: the stored answer, not signed again */
+            pipe_call(c, &prev, &a);
+            if (!(pipe_good(&prev, &a) && a.replayed && a.index == first.index &&
+                  !memcmp(a.sig, first.sig, prev.m * 64))) {
+                fprintf(stderr, "bad replay: %s %s\n", sigil_rpc_status_name(a.code), a.detail);
+                atomic_fetch_add(&pipe_bad, 1);
+            }
+            atomic_fetch_add(&pipe_replays, 1);
+            continue;
+        }
+        pipe_build(&cur, i % 3 == 0, i % 3 == 0 ? 1 + (size_t)i % PIPE_MAX_ITEMS : 1);
+        if (i % 4 == 1) {
+            /* the same request twice at once: one is signed; the other gets
+             * the same answer replayed, or "in progress; retry" */
+            pipe_async x = {&cur, &b};
+            memset(&b, 0, sizeof b);
+            REQUIRE(sigil_rpc_call_start(c, cur.batch ? SIGIL_RPC_WALLET_SIGN_BATCH
+                                                      : SIGIL_RPC_WALLET_SIGN,
+                                         cur.bytes, cur.len, 20000, pipe_done, &x) == SIGIL_OK);
+            pipe_call(c, &cur, &a);
+            pthread_mutex_lock(&pipe_mu);
+            while (!b.done)
+                pthread_cond_wait(&pipe_cv, &pipe_mu);
+            pthread_mutex_unlock(&pipe_mu);
+            pipe_ans *fresh = NULL, *other = NULL;
+            if (pipe_good(&cur, &a) && !a.replayed)
+                fresh = &a, other = &b;
+            else if (pipe_good(&cur, &b) && !b.replayed)
+                fresh = &b, other = &a;
+            int ok = fresh != NULL && b.done == 1;
+            if (ok && other->code == GRPC_STATUS_UNAVAILABLE && strstr(other->detail, "in progress"))
+                atomic_fetch_add(&pipe_busy, 1);
+            else if (ok)
+                ok = pipe_good(&cur, other) && other->replayed && other->index == fresh->index &&
+                     !memcmp(other->sig, fresh->sig, cur.m * 64);
+            if (!ok) {
+                fprintf(stderr, "bad duplicate pair: %s %s / %s %s\n",
+                        sigil_rpc_status_name(a.code), a.detail, sigil_rpc_status_name(b.code),
+                        b.detail);
+                atomic_fetch_add(&pipe_bad, 1);
+                continue;
+            }
+            first = *fresh;
+        } else {
+            pipe_call(c, &cur, &a);
+            if (!pipe_good(&cur, &a) || a.replayed) {
+                fprintf(stderr, "bad answer: %s %s\n", sigil_rpc_status_name(a.code), a.detail);
+                atomic_fetch_add(&pipe_bad, 1);
+                continue;
+            }
+            first = a;
+        }
+        pipe_record(&cur, &first);
+        atomic_fetch_add(&pipe_fresh, 1);
+        prev = cur;
+        have_prev = 1;
+    }
+    return NULL;
+}
+
+static int rec_cmp(const void *x, const void *y)
+{
+    uint64_t a = ((const pipe_rec *)x)->index, b = ((const pipe_rec *)y)->index;
+    return a < b ? -1 : a > b;
+}
+
+static void test_pipeline(void)
+{
+    sigil_rpc_client *adm = client("admin/ops"), *cs[PIPE_THREADS];
+    pthread_t th[PIPE_THREADS];
+    Sigil__V1__GetPublicKeyRequest gq = SIGIL__V1__GET_PUBLIC_KEY_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    sigil_rpc_status st;
+    make_ed_key();
+    sigil_rpc_client *w = client("wallet/alice");
+    gq.key_id = "hot-ed";
+    REQUIRE(sigil_rpc_call_msg(w, SIGIL_RPC_WALLET_GET_PUBLIC_KEY, &gq.base,
+                               &sigil__v1__get_public_key_response__descriptor, &m, 5000,
+                               &st) == SIGIL_OK);
+    Sigil__V1__GetPublicKeyResponse *pk = (Sigil__V1__GetPublicKeyResponse *)m;
+    REQUIRE(pk->key && pk->key->public_key.len == 32);
+    memcpy(pipe_pk, pk->key->public_key.data, 32);
+    sigil_rpc_msg_free(m);
+    sigil_rpc_client_free(w);
+    sigil_rpc_client_free(adm);
+    pipe_recs = calloc(PIPE_THREADS * PIPE_ITERS * PIPE_MAX_ITEMS, sizeof *pipe_recs);
+    REQUIRE(pipe_recs);
+
+    for (int i = 0; i < PIPE_THREADS; i++) {
+        cs[i] = client("wallet/alice");
+        REQUIRE(pthread_create(&th[i], NULL, pipe_main, cs[i]) == 0);
+    }
+    for (int i = 0; i < PIPE_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        sigil_rpc_client_free(cs[i]);
+    }
+    CHECK_EQ(atomic_load(&pipe_bad), 0);
+    fprintf(stderr, "pipeline: %d calls, %d requests signed (%zu signatures), %d replays, %d "
+            "duplicates found in progress\n", atomic_load(&pipe_calls), atomic_load(&pipe_fresh),
+            pipe_nrecs, atomic_load(&pipe_replays), atomic_load(&pipe_busy));
+    CHECK(atomic_load(&pipe_fresh) + atomic_load(&pipe_replays) == PIPE_THREADS * PIPE_ITERS);
+
+    /* the log: each released signature at its own audit index, with its
+     * request id; no index given twice; nothing signed twice */
+    qsort(pipe_recs, pipe_nrecs, sizeof *pipe_recs, rec_cmp);
+    for (size_t i = 1; i < pipe_nrecs; i++)
+        CHECK(pipe_recs[i].index != pipe_recs[i - 1].index);
+    char cmd[2 * PATH_MAX], line[2048];
+    snprintf(cmd, sizeof cmd, "'%s/sigil-audit' show --log '%s/coord/audit' --type sign", bindir,
+             dir);
+    FILE *f = popen(cmd, "r");
+    REQUIRE(f);
+    size_t matched = 0, sig_entries = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *sp = strstr(line, " sig="), *rq = strstr(line, " request=");
+        if (!sp || line[0] != '#')
+            continue;
+        sig_entries++;
+        pipe_rec key = {.index = strtoull(line + 1, NULL, 10)};
+        pipe_rec *x = bsearch(&key, pipe_recs, pipe_nrecs, sizeof *pipe_recs, rec_cmp);
+        if (!x)
+            continue;
+        char sh_[129], rh[33];
+        for (int j = 0; j < 64; j++)
+            snprintf(sh_ + 2 * j, 3, "%02x", x->sig[j]);
+        for (int j = 0; j < 16; j++)
+            snprintf(rh + 2 * j, 3, "%02x", x->rid[j]);
+        matched += !strncmp(sp + 5, sh_, 128) && rq && !strncmp(rq + 9, rh, 32) &&
+                   strstr(line, "actor=sigil://wallet/alice ") != NULL;
+    }
+    pclose(f);
+    CHECK_EQ(matched, pipe_nrecs);
+    CHECK_EQ(sig_entries, pipe_nrecs);
+    CHECK(sh("'%s/cluster' stop-coord '%s' && '%s/sigil-audit' verify --log '%s/coord/audit' "
+             "--key '%s/coord/audit.pub' >/dev/null", scripts, dir, bindir, dir, dir) == 0);
+    CHECK(sh("'%s/sigil-audit' cross-check --central '%s/coord/audit' --node '%s/node1/state/audit' "
+             "--node '%s/node2/state/audit' --node '%s/node3/state/audit' --threshold 2 "
+             "| grep -q 'cross-check ok: %zu signatures'",
+             bindir, dir, dir, dir, dir, pipe_nrecs) == 0);
+    CHECK(sh("'%s/cluster' start-coord '%s'", scripts, dir) == 0);
+    free(pipe_recs);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -975,9 +1287,9 @@ int main(int argc, char **argv)
     } tests[] = {{"schemes", test_schemes},   {"idem", test_idem},
                  {"badinput", test_badinput}, {"failover", test_failover},
                  {"breaker", test_breaker},   {"auditfull", test_auditfull},
-                 {"auditconfig", test_auditconfig}};
+                 {"auditconfig", test_auditconfig}, {"pipeline", test_pipeline}};
     if (argc != 2) {
-        fprintf(stderr, "usage: coord_cluster schemes|idem|badinput|failover|breaker|auditfull|auditconfig\n");
+        fprintf(stderr, "usage: coord_cluster schemes|idem|badinput|failover|breaker|auditfull|auditconfig|pipeline\n");
         return 2;
     }
     if (getenv("SIGIL_BIN"))
