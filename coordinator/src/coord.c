@@ -1153,7 +1153,6 @@ static int sign_items(sigil_coord *c, key_rt *k, const sign_item *items, size_t 
     return rc;
 }
 
-
 /* ---- audit (fail-closed) ---- */
 
 static void entry_base(sigil_audit_entry *e, int type, const char *actor, const char *key_id,
