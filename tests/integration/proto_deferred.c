@@ -120,6 +120,14 @@ static size_t own_held(void)
     return n;
 }
 
+static long own_finished(void)
+{
+    pthread_mutex_lock(&own.mu);
+    long n = own.finished;
+    pthread_mutex_unlock(&own.mu);
+    return n;
+}
+
 static int h_sign(void *ctx, sigil_rpc_call *call)
 {
     const Sigil__V1__SignRequest *req = (const Sigil__V1__SignRequest *)call->req;
@@ -317,7 +325,9 @@ static void test_many_out_of_order(void)
     }
     CHECK_EQ(ok, N - N / 8);
     CHECK_EQ(refused, N / 8);
+    pthread_mutex_lock(&own.mu);
     CHECK(own.max_held >= N);
+    pthread_mutex_unlock(&own.mu);
     sigil_rpc_client_free(c);
 }
 
@@ -380,7 +390,7 @@ static void test_client_gone(void)
     static result r[4];
     sigil_rpc_client *c = client();
     int base = res_sync.done;
-    long fin0 = own.finished;
+    long fin0 = own_finished();
 
     own_set(MAXQ + 1, 0, 0);
     for (uint32_t i = 0; i < 4; i++)
@@ -390,9 +400,9 @@ static void test_client_gone(void)
     for (int i = 0; i < 4; i++)
         CHECK(r[i].rc == SIGIL_E_TIMEOUT && r[i].code == GRPC_STATUS_DEADLINE_EXCEEDED);
     own_set(0, 1, 0); /* the late answers */
-    for (int t = 0; t < 300 && own.finished < fin0 + 4; t++)
+    for (int t = 0; t < 300 && own_finished() < fin0 + 4; t++)
         sleep_ms(10);
-    CHECK_EQ(own.finished, fin0 + 4);
+    CHECK_EQ(own_finished(), fin0 + 4);
     /* a client that goes away entirely (its channel destroyed, the
      * connection closed) while its call is held */
     sigil_rpc_client *c2 = client();
