@@ -147,7 +147,7 @@ int main(void)
     sigil_buf_reset(&body);
     CHECK_EQ(sigil_backup_section_body(&s, &body), SIGIL_E_INVALID);
     s.k = 2;
-    s.scheme = 4; /* ECDSA sections do not exist */
+    s.scheme = 5; /* no such scheme (1-3 FROST, 4 ECDSA) */
     CHECK_EQ(sigil_backup_section_body(&s, &body), SIGIL_E_INVALID);
     sigil_buf_free(&body);
     sigil_buf_free(&msg);
