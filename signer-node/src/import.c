@@ -179,6 +179,25 @@ static pending *pending_slot(node *nd, sigil_rpc_call *call, const char *key_id)
     return free_slot;
 }
 
+/* A free slot for key_id, zeroed, with its secret allocated and marked
+ * used (pending_drop from here on failure); NULL with call's detail set. */
+static pending *pending_claim(node *nd, sigil_rpc_call *call, const char *key_id, int *rc)
+{
+    pending *p = pending_slot(nd, call, key_id);
+    *rc = p ? SIGIL_OK : SIGIL_E_EXISTS;
+    if (!p)
+        return NULL;
+    memset(p, 0, sizeof *p);
+    p->secret = sodium_malloc(sizeof *p->secret);
+    if (!p->secret) {
+        *rc = SIGIL_E_NOMEM;
+        return NULL;
+    }
+    p->used = 1;
+    p->nd = nd;
+    return p;
+}
+
 int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
 {
     uint16_t scheme = (uint16_t)rq->scheme;
@@ -214,9 +233,8 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         DETAIL(call, "import: StartSession takes exactly one inbound dealing, no items");
         return SIGIL_E_INVALID;
     }
-    pending *p = pending_slot(nd, call, rq->key_id);
-    if (!p)
-        return SIGIL_E_EXISTS;
+    if (!pending_slot(nd, call, rq->key_id))
+        return SIGIL_E_EXISTS; /* before the approvals are used */
     uint8_t stmt_hash[32];
     char names[SIGIL_AUDIT_REQID_MAX];
     uint8_t ph[32];
@@ -235,12 +253,9 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         return rc;
     }
 
-    memset(p, 0, sizeof *p);
-    p->secret = sodium_malloc(sizeof *p->secret);
-    if (!p->secret)
-        return SIGIL_E_NOMEM;
-    p->used = 1; /* from here pending_drop on failure */
-    p->nd = nd;
+    pending *p = pending_claim(nd, call, rq->key_id, &rc);
+    if (!p)
+        return rc;
     const sigil_group *g = sigil_dealing_group(scheme);
     uint8_t transcript[32], fpk[SIGIL_FROST_PK_MAX];
     sigil_buf conf;
@@ -326,15 +341,10 @@ int node_import_restore_begin(node *nd, sigil_rpc_call *call, const uint8_t sid[
         DETAIL(call, "restore: %u parties: not an ECDSA key this node can set up", ks->n);
         return SIGIL_E_PARTICIPANT;
     }
-    pending *p = pending_slot(nd, call, key_id);
+    int rc;
+    pending *p = pending_claim(nd, call, key_id, &rc);
     if (!p)
-        return SIGIL_E_EXISTS;
-    memset(p, 0, sizeof *p);
-    p->secret = sodium_malloc(sizeof *p->secret);
-    if (!p->secret)
-        return SIGIL_E_NOMEM;
-    p->used = 1; /* from here pending_drop on failure */
-    p->nd = nd;
+        return rc;
     *p->secret = *ks->secret;
     p->ks = *ks;
     memcpy(p->ids, ks->ids, ks->n * sizeof *ks->ids);
@@ -343,7 +353,7 @@ int node_import_restore_begin(node *nd, sigil_rpc_call *call, const uint8_t sid[
     p->ks.verifying = p->verifying;
     p->ks.secret = p->secret;
     /* DKLs23 re-checks x_i*G == X_i, ids 1..n and every t-subset's group key */
-    int rc = sigil_ecdsa_keyshare_from_dkg_share(&p->eks, &p->ks);
+    rc = sigil_ecdsa_keyshare_from_dkg_share(&p->eks, &p->ks);
     if (rc)
         DETAIL(call, "restore: the share does not fit the key's public package: %s", sigil_strerror(rc));
     /* confirmation: 0x03 | own id | H(session, statement, section): every

@@ -441,15 +441,17 @@ backup_restore_ecdsa)
   cp "$A/node1/state/keys/hot-ec.key" "$T/n1.key"; cp "$A/node2/state/keys/hot-ec.key" "$T/n2.key"
   unchanged() { cmp -s "$T/n1.key" "$A/node1/state/keys/hot-ec.key" && cmp -s "$T/n2.key" "$A/node2/state/keys/hot-ec.key" &&
     [[ ! -e $A/node3/state/keys/hot-ec.key ]] && ! ls "$A"/node*/state/keys/ | grep -q pending; }
-  "$C" --cluster "$A" propose restore hot-ec --node 3 --backup "$T/hot-ec.backup" --out "$T/r.stmt" >/dev/null
-  "$C" --cluster "$A" approve "$T/r.stmt" --officer dave --out "$T/r.d" --yes >/dev/null
-  "$C" --cluster "$A" approve "$T/r.stmt" --officer erin --out "$T/r.e" --yes >/dev/null
-  for o in dave erin; do
-    "$C" --cluster "$A" restore-piece "$T/r.stmt" --backup "$T/hot-ec.backup" --officer $o --out "$T/$o.piece" >/dev/null 2>"$T/err" ||
-      bad "restore-piece $o: $(tail -2 "$T/err")"
-  done
+  restore_prep() { # STMT OFFICER OFFICER: propose, approve (STMT.OFFICER), pieces (STMT.OFFICER.piece)
+    "$C" --cluster "$A" propose restore hot-ec --node 3 --backup "$T/hot-ec.backup" --out "$1" >/dev/null
+    for o in $2 $3; do
+      "$C" --cluster "$A" approve "$1" --officer $o --out "$1.$o" --yes >/dev/null &&
+        "$C" --cluster "$A" restore-piece "$1" --backup "$T/hot-ec.backup" --officer $o --out "$1.$o.piece" >/dev/null 2>"$T/err" ||
+        bad "approve / restore-piece $o: $(tail -2 "$T/err")"
+    done
+  }
+  restore_prep "$T/r" dave erin
   expect_refused "restore with one approval refused (by the coordinator)" "too few approvals" \
-    "$C" --cluster "$A" restore "$T/r.stmt" --backup "$T/hot-ec.backup" --approval "$T/r.d" --piece "$T/dave.piece" --piece "$T/erin.piece" --skip-local-check
+    "$C" --cluster "$A" restore "$T/r" --backup "$T/hot-ec.backup" --approval "$T/r.dave" --piece "$T/r.dave.piece" --piece "$T/r.erin.piece" --skip-local-check
   # wrong key: ec-b's backup relabelled as hot-ec's (the officers approve what it says)
   $PY -c 'import json,sys; b=json.load(open(sys.argv[1])); b["key_id"]="hot-ec"; json.dump(b,open(sys.argv[2],"w"))' \
     "$T/ec-b.backup" "$T/forged.backup"
@@ -457,33 +459,26 @@ backup_restore_ecdsa)
   "$C" --cluster "$A" approve "$T/w.stmt" --officer dave --out "$T/w.d" --yes >/dev/null
   "$C" --cluster "$A" approve "$T/w.stmt" --officer erin --out "$T/w.e" --yes >/dev/null
   expect_refused "restore from another key's backup section refused" "for another key" \
-    "$C" --cluster "$A" restore "$T/w.stmt" --backup "$T/forged.backup" --approval "$T/w.d" --approval "$T/w.e" --piece "$T/dave.piece" --piece "$T/erin.piece" --skip-local-check
+    "$C" --cluster "$A" restore "$T/w.stmt" --backup "$T/forged.backup" --approval "$T/w.d" --approval "$T/w.e" --piece "$T/r.dave.piece" --piece "$T/r.erin.piece" --skip-local-check
   # a tampered piece: one byte of erin's piece flipped
-  $PY - "$T/erin.piece" "$T/bad.piece" <<'EOF2'
+  $PY - "$T/r.erin.piece" "$T/bad.piece" <<'EOF2'
 import json, sys
 p = json.load(open(sys.argv[1])); h = bytearray(bytes.fromhex(p["piece"]))
 h[len(h) // 2] ^= 1; p["piece"] = h.hex(); json.dump(p, open(sys.argv[2], "w"))
 EOF2
   expect_refused "restore with a tampered piece refused by node 3" "restore refused: piece" \
-    "$C" --cluster "$A" restore "$T/r.stmt" --backup "$T/hot-ec.backup" --approval "$T/r.d" --approval "$T/r.e" --piece "$T/dave.piece" --piece "$T/bad.piece"
+    "$C" --cluster "$A" restore "$T/r" --backup "$T/hot-ec.backup" --approval "$T/r.dave" --approval "$T/r.erin" --piece "$T/r.dave.piece" --piece "$T/bad.piece"
   unchanged && ok "the refused restores changed nothing (nodes 1, 2 key files byte-identical; nothing on node 3; no .pending)" ||
     bad "state changed: $(ls "$A"/node*/state/keys/)"
-  "$C" --cluster "$A" propose restore hot-ec --node 3 --backup "$T/hot-ec.backup" --out "$T/r2.stmt" >/dev/null
-  "$C" --cluster "$A" approve "$T/r2.stmt" --officer carol --out "$T/r2.c" --yes >/dev/null
-  "$C" --cluster "$A" approve "$T/r2.stmt" --officer erin --out "$T/r2.e" --yes >/dev/null
-  for o in carol erin; do
-    "$C" --cluster "$A" restore-piece "$T/r2.stmt" --backup "$T/hot-ec.backup" --officer $o --out "$T/$o.2.piece" >/dev/null 2>"$T/err" ||
-      bad "restore-piece $o: $(tail -2 "$T/err")"
-  done
+  restore_prep "$T/r2" carol erin
+  good=("$C" --cluster "$A" restore "$T/r2" --backup "$T/hot-ec.backup" --approval "$T/r2.carol" --approval "$T/r2.erin"
+    --piece "$T/r2.carol.piece" --piece "$T/r2.erin.piece")
   "$SCRIPTS/cluster" kill-node "$A" 2
-  expect_refused "a share holder down: refused before the approvals are used" "approvals stay usable" \
-    "$C" --cluster "$A" restore "$T/r2.stmt" --backup "$T/hot-ec.backup" --approval "$T/r2.c" --approval "$T/r2.e" \
-    --piece "$T/carol.2.piece" --piece "$T/erin.2.piece"
+  expect_refused "a share holder down: refused before the approvals are used" "approvals stay usable" "${good[@]}"
   "$SCRIPTS/cluster" start-node "$A" 2 2>/dev/null
   unchanged && ok "... and changed nothing" || bad "state changed with node 2 down"
   expect_ok "node 2 back: the same statement restores hot-ec onto the replacement node 3 (x_3 from 2 pieces, new OT setup of all pairs)" \
-    "$C" --cluster "$A" restore "$T/r2.stmt" --backup "$T/hot-ec.backup" --approval "$T/r2.c" --approval "$T/r2.e" \
-    --piece "$T/carol.2.piece" --piece "$T/erin.2.piece"
+    "${good[@]}"
   echo "# ceremony restore output:"; sed 's/^/#   /' "$T/err" "$T/out"
   [[ -e $A/node3/state/keys/hot-ec.key ]] && ok "node 3 holds a sealed share of hot-ec again" || bad "node 3 key file"
   ! cmp -s "$T/n1.key" "$A/node1/state/keys/hot-ec.key" && ! cmp -s "$T/n2.key" "$A/node2/state/keys/hot-ec.key" &&
