@@ -28,6 +28,7 @@
 
 #include "check.h"
 #include "sigil/audit.h"
+#include "sigil/backup.h"
 #include "sigil/breaker.h"
 #include "sigil/envelope.h"
 #include "sigil/err.h"
@@ -1205,26 +1206,20 @@ typedef struct {
     uint8_t sig[2][64];
 } lc_approval;
 
-static void lc_make(lc_approval *l, const char *action, const char *key_id, int a, int b2)
+/* The same for any action with the parameters hash ph. */
+static void lc_make_ph(lc_approval *l, const char *action, const char *key_id, const uint8_t ph[32],
+                       int a, int b2)
 {
     static const char *names[3] = {"alice", "bob", "bob"};
-    Sigil__V1__RefreshRequest rf = SIGIL__V1__REFRESH_REQUEST__INIT;
-    Sigil__V1__RetireRequest rt = SIGIL__V1__RETIRE_REQUEST__INIT;
     Sigil__V1__ApprovalStatement s = SIGIL__V1__APPROVAL_STATEMENT__INIT;
-    uint8_t ph[32], nonce[32];
-    sigil_buf b;
-    rf.key_id = rt.key_id = (char *)key_id;
-    REQUIRE(sigil_buf_init(&b, 1024, 0) == SIGIL_OK);
-    REQUIRE(sigil_rpc_pack(strcmp(action, "retire") ? &rf.base : &rt.base, &b) == SIGIL_OK);
-    crypto_hash_sha256(ph, b.data, b.size);
-    sigil_buf_free(&b);
+    uint8_t nonce[32];
     randombytes_buf(nonce, 32);
     s.action = (char *)action;
     s.cluster_id = (char *)"test-cluster";
     s.nonce = (ProtobufCBinaryData){32, nonce};
     s.expires_unix = (uint64_t)time(NULL) + 300;
     s.key_id = (char *)key_id;
-    s.params_hash = (ProtobufCBinaryData){32, ph};
+    s.params_hash = (ProtobufCBinaryData){32, (uint8_t *)ph};
     REQUIRE(sigil_buf_init(&l->stmt, 4096, 0) == SIGIL_OK);
     REQUIRE(sigil_rpc_pack(&s.base, &l->stmt) == SIGIL_OK);
     int who[2] = {a, b2};
@@ -1235,6 +1230,20 @@ static void lc_make(lc_approval *l, const char *action, const char *key_id, int 
         l->ap[i].signature = (ProtobufCBinaryData){64, l->sig[i]};
         l->pp[i] = &l->ap[i];
     }
+}
+
+static void lc_make(lc_approval *l, const char *action, const char *key_id, int a, int b2)
+{
+    Sigil__V1__RefreshRequest rf = SIGIL__V1__REFRESH_REQUEST__INIT;
+    Sigil__V1__RetireRequest rt = SIGIL__V1__RETIRE_REQUEST__INIT;
+    uint8_t ph[32];
+    sigil_buf b;
+    rf.key_id = rt.key_id = (char *)key_id;
+    REQUIRE(sigil_buf_init(&b, 1024, 0) == SIGIL_OK);
+    REQUIRE(sigil_rpc_pack(strcmp(action, "retire") ? &rf.base : &rt.base, &b) == SIGIL_OK);
+    crypto_hash_sha256(ph, b.data, b.size);
+    sigil_buf_free(&b);
+    lc_make_ph(l, action, key_id, ph, a, b2);
 }
 
 static void rf_request(Sigil__V1__StartSessionRequest *rq, uint8_t sid[32], const key_t_ *k,
@@ -1400,6 +1409,143 @@ static void refresh_node_level(key_t_ *k)
     } else {
         ecdsa_round(k, q13, 2, 0);
     }
+}
+
+static int read_file_(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    *len = fread(buf, 1, cap, f);
+    fclose(f);
+    return 0;
+}
+
+/* A backup section of node `node`'s share of k (public part only: the
+ * pieces are dummies, which a share holder other than `node` never reads):
+ * version v, public package pkg with its `self` set to node. */
+static void section_of(sigil_buf *out, const key_t_ *k, const sigil_keyshare *pkg, uint32_t node,
+                       uint32_t v)
+{
+    static uint8_t ct[2][256];
+    sigil_backup_section sec;
+    sigil_buf pb;
+    sigil_keyshare p = *pkg;
+    p.self = node - 1;
+    memset(&sec, 0, sizeof sec);
+    REQUIRE(sigil_buf_init(&pb, 1 << 16, 0) == SIGIL_OK);
+    REQUIRE(sigil_keyshare_serialize(&p, &pb) == SIGIL_OK);
+    snprintf(sec.key_id, sizeof sec.key_id, "%s", k->key_id);
+    sec.scheme = 4;
+    sec.node = node;
+    sec.version = v;
+    sec.package = pb.data;
+    sec.package_len = pb.size;
+    sec.k = 2;
+    sec.m = 2;
+    for (int j = 0; j < 2; j++) {
+        snprintf(sec.officer[j], sizeof sec.officer[j], "%s", j ? "bob" : "alice");
+        sec.V[j] = pkg->verifying[j];
+        randombytes_buf(ct[j], sizeof ct[j]);
+        sec.ct[j] = ct[j];
+        sec.ct_len[j] = sizeof ct[j];
+    }
+    static const uint8_t nosig[64];
+    REQUIRE(sigil_buf_init(out, 1 << 16, 0) == SIGIL_OK);
+    REQUIRE(sigil_backup_section_body(&sec, out) == SIGIL_OK);
+    REQUIRE(sigil_buf_put(out, nosig, 64) == SIGIL_OK);
+    sigil_buf_free(&pb);
+}
+
+/* ECDSA restore of node 3's share, seen from node 1 (a share holder that
+ * keeps its x_1 and renews its OT state with the restored node): this test
+ * is the coordinator; node 1 checks the officers' approvals and that the
+ * section is of its own key at its share version, by itself. Every refusal
+ * and an abort after the start change nothing: same key file, still signs. */
+static void restore_renew_node_level(const key_t_ *k, const key_t_ *other)
+{
+    uint32_t parties[N] = {1, 2, 3}, q12[2] = {1, 2};
+    uint8_t sid[32], ph[32], before[1 << 16], after[1 << 16];
+    size_t blen = 0, alen = 0;
+    char kpath[600];
+    snprintf(kpath, sizeof kpath, "%s/state1/keys/%s.key", dir, k->key_id);
+    REQUIRE(read_file_(kpath, before, sizeof before, &blen) == 0);
+    uint32_t v = share_version(1, k->key_id);
+    sigil_buf sec, sec_other, sec_v;
+    section_of(&sec, k, &k->pub, 3, v);
+    section_of(&sec_other, k, &other->pub, 3, v); /* another key's package under k's id */
+    section_of(&sec_v, k, &k->pub, 3, v + 1);    /* a share version k is not at */
+    REQUIRE(sigil_backup_restore_params_hash(k->key_id, 3, sec.data, sec.size, ph) == SIGIL_OK);
+    lc_approval good, bad;
+    lc_make_ph(&good, "restore", k->key_id, ph, 0, 1);
+    Sigil__V1__StartSessionRequest rq;
+    Sigil__V1__SessionResponse *x = NULL;
+    sigil_rpc_status st;
+    rf_request(&rq, sid, k, parties, &good, 2);
+    rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE;
+    rq.params = (ProtobufCBinaryData){sec.size, sec.data};
+    /* the coordinator alone, or with one approval */
+    rq.n_approvals = 0;
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_THRESHOLD);
+    rq.n_approvals = 1;
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_THRESHOLD);
+    /* a foreign officer key; a refresh statement with these parameters */
+    lc_make_ph(&bad, "restore", k->key_id, ph, 0, 2);
+    rq.approvals = bad.pp;
+    rq.n_approvals = 2;
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_SIGNATURE);
+    sigil_buf_free(&bad.stmt);
+    lc_make_ph(&bad, "refresh", k->key_id, ph, 0, 1);
+    rq.statement = (ProtobufCBinaryData){bad.stmt.size, bad.stmt.data};
+    rq.approvals = bad.pp;
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_MISMATCH);
+    sigil_buf_free(&bad.stmt);
+    rq.statement = (ProtobufCBinaryData){good.stmt.size, good.stmt.data};
+    rq.approvals = good.pp;
+    /* the approved statement with another section: another key's package
+     * (refused before the approvals are looked at), another share version */
+    rq.params = (ProtobufCBinaryData){sec_other.size, sec_other.data};
+    CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_MISMATCH);
+    CHECK(strstr(st.detail, "not node 1's key") != NULL);
+    rq.params = (ProtobufCBinaryData){sec_v.size, sec_v.data};
+    CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_VERSION);
+    CHECK(strstr(st.detail, "refreshed after this backup") != NULL);
+    /* not every share holder in the party list */
+    rq.params = (ProtobufCBinaryData){sec.size, sec.data};
+    rq.parties = q12;
+    rq.n_parties = 2;
+    CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_PARTICIPANT);
+    rq.parties = parties;
+    rq.n_parties = N;
+    /* accepted: node 1 stages x_1 and confirms (round 1 broadcast) */
+    CHECK_EQ(start(1, &rq, &x, &st), SIGIL_OK);
+    CHECK(x && x->n_outbound == 1 && x->outbound[0]->to == 0 && x->outbound[0]->round == 1);
+    if (x)
+        sigil_rpc_msg_free(&x->base);
+    /* the same statement again (new session): the nonce is burned on node 1 */
+    uint8_t sid2[32];
+    randombytes_buf(sid2, 32);
+    rq.session_id = (ProtobufCBinaryData){32, sid2};
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_REPLAY);
+    /* the coordinator gives up: nothing changed */
+    Sigil__V1__AbortSessionRequest ab = SIGIL__V1__ABORT_SESSION_REQUEST__INIT;
+    Sigil__V1__AbortSessionResponse *ar = NULL;
+    ab.session_id = (ProtobufCBinaryData){32, sid};
+    CHECK_EQ(call(cl[1], SIGIL_RPC_NODE_ABORT_SESSION, &ab.base,
+                  &sigil__v1__abort_session_response__descriptor, (ProtobufCMessage **)&ar, &st),
+             SIGIL_OK);
+    CHECK(ar && ar->existed);
+    if (ar)
+        sigil_rpc_msg_free(&ar->base);
+    REQUIRE(read_file_(kpath, after, sizeof after, &alen) == 0);
+    CHECK(alen == blen && !memcmp(before, after, blen));
+    CHECK(!key_file(1, k->key_id, ".pending"));
+    CHECK_EQ(share_version(1, k->key_id), v);
+    ecdsa_round(k, q12, 1, 0);
+    sigil_buf_free(&good.stmt);
+    sigil_buf_free(&sec);
+    sigil_buf_free(&sec_other);
+    sigil_buf_free(&sec_v);
 }
 
 static int retire_call(int node, const char *key_id, lc_approval *l, size_t n, sigil_rpc_status *st)
@@ -1846,6 +1992,7 @@ int main(void)
         dkg(&krfec, "k-rfec", 4, 0);
         refresh_node_level(&krf);
         refresh_node_level(&krfec);
+        restore_renew_node_level(&kec, &krfec);
         sigil_rpc_status st;
         lc_approval rt;
         lc_make(&rt, "retire", krf.key_id, 0, 1);
@@ -1926,8 +2073,9 @@ int main(void)
         CHECK_EQ(v, SIGIL_AUDIT_V_OK);
         /* every signature node 2 took part in (+ 2 x RACE in the concurrency
          * test), its share changes (two refreshes and one retirement), and
-         * the signature after the pool-eviction check */
-        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE + 3 + 1);
+         * the signature after the pool-eviction check, the signature after
+         * the refused ECDSA restores */
+        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE + 3 + 1 + 1);
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);
