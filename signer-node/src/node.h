@@ -259,8 +259,9 @@ int refresh_recover(node *nd);
  * (old moves to the graveyard, its pools dropped), overwrite .old with
  * zeros and unlink it (*wipe_failed = 1 if that failed; the commit stands).
  * Without old (a new share): SIGIL_E_EXISTS if the node holds or retired
- * the id, else rename .pending to .key, fsync, list nk. SIGIL_E_IO (errno
- * set) leaves the live share as it was. Used by refresh and restore. */
+ * the id, else rename .pending to .key, list nk, fsync (a failed fsync is
+ * only warned about: the file is in place). SIGIL_E_IO (errno set): nothing
+ * renamed, nk not listed. Used by refresh and restore. */
 int key_commit_pending(node *nd, keyrec *old, keyrec *nk, int *wipe_failed);
 /* Overwrite and unlink keys/<id>.pending (an uncommitted share). */
 int key_pending_wipe(node *nd, const char *key_id);

@@ -255,10 +255,13 @@ int key_commit_pending(node *nd, keyrec *old, keyrec *nk, int *wipe_failed)
         /* a new share: the live file appears atomically */
         if (key_find(nd, nk->key_id) || key_retired(nd, nk->key_id))
             return SIGIL_E_EXISTS;
-        if (rename(pp, pk) != 0 || fsync_dir(nd->path_keys) != 0)
+        if (rename(pp, pk) != 0)
             return SIGIL_E_IO;
-        nk->next = nd->keys;
+        nk->next = nd->keys; /* on disk now: listed, whatever the fsync says */
         nd->keys = nk;
+        if (fsync_dir(nd->path_keys) != 0)
+            fprintf(stderr, "sigil-node %u: WARNING: fsync of %s failed after adding %s\n",
+                    nd->cfg.node_id, nd->path_keys, pk);
         return SIGIL_OK;
     }
     (void)unlink(po);
