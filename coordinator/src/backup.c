@@ -240,6 +240,11 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
                                   req->n_approvals, call->key_id, ph, &st)))
         return rc;
     int ecdsa = info->scheme == SIGIL_ENV_SCHEME_ECDSA;
+    /* fail-closed: the approved start is durable before any node acts */
+    audit(c, call, call->key_id, info->scheme, &req->statement, req->approvals, req->n_approvals,
+          ecdsa ? "restore-started all-nodes" : "restore-started", SIGIL_OK, &rc);
+    if (rc)
+        return rc;
     coord_session s;
     memset(&s, 0, sizeof s);
     s.count = ecdsa ? info->num_parties : 1;

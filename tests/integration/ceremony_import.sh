@@ -502,9 +502,10 @@ EOF2
     bad "signatures: $(cat "$T/sigs")"
   "$SCRIPTS/cluster" stop-coord "$A"
   "$BIN/sigil-audit" show --log "$A/coord/audit" --type ceremony >"$T/show" 2>&1
-  grep -q 'key=hot-ec.*request=restore-installed approvals=carol,erin' "$T/show" || grep -q 'request=restore-installed approvals=carol,erin' "$T/show"
-  [[ $? == 0 ]] && [[ $(grep -c 'request=restore-refused' "$T/show") -ge 3 ]] &&
-    ok "coordinator log: the restore and its 3 refusals" || bad "coordinator audit: $(grep restore "$T/show")"
+  grep -q 'request=restore-started all-nodes approvals=carol,erin' "$T/show" &&
+    grep -q 'request=restore-installed approvals=carol,erin' "$T/show" &&
+    [[ $(grep -c 'request=restore-refused' "$T/show") -ge 4 ]] &&
+    ok "coordinator log: the restore (started, installed) and its 4 refusals" || bad "coordinator audit: $(grep restore "$T/show")"
   "$BIN/sigil-audit" show --log "$A/node3/state/audit" --type ceremony 2>/dev/null | grep -q 'restore-installed approvals=carol,erin pieces=carol,erin ot=new-all-pairs' &&
     ok "node 3's log records the restored share" || bad "node 3 log"
   for n in 1 2; do
