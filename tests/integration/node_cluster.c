@@ -1414,6 +1414,18 @@ static void refresh_node_level(key_t_ *k)
     }
 }
 
+/* StartSession{kind, k, params} with alice's and bob's approvals of
+ * `action` over ph (l keeps the statement). */
+static void lc_session(Sigil__V1__StartSessionRequest *rq, uint8_t sid[32], const key_t_ *k,
+                       uint32_t *parties, lc_approval *l, const char *action, const uint8_t ph[32],
+                       int kind, const sigil_buf *params)
+{
+    lc_make_ph(l, action, k->key_id, ph, 0, 1);
+    rf_request(rq, sid, k, parties, l, 2);
+    rq->kind = (Sigil__V1__SessionKind)kind;
+    rq->params = (ProtobufCBinaryData){params->size, params->data};
+}
+
 static int read_file_(const char *path, uint8_t *buf, size_t cap, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -1480,13 +1492,10 @@ static void restore_renew_node_level(const key_t_ *k, const key_t_ *other)
     section_of(&sec_v, k, &k->pub, 3, v + 1);    /* a share version k is not at */
     REQUIRE(sigil_backup_restore_params_hash(k->key_id, 3, sec.data, sec.size, ph) == SIGIL_OK);
     lc_approval good, bad;
-    lc_make_ph(&good, "restore", k->key_id, ph, 0, 1);
     Sigil__V1__StartSessionRequest rq;
     Sigil__V1__SessionResponse *x = NULL;
     sigil_rpc_status st;
-    rf_request(&rq, sid, k, parties, &good, 2);
-    rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE;
-    rq.params = (ProtobufCBinaryData){sec.size, sec.data};
+    lc_session(&rq, sid, k, parties, &good, "restore", ph, SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE, &sec);
     /* the coordinator alone, or with one approval */
     rq.n_approvals = 0;
     CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_THRESHOLD);
@@ -1599,13 +1608,10 @@ static void ecdsa_backup_restore_node_level(key_t_ *k)
     uint8_t ph[32], sid[32], sid2[32];
     REQUIRE(sigil_backup_params_hash(k->key_id, 2, ob.data, ob.size, ph) == SIGIL_OK);
     lc_approval ba, ra;
-    lc_make_ph(&ba, "backup", k->key_id, ph, 0, 1);
     Sigil__V1__StartSessionRequest rq;
     Sigil__V1__SessionResponse *x = NULL;
     sigil_rpc_status st;
-    rf_request(&rq, sid, k, parties, &ba, 2);
-    rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_BACKUP;
-    rq.params = (ProtobufCBinaryData){ob.size, ob.data};
+    lc_session(&rq, sid, k, parties, &ba, "backup", ph, SIGIL__V1__SESSION_KIND__SESSION_KIND_BACKUP, &ob);
     CHECK_EQ(start(3, &rq, &x, &st), SIGIL_OK);
     REQUIRE(x && open_result(x, 3, sid, &secb) == SIGIL_OK);
     sigil_rpc_msg_free(&x->base);
@@ -1646,9 +1652,9 @@ static void ecdsa_backup_restore_node_level(key_t_ *k)
             SIGIL_OK);
     sigil_rpc_msg_free(&sresp->base);
     REQUIRE(sigil_backup_restore_params_hash(k->key_id, 3, secb.data, secb.size, ph) == SIGIL_OK);
-    lc_make_ph(&ra, "restore", k->key_id, ph, 0, 1);
+    lc_session(&rq, sid2, k, parties, &ra, "restore", ph, SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE,
+               &secb);
     crypto_hash_sha256(sh, ra.stmt.data, ra.stmt.size);
-    randombytes_buf(sid2, 32);
     sigil_buf pb[2];
     Sigil__V1__Envelope pe[2], *pep[2];
     for (int j = 0; j < 2; j++) {
@@ -1669,10 +1675,6 @@ static void ecdsa_backup_restore_node_level(key_t_ *k)
         pe[j].payload = (ProtobufCBinaryData){pb[j].size, pb[j].data};
         pep[j] = &pe[j];
     }
-    rf_request(&rq, sid, k, parties, &ra, 2);
-    rq.session_id = (ProtobufCBinaryData){32, sid2};
-    rq.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE;
-    rq.params = (ProtobufCBinaryData){secb.size, secb.data};
     Sigil__V1__StartSessionRequest rq3 = rq;
     rq3.inbound = pep;
     rq3.n_inbound = 2;
