@@ -465,8 +465,14 @@ static int cmd_backup(cluster *c, int argc, char **argv, const char *stmt_path, 
     progress("every share holder of %s exports its share split %u-of-%u to the officers' keys...",
              key_id, c->k, c->m);
     ProtobufCMessage *m = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = rpc(&k, "backup", "/sigil.v1.Admin/BackupKey", &req.base,
                  &sigil__v1__backup_key_response__descriptor, &m);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rc)
+        progress("sections exported in %ld ms", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+                                                       (t1.tv_nsec - t0.tv_nsec) / 1000000));
     free(officers);
     sigil_rpc_client_free(k.rpc);
     if (rc)
@@ -838,9 +844,19 @@ static int cmd_restore(cluster *c, const char *stmt_path, const char *bfile, cha
         req.section = (ProtobufCBinaryData){sl, (uint8_t *)secb};
         req.pieces = pb;
         req.n_pieces = npb;
-        progress("node %u combines %zu pieces, checks them and seals its share of %s...", node, npb, key_id);
+        sigil_backup_section sec;
+        int ecdsa = !sigil_backup_section_decode(&sec, secb, sl) && sec.scheme == SIGIL_ENV_SCHEME_ECDSA;
+        progress("node %u combines %zu pieces, checks them and seals its share of %s%s...", node, npb,
+                 key_id, ecdsa ? "; then every share holder runs a new DKLs23 OT setup with it (all "
+                                 "pairs) and replaces its OT state" : "");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = rpc(&k, "restore", "/sigil.v1.Admin/RestoreKey", &req.base,
                  &sigil__v1__restore_key_response__descriptor, &m);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (!rc)
+            progress("restore done in %ld ms", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+                                                     (t1.tv_nsec - t0.tv_nsec) / 1000000));
         sigil_rpc_client_free(k.rpc);
     } else if (!rc) {
         rc = 1;
@@ -880,7 +896,9 @@ int cer_cmd_backup(cluster *c, const char *cmd, int argc, char **argv)
                    "restore-piece: officer NAME decrypts its piece in its token and re-encrypts it\n"
                    "to the replacement node's current envelope key (the node must keep running\n"
                    "until the restore). restore: the node combines k pieces, checks the result\n"
-                   "against the key's public package and seals it. Fewer than k pieces: refused.\n\n"
+                   "against the key's public package and seals it (ECDSA: then every share holder\n"
+                   "runs a new DKLs23 OT setup with it, all pairs; every node must be up).\n"
+                   "Fewer than k pieces: refused.\n\n"
                    "example:\n"
                    "  sigil-ceremony backup bk.stmt --approval c.apr --approval d.apr --out hot-ed.backup\n"
                    "  sigil-ceremony restore-piece rs.stmt --backup hot-ed.backup --officer carol --out c.piece\n"

@@ -11,7 +11,12 @@
  *     binding the key, the node and its section; SESSION_KIND_RESTORE on
  *     that node with the officers' pieces (each encrypted to the node's
  *     envelope key); success only if the node's RESULT carries the
- *     registered key's public key and package.
+ *     registered key's public key and package. ECDSA (DKLs23): the session
+ *     runs on EVERY share holder (same statement and approvals, checked by
+ *     each node; pieces to the restored node only): a new all-pairs OT
+ *     setup, committed by all nodes only once all have prepared (see
+ *     signer-node/src/backup_node.c). Signing on the key pauses meanwhile
+ *     (state PENDING) and its presignature pools start empty afterwards.
  * Every accepted or refused request is in the audit log (caller, officers,
  * statement SHA-256, outcome). */
 #include <stdarg.h>
@@ -93,9 +98,8 @@ static int backup_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Bac
     if (info->state != SIGIL__V1__KEY_STATE__KEY_STATE_ACTIVE)
         return coord_detail(call, SIGIL_E_STATE, "backup: key '%s' is not active (%s)", call->key_id,
                     info->state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED ? "retired" : "being refreshed");
-    if (info->scheme < 1 || info->scheme > 3)
-        return coord_detail(call, SIGIL_E_VERSION, "backup: only FROST keys can be backed up (an ECDSA share "
-                                           "holds per-pair OT state no restore can recreate)");
+    if (info->scheme < 1 || info->scheme > 4)
+        return coord_detail(call, SIGIL_E_VERSION, "backup: scheme %d cannot be backed up", info->scheme);
     uint8_t ph[32];
     sigil_backup_params_hash(call->key_id, cfg->approvals_required, req->officers.data,
                              req->officers.len, ph);
@@ -224,18 +228,34 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
     if (req->n_pieces < 1 || req->n_pieces > SIGIL_BACKUP_MAX_OFFICERS)
         return coord_detail(call, SIGIL_E_THRESHOLD, "restore: %zu pieces (1..%d)", req->n_pieces,
                     SIGIL_BACKUP_MAX_OFFICERS);
+    /* ECDSA: every share holder takes part; all must be up before the
+     * approvals are used (the restored node need not hold the key) */
+    if (info->scheme == SIGIL_ENV_SCHEME_ECDSA &&
+        (rc = coord_reach_all(c, call, info, "an ECDSA restore", req->node_id)))
+        return rc;
     uint8_t ph[32];
     sigil_backup_restore_params_hash(call->key_id, req->node_id, req->section.data, req->section.len, ph);
     sigil_breaker_statement st;
     if ((rc = coord_approvals_use(c, call, "restore", &req->statement, req->approvals,
                                   req->n_approvals, call->key_id, ph, &st)))
         return rc;
-    if (coord_ensure_peer(c, nd))
-        return coord_detail(call, SIGIL_E_UNAVAILABLE, "restore: node %u unreachable", req->node_id);
+    int ecdsa = info->scheme == SIGIL_ENV_SCHEME_ECDSA;
+    /* fail-closed: the approved start is durable before any node acts */
+    audit(c, call, call->key_id, info->scheme, &req->statement, req->approvals, req->n_approvals,
+          ecdsa ? "restore-started all-nodes" : "restore-started", SIGIL_OK, &rc);
+    if (rc)
+        return rc;
     coord_session s;
     memset(&s, 0, sizeof s);
-    s.count = 1;
-    s.nodes[0] = nd;
+    s.count = ecdsa ? info->num_parties : 1;
+    for (size_t i = 0; i < s.count; i++) {
+        s.nodes[i] = ecdsa ? node_of(c, info->parties[i]) : nd;
+        if (!s.nodes[i] || coord_ensure_peer(c, s.nodes[i]))
+            return coord_detail(call, SIGIL_E_UNAVAILABLE, "restore: node %u unreachable%s",
+                                ecdsa ? info->parties[i] : req->node_id,
+                                ecdsa ? " (an ECDSA restore renews the OT state of every share "
+                                        "holder with the restored node)" : "");
+    }
     randombytes_buf(s.session_id, 32);
     Sigil__V1__Envelope env[SIGIL_BACKUP_MAX_OFFICERS], *ep[SIGIL_BACKUP_MAX_OFFICERS];
     for (size_t i = 0; i < req->n_pieces; i++) {
@@ -247,45 +267,75 @@ static int restore_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__Re
         env[i].payload = req->pieces[i];
         ep[i] = &env[i];
     }
-    uint32_t parties[1] = {req->node_id};
-    Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
-    r.session_id = (ProtobufCBinaryData){32, s.session_id};
-    r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE;
-    r.key_id = (char *)call->key_id;
-    r.scheme = (Sigil__V1__Scheme)info->scheme;
-    r.parties = parties;
-    r.n_parties = 1;
-    r.params = req->section;
-    r.statement = req->statement;
-    r.approvals = req->approvals;
-    r.n_approvals = req->n_approvals;
-    r.inbound = ep;
-    r.n_inbound = req->n_pieces;
-    sigil_buf start, body;
-    sigil_buf_init(&start, BACKUP_REQ_MAX, 0);
-    sigil_buf_init(&body, 1u << 20, 0);
-    rc = sigil_rpc_pack(&r.base, &start);
-    if (!rc && (rc = coord_session_run(&s, &start, cfg->keygen_timeout_ms, 2)))
-        coord_detail(call, rc, "restore failed on node %u: %s", req->node_id, s.detail);
-    sigil_env_dkg_result res;
-    if (!rc && (s.final[0]->n_results != 1 ||
-                coord_open_result(c, s.final[0]->results[0], req->node_id, s.session_id, &body) ||
-                sigil_env_dkg_result_decode(&res, body.data, body.size)))
-        rc = coord_detail(call, SIGIL_E_CONFIRM, "restore: node %u gave no valid result", req->node_id);
-    /* the restored node holds the registered key: same public key, and the
-     * same public package except its `self` field (sigil/dkg.h encoding:
-     * 0x4b | group | u32 t | u32 n | u32 self | ids | verifying | group key
-     * | 0), which names the node that serialized it */
-    if (!rc && (res.public_key_len != info->pk_len ||
-                memcmp(res.public_key, info->public_key, info->pk_len) ||
-                res.public_package_len != info->package_len || info->package_len < 14 ||
-                memcmp(res.public_package, info->package, 10) ||
-                memcmp(res.public_package + 14, info->package + 14, info->package_len - 14)))
-        rc = coord_detail(call, SIGIL_E_MISMATCH, "restore: node %u restored another key than '%s'",
-                  req->node_id, call->key_id);
+    uint32_t one[1] = {req->node_id};
+    sigil_buf starts[SIGIL_COORD_MAX_NODES], bodies[SIGIL_COORD_MAX_NODES];
+    sigil_env_dkg_result res[SIGIL_COORD_MAX_NODES];
+    for (size_t i = 0; i < s.count; i++) {
+        uint32_t id = ecdsa ? info->parties[i] : req->node_id;
+        Sigil__V1__StartSessionRequest r = SIGIL__V1__START_SESSION_REQUEST__INIT;
+        r.session_id = (ProtobufCBinaryData){32, s.session_id};
+        r.kind = SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE;
+        r.key_id = (char *)call->key_id;
+        r.scheme = (Sigil__V1__Scheme)info->scheme;
+        r.threshold = info->threshold;
+        r.num_parties = ecdsa ? info->num_parties : 1;
+        r.parties = ecdsa ? (uint32_t *)info->parties : one;
+        r.n_parties = ecdsa ? info->num_parties : 1;
+        r.params = req->section;
+        r.statement = req->statement;
+        r.approvals = req->approvals;
+        r.n_approvals = req->n_approvals;
+        if (id == req->node_id) { /* the pieces go to the restored node only */
+            r.inbound = ep;
+            r.n_inbound = req->n_pieces;
+        }
+        sigil_buf_init(&starts[i], BACKUP_REQ_MAX, 0);
+        sigil_buf_init(&bodies[i], 1u << 20, 0);
+        if (!rc)
+            rc = sigil_rpc_pack(&r.base, &starts[i]);
+    }
+    /* ECDSA: every share holder swaps its OT state: no signing meanwhile */
+    sigil_coord_key pend = *info;
+    pend.state = SIGIL__V1__KEY_STATE__KEY_STATE_PENDING;
+    if (!rc && ecdsa && (rc = coord_key_replace(c, &pend, 0)))
+        coord_detail(call, rc, "restore not started: %s", sigil_strerror(rc));
+    if (!rc && (rc = coord_session_run(&s, starts, cfg->keygen_timeout_ms, 8)))
+        coord_detail(call, rc, "restore failed on node %u: %s",
+                     s.failed_party ? s.failed_party : req->node_id, s.detail);
+    for (size_t i = 0; !rc && i < s.count; i++) {
+        uint32_t id = ecdsa ? info->parties[i] : req->node_id;
+        if (s.final[i]->n_results != 1 ||
+            coord_open_result(c, s.final[i]->results[0], id, s.session_id, &bodies[i]) ||
+            sigil_env_dkg_result_decode(&res[i], bodies[i].data, bodies[i].size) ||
+            res[i].scheme != info->scheme || strcmp(res[i].key_id, call->key_id))
+            rc = coord_detail(call, SIGIL_E_CONFIRM, "restore: node %u gave no valid result", id);
+    }
+    sigil_keyshare pub;
+    memset(&pub, 0, sizeof pub);
+    if (!rc && ecdsa && (rc = sigil_env_dkg_results_agree(res, s.count, &pub)))
+        coord_detail(call, rc, "restore: the share holders' results disagree");
+    sigil_keyshare_free(&pub);
+    /* every node holds the registered key: same public key, and the same
+     * public package except its `self` field (sigil/dkg.h encoding: 0x4b |
+     * group | u32 t | u32 n | u32 self | ids | verifying | group key | 0),
+     * which names the node that serialized it */
+    for (size_t i = 0; !rc && i < s.count; i++)
+        if (res[i].public_key_len != info->pk_len ||
+            memcmp(res[i].public_key, info->public_key, info->pk_len) ||
+            res[i].public_package_len != info->package_len || info->package_len < 14 ||
+            memcmp(res[i].public_package, info->package, 10) ||
+            memcmp(res[i].public_package + 14, info->package + 14, info->package_len - 14))
+            rc = coord_detail(call, SIGIL_E_MISMATCH, "restore: node %u holds another key than '%s'",
+                              ecdsa ? info->parties[i] : req->node_id, call->key_id);
+    /* active again, with empty pools (presignatures made with the old OT
+     * state or with the destroyed node are gone from the nodes) */
+    if (ecdsa && coord_key_replace(c, info, 0) && !rc)
+        rc = coord_detail(call, SIGIL_E_STATE, "restore: key '%s' could not be reactivated", call->key_id);
     coord_session_clear(&s);
-    sigil_buf_free(&start);
-    sigil_buf_free(&body);
+    for (size_t i = 0; i < s.count; i++) {
+        sigil_buf_free(&starts[i]);
+        sigil_buf_free(&bodies[i]);
+    }
     return rc;
 }
 

@@ -111,6 +111,14 @@ int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out);
 int coord_register_key(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *info,
                        Sigil__V1__KeyInfo *ki);
 
+/* Every share holder of k answers Node/Status (retrying for about two
+ * seconds through the channel's reconnect back-off), is not halted and
+ * holds k at the registry's share version, except node `except` (0: none)
+ * which need only answer; checked before any approval is consumed. On
+ * refusal call's detail names the node and says nothing changed. */
+int coord_reach_all(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *k, const char *op,
+                    uint32_t except);
+
 /* import.c: register /sigil.v1.Admin/ImportPrepare and ImportKey (and,
  * through backup.c, BackupKey and RestoreKey). */
 int coord_import_register(sigil_coord *c, sigil_rpc_server *server);

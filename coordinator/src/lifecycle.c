@@ -132,10 +132,9 @@ static int lc_audit(sigil_coord *c, int type, const char *actor, const sigil_coo
     return coord_audit(c, &e);
 }
 
-/* Every share holder reachable and holding the key at the registry's
- * version (checked before any approval is consumed). */
-static int lc_reach_all(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *k,
-                        const char *op)
+/* coord_reach_all: see coord_int.h */
+int coord_reach_all(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_key *k, const char *op,
+                    uint32_t except)
 {
     for (size_t i = 0; i < k->num_parties; i++) {
         coord_node *n = coord_node_of(c, k->parties[i]);
@@ -176,6 +175,8 @@ static int lc_reach_all(sigil_coord *c, sigil_rpc_call *call, const sigil_coord_
                 ok = 1;
         int halted = r->halted;
         sigil_rpc_msg_free(m);
+        if (k->parties[i] == except)
+            ok = 1; /* reachable is enough (a replacement node holds no share yet) */
         if (halted)
             return coord_detail(call, SIGIL_E_HALTED, "node %u is halted: %s refused; nothing changed",
                              k->parties[i], op);
@@ -221,7 +222,7 @@ static int refresh_locked(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1_
         return coord_detail(call, SIGIL_E_THRESHOLD,
                          "key '%s' is 1-of-%u: every share is the whole key, a refresh cannot help",
                          info->key_id, info->num_parties);
-    if ((rc = lc_reach_all(c, call, info, "refresh")))
+    if ((rc = coord_reach_all(c, call, info, "refresh", 0)))
         return rc;
     if ((rc = lc_params_hash(0, info->key_id, ph)))
         return rc;
@@ -378,7 +379,7 @@ static int h_retire(void *ctx, sigil_rpc_call *call)
     int again = info.state == SIGIL__V1__KEY_STATE__KEY_STATE_RETIRED;
     /* a first retire needs every share holder; a repeated one (to finish
      * nodes that were unreachable) goes to whoever answers */
-    if (!again && (rc = lc_reach_all(c, call, &info, "retire"))) {
+    if (!again && (rc = coord_reach_all(c, call, &info, "retire", 0))) {
         pthread_mutex_unlock(&lc_mu);
         return rc;
     }

@@ -155,7 +155,7 @@ int sigil_backup_piece_parse(const uint8_t *p, size_t n, const char *key_id, uin
 int sigil_backup_section_body(const sigil_backup_section *s, sigil_buf *out)
 {
     const sigil_group *g = s ? sigil_dealing_group(s->scheme) : NULL;
-    if (!s || !out || !g || s->scheme > SIGIL_ENV_SCHEME_BIP340 || s->m < 1 ||
+    if (!s || !out || !g || s->scheme > SIGIL_ENV_SCHEME_ECDSA || s->m < 1 ||
         s->m > SIGIL_BACKUP_MAX_OFFICERS || s->k < 1 || s->k > s->m)
         return SIGIL_E_INVALID;
     int rc = sigil_buf_put(out, "SGBS", 4);
@@ -202,7 +202,7 @@ int sigil_backup_section_decode(sigil_backup_section *s, const uint8_t *p, size_
     if (!rc) rc = get_name(&b, s->key_id, SIGIL_ENV_KEY_ID_MAX);
     if (!rc) rc = sigil_buf_get_u16(&b, &s->scheme);
     const sigil_group *g = rc ? NULL : sigil_dealing_group(s->scheme);
-    if (!rc && (!g || s->scheme > SIGIL_ENV_SCHEME_BIP340)) rc = SIGIL_E_VERSION;
+    if (!rc && (!g || s->scheme > SIGIL_ENV_SCHEME_ECDSA)) rc = SIGIL_E_VERSION;
     if (!rc) rc = sigil_buf_get_u32(&b, &s->node);
     if (!rc) rc = sigil_buf_get_u32(&b, &s->version);
     if (!rc) rc = sigil_buf_get_string(&b, SIGIL_BACKUP_SECTION_MAX, &s->package, &s->package_len);

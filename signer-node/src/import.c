@@ -107,13 +107,26 @@ typedef struct {
     uint8_t box[SIGIL_DEALING_MAX_PARTIES][32]; /* peers' envelope box keys */
     sigil_ecdsa_keyshare *eks;
     sigil_ecdsa_setup *setup;
+    /* RESTORE of an ECDSA share (backup_node.c): the same confirmation and
+     * OT setup rounds, then a PREPARED round (5) before anything commits */
+    int mode;                       /* PENDING_IMPORT, _RESTORED, _RENEW */
+    uint32_t version;               /* share version kept by the restore */
+    node *nd;                       /* to wipe a prepared file on abort */
+    struct keyrec *prepared;        /* sealed in keys/<id>.pending, not listed */
+    char text[256];                 /* this node's audit record (truncated to fit) */
 } pending;
+
+enum { PENDING_IMPORT = 0, PENDING_RESTORED, PENDING_RENEW };
 
 /* One node per process; every access is under the node lock. */
 static pending g_pending[IMPORT_MAX_PENDING];
 
 static void pending_drop(pending *p)
 {
+    if (p->prepared) {
+        (void)key_pending_wipe(p->nd, p->key_id); /* never committed */
+        key_free(p->prepared);
+    }
     if (p->secret)
         sodium_free(p->secret); /* zeroizes */
     sigil_ecdsa_keyshare_free(p->eks);
@@ -166,6 +179,25 @@ static pending *pending_slot(node *nd, sigil_rpc_call *call, const char *key_id)
     return free_slot;
 }
 
+/* A free slot for key_id, zeroed, with its secret allocated and marked
+ * used (pending_drop from here on failure); NULL with call's detail set. */
+static pending *pending_claim(node *nd, sigil_rpc_call *call, const char *key_id, int *rc)
+{
+    pending *p = pending_slot(nd, call, key_id);
+    *rc = p ? SIGIL_OK : SIGIL_E_EXISTS;
+    if (!p)
+        return NULL;
+    memset(p, 0, sizeof *p);
+    p->secret = sodium_malloc(sizeof *p->secret);
+    if (!p->secret) {
+        *rc = SIGIL_E_NOMEM;
+        return NULL;
+    }
+    p->used = 1;
+    p->nd = nd;
+    return p;
+}
+
 int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
 {
     uint16_t scheme = (uint16_t)rq->scheme;
@@ -201,9 +233,8 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         DETAIL(call, "import: StartSession takes exactly one inbound dealing, no items");
         return SIGIL_E_INVALID;
     }
-    pending *p = pending_slot(nd, call, rq->key_id);
-    if (!p)
-        return SIGIL_E_EXISTS;
+    if (!pending_slot(nd, call, rq->key_id))
+        return SIGIL_E_EXISTS; /* before the approvals are used */
     uint8_t stmt_hash[32];
     char names[SIGIL_AUDIT_REQID_MAX];
     uint8_t ph[32];
@@ -222,11 +253,9 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         return rc;
     }
 
-    memset(p, 0, sizeof *p);
-    p->secret = sodium_malloc(sizeof *p->secret);
-    if (!p->secret)
-        return SIGIL_E_NOMEM;
-    p->used = 1; /* from here pending_drop on failure */
+    pending *p = pending_claim(nd, call, rq->key_id, &rc);
+    if (!p)
+        return rc;
     const sigil_group *g = sigil_dealing_group(scheme);
     uint8_t transcript[32], fpk[SIGIL_FROST_PK_MAX];
     sigil_buf conf;
@@ -292,6 +321,7 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
         memcpy(p->stmt_hash, stmt_hash, 32);
         snprintf(p->names, sizeof p->names, "%s", names);
         snprintf(p->officer, sizeof p->officer, "%s", d.officer);
+        snprintf(p->text, sizeof p->text, "import-installed approvals=%s dealer=%s", names, d.officer);
         p->round = 1;
         rc = node_respond_bcast(nd, call, p->sid, 1, p->conf, sizeof p->conf);
     }
@@ -301,16 +331,111 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
     return rc;
 }
 
-/* Seal and store the share (FROST: the keyshare; ECDSA: the finished
- * DKLs23 share encoding), record it in the node's log, answer with the
- * RESULT. */
+/* node_import_restore_begin: see node.h */
+int node_import_restore_begin(node *nd, sigil_rpc_call *call, const uint8_t sid[32],
+                              const char *key_id, const sigil_keyshare *ks, int restored,
+                              uint32_t version, const uint8_t stmt_hash[32],
+                              const uint8_t section_hash[32], const char *names, const char *text)
+{
+    if (ks->n < 2 || ks->n > SIGIL_DEALING_MAX_PARTIES || ks->self >= ks->n || !ks->secret) {
+        DETAIL(call, "restore: %u parties: not an ECDSA key this node can set up", ks->n);
+        return SIGIL_E_PARTICIPANT;
+    }
+    int rc;
+    pending *p = pending_claim(nd, call, key_id, &rc);
+    if (!p)
+        return rc;
+    *p->secret = *ks->secret;
+    p->ks = *ks;
+    memcpy(p->ids, ks->ids, ks->n * sizeof *ks->ids);
+    memcpy(p->verifying, ks->verifying, ks->n * sizeof *ks->verifying);
+    p->ks.ids = p->ids;
+    p->ks.verifying = p->verifying;
+    p->ks.secret = p->secret;
+    /* DKLs23 re-checks x_i*G == X_i, ids 1..n and every t-subset's group key */
+    rc = sigil_ecdsa_keyshare_from_dkg_share(&p->eks, &p->ks);
+    if (rc)
+        DETAIL(call, "restore: the share does not fit the key's public package: %s", sigil_strerror(rc));
+    /* confirmation: 0x03 | own id | H(session, statement, section): every
+     * share holder must confirm the same restore before any OT runs */
+    if (!rc) {
+        crypto_hash_sha256_state h;
+        static const char tag[] = "sigil.v1.restore-ot-setup";
+        p->conf[0] = 0x03;
+        sigil_scalar_serialize(p->ks.g, p->conf + 1, &p->ids[ks->self]);
+        crypto_hash_sha256_init(&h);
+        crypto_hash_sha256_update(&h, (const uint8_t *)tag, sizeof tag);
+        crypto_hash_sha256_update(&h, sid, 32);
+        crypto_hash_sha256_update(&h, stmt_hash, 32);
+        crypto_hash_sha256_update(&h, section_hash, 32);
+        crypto_hash_sha256_final(&h, p->conf + 33);
+        p->created = time(NULL);
+        memcpy(p->sid, sid, 32);
+        snprintf(p->key_id, sizeof p->key_id, "%s", key_id);
+        p->scheme = SIGIL_ENV_SCHEME_ECDSA;
+        p->t = ks->t;
+        p->n = ks->n;
+        p->self = ks->self;
+        for (uint32_t i = 0; i < ks->n; i++)
+            p->parties[i] = i + 1;
+        memcpy(p->stmt_hash, stmt_hash, 32);
+        snprintf(p->names, sizeof p->names, "%s", names);
+        snprintf(p->text, sizeof p->text, "%s", text);
+        p->mode = restored ? PENDING_RESTORED : PENDING_RENEW;
+        p->version = version;
+        p->round = 1;
+        rc = node_respond_bcast(nd, call, p->sid, 1, p->conf, sizeof p->conf);
+    }
+    if (rc)
+        pending_drop(p);
+    return rc;
+}
+
+/* Record the installed share in the node's log (p->text) and answer with
+ * the RESULT (DKG result form: key, public package, own confirmation). */
+static int record_and_answer(node *nd, sigil_rpc_call *call, pending *p, const uint8_t *pk,
+                             size_t pklen)
+{
+    sigil_buf pkg, body;
+    sigil_buf_view(&body, NULL, 0);
+    sigil_keyshare pub = p->ks;
+    pub.secret = NULL;
+    sigil_audit_entry e;
+    memset(&e, 0, sizeof e);
+    e.version = SIGIL_AUDIT_ENTRY_VERSION;
+    e.type = SIGIL_AUDIT_CEREMONY;
+    e.actor_len = (uint8_t)snprintf(e.actor, sizeof e.actor, "%s", call->peer->uri);
+    e.key_id_len = (uint8_t)strlen(p->key_id);
+    memcpy(e.key_id, p->key_id, e.key_id_len);
+    e.scheme = (uint8_t)p->scheme;
+    memcpy(e.digest, p->stmt_hash, 32);
+    e.digest_len = 32;
+    int l = snprintf(e.request_id, sizeof e.request_id, "%s", p->text);
+    e.request_id_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.request_id ? sizeof e.request_id - 1 : (size_t)l);
+    int rc = node_audit_record(nd, &e);
+    if (rc) {
+        DETAIL(call, "share stored but the node audit log is unavailable (%s)", sigil_strerror(rc));
+        return SIGIL_E_UNAVAILABLE;
+    }
+    rc = sigil_buf_init(&pkg, SIGIL_HSM_SHARE_MAX, 0);
+    if (!rc) rc = sigil_keyshare_serialize(&pub, &pkg);
+    if (!rc) rc = sigil_buf_init(&body, SIGIL_ENV_MAX_BODY, 0);
+    if (!rc) rc = sigil_env_dkg_result_encode(p->scheme, p->key_id, pk, pklen, pkg.data, pkg.size,
+                                              p->conf, sizeof p->conf, &body);
+    if (!rc) rc = node_respond_result(nd, call, p->sid, p->round + 1, body.data, body.size);
+    sigil_buf_free(&pkg);
+    sigil_buf_free(&body);
+    return rc;
+}
+
+/* IMPORT: seal and store the share (FROST: the keyshare; ECDSA: the
+ * finished DKLs23 share encoding), record it, answer with the RESULT. */
 static int install_and_answer(node *nd, sigil_rpc_call *call, pending *p, const sigil_buf *ecdsa_share)
 {
     const node_config *cfg = node_cfg(nd);
-    sigil_buf pkg, body;
+    sigil_buf pkg;
     uint8_t pk[SIGIL_FROST_PK_MAX];
     size_t pklen = 0;
-    sigil_buf_view(&body, NULL, 0);
     sigil_keyshare pub = p->ks;
     pub.secret = NULL;
     int rc = sigil_buf_init(&pkg, SIGIL_HSM_SHARE_MAX, 0);
@@ -322,38 +447,65 @@ static int install_and_answer(node *nd, sigil_rpc_call *call, pending *p, const 
         if (rc)
             DETAIL(call, "import: the share could not be sealed and stored: %s", sigil_strerror(rc));
     }
-    if (!rc) {
-        fprintf(stderr, "sigil-node %u: key '%s' imported (scheme %u, %u of %u), share sealed; "
-                        "approved by %s, dealt by officer %s\n",
-                cfg->node_id, p->key_id, p->scheme, p->t, p->n, p->names, p->officer);
-        /* the node's own log records the installation */
-        sigil_audit_entry e;
-        memset(&e, 0, sizeof e);
-        e.version = SIGIL_AUDIT_ENTRY_VERSION;
-        e.type = SIGIL_AUDIT_CEREMONY;
-        e.actor_len = (uint8_t)snprintf(e.actor, sizeof e.actor, "%s", call->peer->uri);
-        e.key_id_len = (uint8_t)strlen(p->key_id);
-        memcpy(e.key_id, p->key_id, e.key_id_len);
-        e.scheme = (uint8_t)p->scheme;
-        memcpy(e.digest, p->stmt_hash, 32);
-        e.digest_len = 32;
-        int l = snprintf(e.request_id, sizeof e.request_id, "import-installed approvals=%s dealer=%s",
-                         p->names, p->officer);
-        e.request_id_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.request_id ? sizeof e.request_id - 1 : (size_t)l);
-        int ar = node_audit_record(nd, &e);
-        if (ar) {
-            DETAIL(call, "import: share stored but the node audit log is unavailable (%s)",
-                   sigil_strerror(ar));
-            rc = SIGIL_E_UNAVAILABLE;
+    sigil_buf_free(&pkg);
+    if (rc)
+        return rc;
+    fprintf(stderr, "sigil-node %u: key '%s' imported (scheme %u, %u of %u), share sealed; "
+                    "approved by %s, dealt by officer %s\n",
+            cfg->node_id, p->key_id, p->scheme, p->t, p->n, p->names, p->officer);
+    return record_and_answer(nd, call, p, pk, pklen);
+}
+
+/* RESTORE, after the OT setup: seal the new DKLs23 share (the backed-up
+ * share version) into keys/<id>.pending; committed only in round 5, once
+ * every share holder has prepared its own. */
+static int restore_prepare(node *nd, sigil_rpc_call *call, pending *p, const sigil_buf *share)
+{
+    sigil_buf pkg;
+    sigil_keyshare pub = p->ks;
+    pub.secret = NULL;
+    uint8_t gpk[33];
+    sigil_ecdsa_keyshare_pubkey(p->eks, gpk);
+    int rc = sigil_buf_init(&pkg, SIGIL_HSM_SHARE_MAX, 0);
+    if (!rc) rc = sigil_keyshare_serialize(&pub, &pkg);
+    if (!rc) rc = key_store_version(nd, p->key_id, SIGIL_ENV_SCHEME_ECDSA, p->version, ".pending",
+                                    share, &pkg, &p->prepared);
+    if (!rc && (p->prepared->pklen != 33 || memcmp(p->prepared->pk, gpk, 33)))
+        rc = SIGIL_E_MISMATCH;
+    sigil_buf_free(&pkg);
+    if (rc)
+        DETAIL(call, "restore: the new share could not be sealed and prepared: %s", sigil_strerror(rc));
+    return rc;
+}
+
+/* RESTORE, round 5: every share holder prepared: commit (the restored node
+ * lists its new share; the others replace theirs, old file wiped), record,
+ * answer with the RESULT. */
+static int restore_commit(node *nd, sigil_rpc_call *call, pending *p)
+{
+    const node_config *cfg = node_cfg(nd);
+    keyrec *old = NULL;
+    if (p->mode == PENDING_RENEW) {
+        old = key_find(nd, p->key_id);
+        if (!old || old->version != p->version) {
+            DETAIL(call, "restore: key '%s' changed during the OT setup", p->key_id);
+            return SIGIL_E_STATE;
         }
     }
-    if (!rc) rc = sigil_buf_init(&body, SIGIL_ENV_MAX_BODY, 0);
-    if (!rc) rc = sigil_env_dkg_result_encode(p->scheme, p->key_id, pk, pklen, pkg.data, pkg.size,
-                                              p->conf, sizeof p->conf, &body);
-    if (!rc) rc = node_respond_result(nd, call, p->sid, p->round + 1, body.data, body.size);
-    sigil_buf_free(&pkg);
-    sigil_buf_free(&body);
-    return rc;
+    int wr = 0, rc = key_commit_pending(nd, old, p->prepared, &wr);
+    if (rc) {
+        DETAIL(call, "restore: the prepared share could not be committed on node %u: %s",
+               cfg->node_id, sigil_strerror(rc));
+        return rc;
+    }
+    keyrec *k = p->prepared;
+    p->prepared = NULL; /* listed now */
+    if (wr) {
+        size_t l = strlen(p->text);
+        snprintf(p->text + l, sizeof p->text - l, " old-file-NOT-wiped");
+    }
+    fprintf(stderr, "sigil-node %u: key '%s': %s\n", cfg->node_id, p->key_id, p->text);
+    return record_and_answer(nd, call, p, k->pk, k->pklen);
 }
 
 /* Open this round's n-1 inbound envelopes (round p->round, DATA, from every
@@ -363,7 +515,7 @@ static int install_and_answer(node *nd, sigil_rpc_call *call, pending *p, const 
 static int import_collect(node *nd, sigil_rpc_call *call, pending *p, const Sigil__V1__RoundRequest *rq,
                    sigil_buf *bodies, uint8_t (*box)[32])
 {
-    uint32_t me = node_cfg(nd)->node_id, want_to = p->round == 1 ? 0 : me;
+    uint32_t me = node_cfg(nd)->node_id, want_to = p->round == 1 || p->round == 5 ? 0 : me;
     int got[SIGIL_DEALING_MAX_PARTIES] = {0};
     if (rq->n_inbound != p->n - 1) {
         DETAIL(call, "import round %u needs %u envelopes, got %zu", p->round, p->n - 1, rq->n_inbound);
@@ -405,9 +557,32 @@ static uint32_t other_party(const pending *p, uint32_t k)
     return p->parties[k < p->self ? k : k + 1];
 }
 
+/* Every other party's confirmation (round 1, tag 0x03) or PREPARED (round
+ * 5, tag 0x05): tag | the sender's id | our own hash. */
+static int confirmations_ok(node *nd, sigil_rpc_call *call, const pending *p, const sigil_buf *in,
+                            uint8_t tag)
+{
+    for (uint32_t k = 0; k < p->n - 1; k++) {
+        sigil_scalar id;
+        uint8_t idb[32];
+        sigil_scalar_set_u64(p->ks.g, &id, other_party(p, k));
+        sigil_scalar_serialize(p->ks.g, idb, &id);
+        if (in[k].size != sizeof p->conf || in[k].data[0] != tag || memcmp(in[k].data + 1, idb, 32) ||
+            memcmp(in[k].data + 33, p->conf + 33, 32)) {
+            DETAIL(call, "%s refused by node %u: node %u %s; nothing stored",
+                   p->mode == PENDING_IMPORT ? "import" : "restore", node_cfg(nd)->node_id,
+                   other_party(p, k),
+                   p->mode == PENDING_IMPORT ? "was dealt another polynomial or key (confirmations differ)"
+                   : tag == 0x03 ? "confirms another restore statement, section or session"
+                                 : "did not prepare the same restore");
+            return SIGIL_E_CONFIRM;
+        }
+    }
+    return SIGIL_OK;
+}
+
 int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequest *rq)
 {
-    const node_config *cfg = node_cfg(nd);
     pending *p = pending_find(rq->session_id.data, rq->session_id.len);
     if (!p)
         return SIGIL_E_NOT_FOUND;
@@ -429,20 +604,7 @@ int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequ
         goto done; /* nothing changed: the staged share stays */
     fatal = 1; /* from here a failure ends the import on this node */
     if (p->round == 1) {
-        /* every confirmation: 0x03 | the sender's id | our transcript hash */
-        for (uint32_t k = 0; k < others && !rc; k++) {
-            sigil_scalar id;
-            uint8_t idb[32];
-            sigil_scalar_set_u64(p->ks.g, &id, other_party(p, k));
-            sigil_scalar_serialize(p->ks.g, idb, &id);
-            if (in[k].size != sizeof p->conf || in[k].data[0] != 0x03 ||
-                memcmp(in[k].data + 1, idb, 32) || memcmp(in[k].data + 33, p->conf + 33, 32)) {
-                DETAIL(call, "import refused by node %u: node %u was dealt another polynomial or "
-                             "key (confirmations differ); nothing stored",
-                       cfg->node_id, other_party(p, k));
-                rc = SIGIL_E_CONFIRM;
-            }
-        }
+        rc = confirmations_ok(nd, call, p, in, 0x03);
         if (!rc && p->scheme != SIGIL_ENV_SCHEME_ECDSA) {
             rc = install_and_answer(nd, call, p, NULL);
             fatal = 2;
@@ -454,7 +616,12 @@ int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequ
                 rc = sigil_buf_init(&out[k], SIGIL_ECDSA_MAX_PAYLOAD + 64, 0);
             if (!rc) rc = sigil_ecdsa_setup_round1(p->setup, out);
         }
-    } else {
+    } else if (p->round == 5 && p->mode != PENDING_IMPORT && p->prepared) {
+        /* RESTORE: every share holder has sealed its new share */
+        rc = confirmations_ok(nd, call, p, in, 0x05);
+        if (!rc) rc = restore_commit(nd, call, p);
+        fatal = 2;
+    } else if (p->round >= 2 && p->round <= 4) {
         uint16_t culprit = 0;
         for (uint32_t k = 0; k < others && !rc; k++)
             rc = sigil_buf_init(&out[k], SIGIL_ECDSA_MAX_PAYLOAD + 64, 0);
@@ -469,16 +636,29 @@ int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequ
             rc = sigil_ecdsa_setup_finish(p->setup, in, &sh, &culprit);
             if (!rc) rc = sigil_buf_init(&sec, 4 * SIGIL_HSM_SHARE_MAX, SIGIL_BUF_SECRET);
             if (!rc) rc = sigil_ecdsa_share_encode(sh, &sec);
-            if (!rc) rc = install_and_answer(nd, call, p, &sec);
+            if (!rc && p->mode == PENDING_IMPORT) {
+                rc = install_and_answer(nd, call, p, &sec);
+                fatal = 2;
+            } else if (!rc) {
+                rc = restore_prepare(nd, call, p, &sec);
+                uint8_t prep[sizeof p->conf];
+                memcpy(prep, p->conf, sizeof prep);
+                prep[0] = 0x05;
+                if (!rc) rc = node_respond_bcast(nd, call, p->sid, 5, prep, sizeof prep);
+                if (!rc)
+                    p->round = 5;
+            }
             sigil_ecdsa_share_free(sh);
             sigil_buf_free(&sec);
-            fatal = 2;
         }
         if (rc && culprit)
-            DETAIL(call, "import: OT setup round %u failed: %s (culprit node %u)", p->round,
-                   sigil_strerror(rc), culprit);
+            DETAIL(call, "%s: OT setup round %u failed: %s (culprit node %u)",
+                   p->mode == PENDING_IMPORT ? "import" : "restore", p->round, sigil_strerror(rc),
+                   culprit);
+    } else {
+        rc = SIGIL_E_STATE;
     }
-    if (!rc && fatal == 1) {
+    if (!rc && fatal == 1 && p->round < 4) {
         /* ECDSA: the next round's pairwise messages, encrypted to each peer */
         for (uint32_t k = 0; k < others; k++)
             to[k] = other_party(p, k);

@@ -253,6 +253,18 @@ int refresh_h_retire(void *ctx, sigil_rpc_call *call);
 /* At start, after the keys are loaded: wipe superseded key files
  * (keys/<id>.old) left by a crash, warn about uncommitted .pending ones. */
 int refresh_recover(node *nd);
+/* Commit a share sealed into keys/<id>.pending (nk, parsed from it, not
+ * yet listed): with old (the live record): hard link .key to .old, rename
+ * .pending over .key, fsync the directory, replace old by nk in nd->keys
+ * (old moves to the graveyard, its pools dropped), overwrite .old with
+ * zeros and unlink it (*wipe_failed = 1 if that failed; the commit stands).
+ * Without old (a new share): SIGIL_E_EXISTS if the node holds or retired
+ * the id, else rename .pending to .key, list nk, fsync (a failed fsync is
+ * only warned about: the file is in place). SIGIL_E_IO (errno set): nothing
+ * renamed, nk not listed. Used by refresh and restore. */
+int key_commit_pending(node *nd, keyrec *old, keyrec *nk, int *wipe_failed);
+/* Overwrite and unlink keys/<id>.pending (an uncommitted share). */
+int key_pending_wipe(node *nd, const char *key_id);
 /* Whether key_id was retired on this node (a tombstone file exists). */
 int key_retired(node *nd, const char *key_id);
 /* The request descriptor for Admin/Retire (for the handler table). */
@@ -329,6 +341,22 @@ int node_import_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSess
 int node_import_round(node *nd, sigil_rpc_call *call, const Sigil__V1__RoundRequest *rq);
 int node_import_owns(const uint8_t *sid, size_t len);
 int node_import_abort(const uint8_t *sid, size_t len);
+/* RESTORE of an ECDSA key (backup_node.c, node lock held): stage ks (its
+ * secret x_i checked against the key's public package by the caller,
+ * copied here into secure memory; ids 1..n) in an import slot of session
+ * sid and answer with the round-1 confirmation (0x03 | id | SHA-256(tag,
+ * sid, stmt_hash, section_hash)). The session then runs as an ECDSA
+ * import (node_import_round: confirmations, OT setup rounds 2-4) and a
+ * PREPARED round 5: the new share (x_i with fresh OT state toward every
+ * party) is sealed as share `version` into keys/<id>.pending, and commits
+ * only when every other share holder's PREPARED (0x05 | id | same hash)
+ * arrived: restored = 1 adds the key (the replacement node), 0 replaces
+ * the live share (the other share holders, key_commit_pending). `text` is
+ * the node's audit record on commit. On any failure nothing is stored. */
+int node_import_restore_begin(node *nd, sigil_rpc_call *call, const uint8_t sid[32],
+                              const char *key_id, const sigil_keyshare *ks, int restored,
+                              uint32_t version, const uint8_t stmt_hash[32],
+                              const uint8_t section_hash[32], const char *names, const char *text);
 /* backup_node.c (node lock held, not halted): SESSION_KIND_BACKUP /
  * SESSION_KIND_RESTORE StartSession, each answered at once. */
 int node_backup_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq);

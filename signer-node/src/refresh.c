@@ -243,6 +243,46 @@ static void key_bury(node *nd, keyrec *k, keyrec *replacement)
     nd->graveyard = k;
 }
 
+/* key_commit_pending / key_pending_wipe: see node.h */
+int key_commit_pending(node *nd, keyrec *old, keyrec *nk, int *wipe_failed)
+{
+    char pk[NODE_PATH_MAX + 128], pp[NODE_PATH_MAX + 128], po[NODE_PATH_MAX + 128];
+    key_path(nd, nk->key_id, ".key", pk, sizeof pk);
+    key_path(nd, nk->key_id, ".pending", pp, sizeof pp);
+    key_path(nd, nk->key_id, ".old", po, sizeof po);
+    *wipe_failed = 0;
+    if (!old) {
+        /* a new share: the live file appears atomically */
+        if (key_find(nd, nk->key_id) || key_retired(nd, nk->key_id))
+            return SIGIL_E_EXISTS;
+        if (rename(pp, pk) != 0)
+            return SIGIL_E_IO;
+        nk->next = nd->keys; /* on disk now: listed, whatever the fsync says */
+        nd->keys = nk;
+        if (fsync_dir(nd->path_keys) != 0)
+            fprintf(stderr, "sigil-node %u: WARNING: fsync of %s failed after adding %s\n",
+                    nd->cfg.node_id, nd->path_keys, pk);
+        return SIGIL_OK;
+    }
+    (void)unlink(po);
+    if (link(pk, po) != 0 || rename(pp, pk) != 0 || fsync_dir(nd->path_keys) != 0) {
+        int e = errno;
+        (void)unlink(po);
+        errno = e;
+        return SIGIL_E_IO;
+    }
+    key_bury(nd, old, nk);
+    *wipe_failed = wipe_file(nd, po) != SIGIL_OK;
+    return SIGIL_OK;
+}
+
+int key_pending_wipe(node *nd, const char *key_id)
+{
+    char pp[NODE_PATH_MAX + 128];
+    key_path(nd, key_id, ".pending", pp, sizeof pp);
+    return wipe_file(nd, pp);
+}
+
 /* -------------------------------------------------------------- refresh */
 
 int refresh_start(node *nd, sigil_rpc_call *call, const Sigil__V1__StartSessionRequest *rq)
@@ -449,24 +489,17 @@ static int refresh_commit(node *nd, sigil_rpc_call *call, session *s, const Sigi
 
     /* commit: every share holder has its new share sealed on disk */
     keyrec *old = key_find(nd, s->key_id);
-    char pk[NODE_PATH_MAX + 128], pp[NODE_PATH_MAX + 128], po[NODE_PATH_MAX + 128];
-    key_path(nd, s->key_id, ".key", pk, sizeof pk);
-    key_path(nd, s->key_id, ".pending", pp, sizeof pp);
-    key_path(nd, s->key_id, ".old", po, sizeof po);
     if (!old || old->version != s->old_version) {
         DETAIL(call, "key '%s' changed during the refresh", s->key_id);
         return SIGIL_E_STATE;
     }
-    (void)unlink(po);
-    if (link(pk, po) != 0 || rename(pp, pk) != 0 || fsync_dir(nd->path_keys) != 0) {
-        (void)unlink(po);
+    int wr = 0;
+    if ((rc = key_commit_pending(nd, old, s->pending, &wr))) {
         DETAIL(call, "key file switch failed: %s; old share kept", strerror(errno));
-        return SIGIL_E_IO;
+        return rc;
     }
     keyrec *nk = s->pending;
     s->pending = NULL;
-    key_bury(nd, old, nk);
-    int wr = wipe_file(nd, po);
     char text[128];
     snprintf(text, sizeof text, "refresh: share version %u -> %u; old share %s", s->old_version,
              nk->version, wr ? "NOT wiped" : "wiped");
@@ -614,11 +647,8 @@ int refresh_round(node *nd, sigil_rpc_call *call, session *s, const Sigil__V1__R
                    eculprit);
         else if (!call->detail[0])
             DETAIL(call, "refresh round %u failed: %s", s->round, sigil_strerror(rc));
-        if (s->pending) {
-            char pp[NODE_PATH_MAX + 128];
-            key_path(nd, s->key_id, ".pending", pp, sizeof pp);
-            (void)wipe_file(nd, pp);
-        }
+        if (s->pending)
+            (void)key_pending_wipe(nd, s->key_id);
         session_drop(nd, s);
         return rc;
     }

@@ -5,7 +5,7 @@
 #
 #   tests/integration/ceremony_import.sh CASE BIN_DIR SCRIPTS_DIR
 #
-# CASE: import_sign | import_refused | backup_restore | lifecycle
+# CASE: import_sign | import_refused | backup_restore | backup_restore_ecdsa | lifecycle
 set -uo pipefail
 
 case_=${1:?case} BIN=${2:?bin dir} SCRIPTS=${3:?scripts dir}
@@ -406,6 +406,112 @@ EOF
     ok "coordinator log: backup, restore and their refusals with the approving officers" || bad "audit: $(cat "$T/show")"
   "$BIN/sigil-audit" show --log "$A/node3/state/audit" --type ceremony 2>/dev/null | grep -q 'restore-installed approvals=carol,erin pieces=carol,erin' &&
     ok "node 3's log records the restored share and whose pieces" || bad "node 3 log"
+  ;;
+backup_restore_ecdsa)
+  # an ECDSA (DKLs23) key: the backup holds x_i only; restore re-makes the
+  # pairwise OT state between ALL share holders (the old state with the
+  # destroyed node is replaced on the other nodes too)
+  A=$T/a
+  setup "$A" ecb
+  dig() { printf 'ecb %s' "$1" | sha256sum | cut -c1-64; }
+  for k in hot-ec ec-b; do
+    "$C" --cluster "$A" propose keygen $k --scheme ecdsa --threshold 2 --out "$T/$k.kg" >/dev/null
+    approve2 "$A" "$T/$k.kg" "$T/$k.kg"
+    expect_ok "keygen $k (ECDSA 2-of-3, 2 approvals)" "$C" --cluster "$A" keygen "$T/$k.kg" --approval "$T/$k.kg.c" --approval "$T/$k.kg.d"
+  done
+  l0=$(client "$A" --json sign hot-ec --digest "$(dig 0)")
+  pk=$(sed -n 's/.*"public_key":"\([0-9a-f]*\)".*/\1/p' <<<"$l0")
+  [[ -n $pk ]] && "$SCRIPTS/verify-signatures" <<<"$l0" >/dev/null && ok "hot-ec signs before the backup (python-ecdsa)" || bad "sign 0: $l0"
+  for o in carol dave erin; do
+    "$C" --cluster "$A" backup-key --officer $o >/dev/null 2>&1 || bad "backup-key $o"
+  done
+  for k in hot-ec ec-b; do
+    "$C" --cluster "$A" propose backup $k --out "$T/$k.b" >/dev/null
+    approve2 "$A" "$T/$k.b" "$T/$k.b"
+    expect_ok "backup of ECDSA key $k (x_i split 2-of-3 to the officers; no OT state)" \
+      "$C" --cluster "$A" backup "$T/$k.b" --approval "$T/$k.b.c" --approval "$T/$k.b.d" --out "$T/$k.backup"
+    [[ $k == hot-ec ]] && { echo "# ceremony backup output:"; sed 's/^/#   /' "$T/err" "$T/out"; }
+  done
+  # destroy node 3: state and token
+  "$SCRIPTS/cluster" stop-node "$A" 3
+  rm -rf "$A"/node3/state/* "$A/hsm/node3/tokens"
+  "$C" --cluster "$A" replace-node 3 >/dev/null 2>"$T/err" || bad "replace-node: $(tail -2 "$T/err")"
+  "$SCRIPTS/cluster" down "$A"
+  "$SCRIPTS/cluster" start "$A" 2>"$T/start.err" || { cat "$T/start.err"; bad start; done_; }
+  cp "$A/node1/state/keys/hot-ec.key" "$T/n1.key"; cp "$A/node2/state/keys/hot-ec.key" "$T/n2.key"
+  unchanged() { cmp -s "$T/n1.key" "$A/node1/state/keys/hot-ec.key" && cmp -s "$T/n2.key" "$A/node2/state/keys/hot-ec.key" &&
+    [[ ! -e $A/node3/state/keys/hot-ec.key ]] && ! ls "$A"/node*/state/keys/ | grep -q pending; }
+  restore_prep() { # STMT OFFICER OFFICER: propose, approve (STMT.OFFICER), pieces (STMT.OFFICER.piece)
+    "$C" --cluster "$A" propose restore hot-ec --node 3 --backup "$T/hot-ec.backup" --out "$1" >/dev/null
+    for o in $2 $3; do
+      "$C" --cluster "$A" approve "$1" --officer $o --out "$1.$o" --yes >/dev/null &&
+        "$C" --cluster "$A" restore-piece "$1" --backup "$T/hot-ec.backup" --officer $o --out "$1.$o.piece" >/dev/null 2>"$T/err" ||
+        bad "approve / restore-piece $o: $(tail -2 "$T/err")"
+    done
+  }
+  restore_prep "$T/r" dave erin
+  expect_refused "restore with one approval refused (by the coordinator)" "too few approvals" \
+    "$C" --cluster "$A" restore "$T/r" --backup "$T/hot-ec.backup" --approval "$T/r.dave" --piece "$T/r.dave.piece" --piece "$T/r.erin.piece" --skip-local-check
+  # wrong key: ec-b's backup relabelled as hot-ec's (the officers approve what it says)
+  $PY -c 'import json,sys; b=json.load(open(sys.argv[1])); b["key_id"]="hot-ec"; json.dump(b,open(sys.argv[2],"w"))' \
+    "$T/ec-b.backup" "$T/forged.backup"
+  "$C" --cluster "$A" propose restore hot-ec --node 3 --backup "$T/forged.backup" --out "$T/w.stmt" >/dev/null
+  "$C" --cluster "$A" approve "$T/w.stmt" --officer dave --out "$T/w.d" --yes >/dev/null
+  "$C" --cluster "$A" approve "$T/w.stmt" --officer erin --out "$T/w.e" --yes >/dev/null
+  expect_refused "restore from another key's backup section refused" "for another key" \
+    "$C" --cluster "$A" restore "$T/w.stmt" --backup "$T/forged.backup" --approval "$T/w.d" --approval "$T/w.e" --piece "$T/r.dave.piece" --piece "$T/r.erin.piece" --skip-local-check
+  # a tampered piece: one byte of erin's piece flipped
+  $PY - "$T/r.erin.piece" "$T/bad.piece" <<'EOF2'
+import json, sys
+p = json.load(open(sys.argv[1])); h = bytearray(bytes.fromhex(p["piece"]))
+h[len(h) // 2] ^= 1; p["piece"] = h.hex(); json.dump(p, open(sys.argv[2], "w"))
+EOF2
+  expect_refused "restore with a tampered piece refused by node 3" "restore refused: piece" \
+    "$C" --cluster "$A" restore "$T/r" --backup "$T/hot-ec.backup" --approval "$T/r.dave" --approval "$T/r.erin" --piece "$T/r.dave.piece" --piece "$T/bad.piece"
+  unchanged && ok "the refused restores changed nothing (nodes 1, 2 key files byte-identical; nothing on node 3; no .pending)" ||
+    bad "state changed: $(ls "$A"/node*/state/keys/)"
+  restore_prep "$T/r2" carol erin
+  good=("$C" --cluster "$A" restore "$T/r2" --backup "$T/hot-ec.backup" --approval "$T/r2.carol" --approval "$T/r2.erin"
+    --piece "$T/r2.carol.piece" --piece "$T/r2.erin.piece")
+  "$SCRIPTS/cluster" kill-node "$A" 2
+  expect_refused "a share holder down: refused before the approvals are used" "approvals stay usable" "${good[@]}"
+  "$SCRIPTS/cluster" start-node "$A" 2 2>/dev/null
+  unchanged && ok "... and changed nothing" || bad "state changed with node 2 down"
+  expect_ok "node 2 back: the same statement restores hot-ec onto the replacement node 3 (x_3 from 2 pieces, new OT setup of all pairs)" \
+    "${good[@]}"
+  echo "# ceremony restore output:"; sed 's/^/#   /' "$T/err" "$T/out"
+  [[ -e $A/node3/state/keys/hot-ec.key ]] && ok "node 3 holds a sealed share of hot-ec again" || bad "node 3 key file"
+  ! cmp -s "$T/n1.key" "$A/node1/state/keys/hot-ec.key" && ! cmp -s "$T/n2.key" "$A/node2/state/keys/hot-ec.key" &&
+    ok "nodes 1 and 2 replaced their sealed share (new OT state)" || bad "node 1/2 key files unchanged"
+  old=$(tail -c 80 "$T/n1.key" | head -c 48 | xxd -p | tr -d '\n')
+  cat "$A"/node1/state/keys/* | xxd -p | tr -d '\n' | grep -q "$old" && bad "node 1's old sealed share still on disk" ||
+    ok "node 1's old sealed share (OT state with the destroyed node) is gone from its keys"
+  ls "$A"/node*/state/keys/ | grep -q 'pending\|\.old' && bad "leftover .pending/.old" || ok "no .pending or .old file left"
+  : >"$T/sigs"
+  for q in "2 13" "1 23" "3 12"; do
+    set -- $q
+    "$SCRIPTS/cluster" kill-node "$A" $1
+    for i in 1 2; do client "$A" --json sign hot-ec --digest "$(dig "$2.$i")" >>"$T/sigs" 2>"$T/err" || bad "sign {$2}: $(cat "$T/err")"; done
+    "$SCRIPTS/cluster" start-node "$A" $1 2>/dev/null
+  done
+  for q in '1,3' '2,3' '1,2'; do
+    [[ $(grep -c "\"signers\":\[$q\]" "$T/sigs") == 2 ]] || bad "signers [$q]: $(cat "$T/sigs")"
+  done
+  [[ $(grep -c "\"public_key\":\"$pk\"" "$T/sigs") == 6 ]] && "$SCRIPTS/verify-signatures" "$T/sigs" >/dev/null &&
+    ok "{1,3}, {2,3} and {1,2} each sign twice after the restore; 6 signatures verify under the original key (python-ecdsa)" ||
+    bad "signatures: $(cat "$T/sigs")"
+  "$SCRIPTS/cluster" stop-coord "$A"
+  "$BIN/sigil-audit" show --log "$A/coord/audit" --type ceremony >"$T/show" 2>&1
+  grep -q 'request=restore-started all-nodes approvals=carol,erin' "$T/show" &&
+    grep -q 'request=restore-installed approvals=carol,erin' "$T/show" &&
+    [[ $(grep -c 'request=restore-refused' "$T/show") -ge 4 ]] &&
+    ok "coordinator log: the restore (started, installed) and its 4 refusals" || bad "coordinator audit: $(grep restore "$T/show")"
+  "$BIN/sigil-audit" show --log "$A/node3/state/audit" --type ceremony 2>/dev/null | grep -q 'restore-installed approvals=carol,erin pieces=carol,erin ot=new-all-pairs' &&
+    ok "node 3's log records the restored share" || bad "node 3 log"
+  for n in 1 2; do
+    "$BIN/sigil-audit" show --log "$A/node$n/state/audit" --type ceremony 2>/dev/null | grep -q 'restore-ot-renewed node=3 approvals=carol,erin' &&
+      ok "node $n's log records its renewed OT state with node 3" || bad "node $n log"
+  done
   ;;
 lifecycle)
   # issue 6's whole lifecycle, in its order, on one cluster: init -> keygen

@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #include <grpc/status.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <secp256k1.h>
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
@@ -28,6 +31,7 @@
 
 #include "check.h"
 #include "sigil/audit.h"
+#include "sigil/backup.h"
 #include "sigil/breaker.h"
 #include "sigil/envelope.h"
 #include "sigil/err.h"
@@ -1205,26 +1209,20 @@ typedef struct {
     uint8_t sig[2][64];
 } lc_approval;
 
-static void lc_make(lc_approval *l, const char *action, const char *key_id, int a, int b2)
+/* The same for any action with the parameters hash ph. */
+static void lc_make_ph(lc_approval *l, const char *action, const char *key_id, const uint8_t ph[32],
+                       int a, int b2)
 {
     static const char *names[3] = {"alice", "bob", "bob"};
-    Sigil__V1__RefreshRequest rf = SIGIL__V1__REFRESH_REQUEST__INIT;
-    Sigil__V1__RetireRequest rt = SIGIL__V1__RETIRE_REQUEST__INIT;
     Sigil__V1__ApprovalStatement s = SIGIL__V1__APPROVAL_STATEMENT__INIT;
-    uint8_t ph[32], nonce[32];
-    sigil_buf b;
-    rf.key_id = rt.key_id = (char *)key_id;
-    REQUIRE(sigil_buf_init(&b, 1024, 0) == SIGIL_OK);
-    REQUIRE(sigil_rpc_pack(strcmp(action, "retire") ? &rf.base : &rt.base, &b) == SIGIL_OK);
-    crypto_hash_sha256(ph, b.data, b.size);
-    sigil_buf_free(&b);
+    uint8_t nonce[32];
     randombytes_buf(nonce, 32);
     s.action = (char *)action;
     s.cluster_id = (char *)"test-cluster";
     s.nonce = (ProtobufCBinaryData){32, nonce};
     s.expires_unix = (uint64_t)time(NULL) + 300;
     s.key_id = (char *)key_id;
-    s.params_hash = (ProtobufCBinaryData){32, ph};
+    s.params_hash = (ProtobufCBinaryData){32, (uint8_t *)ph};
     REQUIRE(sigil_buf_init(&l->stmt, 4096, 0) == SIGIL_OK);
     REQUIRE(sigil_rpc_pack(&s.base, &l->stmt) == SIGIL_OK);
     int who[2] = {a, b2};
@@ -1235,6 +1233,20 @@ static void lc_make(lc_approval *l, const char *action, const char *key_id, int 
         l->ap[i].signature = (ProtobufCBinaryData){64, l->sig[i]};
         l->pp[i] = &l->ap[i];
     }
+}
+
+static void lc_make(lc_approval *l, const char *action, const char *key_id, int a, int b2)
+{
+    Sigil__V1__RefreshRequest rf = SIGIL__V1__REFRESH_REQUEST__INIT;
+    Sigil__V1__RetireRequest rt = SIGIL__V1__RETIRE_REQUEST__INIT;
+    uint8_t ph[32];
+    sigil_buf b;
+    rf.key_id = rt.key_id = (char *)key_id;
+    REQUIRE(sigil_buf_init(&b, 1024, 0) == SIGIL_OK);
+    REQUIRE(sigil_rpc_pack(strcmp(action, "retire") ? &rf.base : &rt.base, &b) == SIGIL_OK);
+    crypto_hash_sha256(ph, b.data, b.size);
+    sigil_buf_free(&b);
+    lc_make_ph(l, action, key_id, ph, a, b2);
 }
 
 static void rf_request(Sigil__V1__StartSessionRequest *rq, uint8_t sid[32], const key_t_ *k,
@@ -1400,6 +1412,345 @@ static void refresh_node_level(key_t_ *k)
     } else {
         ecdsa_round(k, q13, 2, 0);
     }
+}
+
+/* StartSession{kind, k, params} with alice's and bob's approvals of
+ * `action` over ph (l keeps the statement). */
+static void lc_session(Sigil__V1__StartSessionRequest *rq, uint8_t sid[32], const key_t_ *k,
+                       uint32_t *parties, lc_approval *l, const char *action, const uint8_t ph[32],
+                       int kind, const sigil_buf *params)
+{
+    lc_make_ph(l, action, k->key_id, ph, 0, 1);
+    rf_request(rq, sid, k, parties, l, 2);
+    rq->kind = (Sigil__V1__SessionKind)kind;
+    rq->params = (ProtobufCBinaryData){params->size, params->data};
+}
+
+static int read_file_(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    *len = fread(buf, 1, cap, f);
+    fclose(f);
+    return 0;
+}
+
+/* A backup section of node `node`'s share of k (public part only: the
+ * pieces are dummies, which a share holder other than `node` never reads):
+ * version v, public package pkg with its `self` set to node. */
+static void section_of(sigil_buf *out, const key_t_ *k, const sigil_keyshare *pkg, uint32_t node,
+                       uint32_t v)
+{
+    static uint8_t ct[2][256];
+    sigil_backup_section sec;
+    sigil_buf pb;
+    sigil_keyshare p = *pkg;
+    p.self = node - 1;
+    memset(&sec, 0, sizeof sec);
+    REQUIRE(sigil_buf_init(&pb, 1 << 16, 0) == SIGIL_OK);
+    REQUIRE(sigil_keyshare_serialize(&p, &pb) == SIGIL_OK);
+    snprintf(sec.key_id, sizeof sec.key_id, "%s", k->key_id);
+    sec.scheme = 4;
+    sec.node = node;
+    sec.version = v;
+    sec.package = pb.data;
+    sec.package_len = pb.size;
+    sec.k = 2;
+    sec.m = 2;
+    for (int j = 0; j < 2; j++) {
+        snprintf(sec.officer[j], sizeof sec.officer[j], "%s", j ? "bob" : "alice");
+        sec.V[j] = pkg->verifying[j];
+        randombytes_buf(ct[j], sizeof ct[j]);
+        sec.ct[j] = ct[j];
+        sec.ct_len[j] = sizeof ct[j];
+    }
+    static const uint8_t nosig[64];
+    REQUIRE(sigil_buf_init(out, 1 << 16, 0) == SIGIL_OK);
+    REQUIRE(sigil_backup_section_body(&sec, out) == SIGIL_OK);
+    REQUIRE(sigil_buf_put(out, nosig, 64) == SIGIL_OK);
+    sigil_buf_free(&pb);
+}
+
+/* ECDSA restore of node 3's share, seen from node 1 (a share holder that
+ * keeps its x_1 and renews its OT state with the restored node): this test
+ * is the coordinator; node 1 checks the officers' approvals and that the
+ * section is of its own key at its share version, by itself. Every refusal
+ * and an abort after the start change nothing: same key file, still signs. */
+static void restore_renew_node_level(const key_t_ *k, const key_t_ *other)
+{
+    uint32_t parties[N] = {1, 2, 3}, q12[2] = {1, 2};
+    uint8_t sid[32], ph[32], before[1 << 16], after[1 << 16];
+    size_t blen = 0, alen = 0;
+    char kpath[600];
+    snprintf(kpath, sizeof kpath, "%s/state1/keys/%s.key", dir, k->key_id);
+    REQUIRE(read_file_(kpath, before, sizeof before, &blen) == 0);
+    uint32_t v = share_version(1, k->key_id);
+    sigil_buf sec, sec_other, sec_v;
+    section_of(&sec, k, &k->pub, 3, v);
+    section_of(&sec_other, k, &other->pub, 3, v); /* another key's package under k's id */
+    section_of(&sec_v, k, &k->pub, 3, v + 1);    /* a share version k is not at */
+    REQUIRE(sigil_backup_restore_params_hash(k->key_id, 3, sec.data, sec.size, ph) == SIGIL_OK);
+    lc_approval good, bad;
+    Sigil__V1__StartSessionRequest rq;
+    Sigil__V1__SessionResponse *x = NULL;
+    sigil_rpc_status st;
+    lc_session(&rq, sid, k, parties, &good, "restore", ph, SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE, &sec);
+    /* the coordinator alone, or with one approval */
+    rq.n_approvals = 0;
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_THRESHOLD);
+    rq.n_approvals = 1;
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_THRESHOLD);
+    /* a foreign officer key; a refresh statement with these parameters */
+    lc_make_ph(&bad, "restore", k->key_id, ph, 0, 2);
+    rq.approvals = bad.pp;
+    rq.n_approvals = 2;
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_SIGNATURE);
+    sigil_buf_free(&bad.stmt);
+    lc_make_ph(&bad, "refresh", k->key_id, ph, 0, 1);
+    rq.statement = (ProtobufCBinaryData){bad.stmt.size, bad.stmt.data};
+    rq.approvals = bad.pp;
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_MISMATCH);
+    sigil_buf_free(&bad.stmt);
+    rq.statement = (ProtobufCBinaryData){good.stmt.size, good.stmt.data};
+    rq.approvals = good.pp;
+    /* the approved statement with another section: another key's package
+     * (refused before the approvals are looked at), another share version */
+    rq.params = (ProtobufCBinaryData){sec_other.size, sec_other.data};
+    CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_MISMATCH);
+    CHECK(strstr(st.detail, "not node 1's key") != NULL);
+    rq.params = (ProtobufCBinaryData){sec_v.size, sec_v.data};
+    CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_VERSION);
+    CHECK(strstr(st.detail, "refreshed after this backup") != NULL);
+    /* not every share holder in the party list */
+    rq.params = (ProtobufCBinaryData){sec.size, sec.data};
+    rq.parties = q12;
+    rq.n_parties = 2;
+    CHECK_REFUSED(start(1, &rq, &x, &st), SIGIL_E_PARTICIPANT);
+    rq.parties = parties;
+    rq.n_parties = N;
+    /* accepted: node 1 stages x_1 and confirms (round 1 broadcast) */
+    CHECK_EQ(start(1, &rq, &x, &st), SIGIL_OK);
+    CHECK(x && x->n_outbound == 1 && x->outbound[0]->to == 0 && x->outbound[0]->round == 1);
+    if (x)
+        sigil_rpc_msg_free(&x->base);
+    /* the same statement again (new session): the nonce is burned on node 1 */
+    uint8_t sid2[32];
+    randombytes_buf(sid2, 32);
+    rq.session_id = (ProtobufCBinaryData){32, sid2};
+    CHECK_REFUSED_D(start(1, &rq, &x, &st), SIGIL_E_REPLAY);
+    /* the coordinator gives up: nothing changed */
+    Sigil__V1__AbortSessionRequest ab = SIGIL__V1__ABORT_SESSION_REQUEST__INIT;
+    Sigil__V1__AbortSessionResponse *ar = NULL;
+    ab.session_id = (ProtobufCBinaryData){32, sid};
+    CHECK_EQ(call(cl[1], SIGIL_RPC_NODE_ABORT_SESSION, &ab.base,
+                  &sigil__v1__abort_session_response__descriptor, (ProtobufCMessage **)&ar, &st),
+             SIGIL_OK);
+    CHECK(ar && ar->existed);
+    if (ar)
+        sigil_rpc_msg_free(&ar->base);
+    REQUIRE(read_file_(kpath, after, sizeof after, &alen) == 0);
+    CHECK(alen == blen && !memcmp(before, after, blen));
+    CHECK(!key_file(1, k->key_id, ".pending"));
+    CHECK_EQ(share_version(1, k->key_id), v);
+    ecdsa_round(k, q12, 1, 0);
+    sigil_buf_free(&good.stmt);
+    sigil_buf_free(&sec);
+    sigil_buf_free(&sec_other);
+    sigil_buf_free(&sec_v);
+}
+
+/* RSA-OAEP (SHA-1, as SoftHSM implements it) decryption with a test-made
+ * backup key, standing in for an officer's token. */
+static int rsa_oaep_dec(EVP_PKEY *k, const uint8_t *ct, size_t n, uint8_t *pt, size_t *ptl)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+    int ok = c && EVP_PKEY_decrypt_init(c) > 0 &&
+             EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) > 0 &&
+             EVP_PKEY_CTX_set_rsa_oaep_md(c, EVP_sha1()) > 0 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha1()) > 0 && EVP_PKEY_decrypt(c, pt, ptl, ct, n) > 0;
+    EVP_PKEY_CTX_free(c);
+    return ok ? SIGIL_OK : SIGIL_E_CRYPTO;
+}
+
+/* Node-level backup and restore of an ECDSA key, this test being the
+ * coordinator and the officers alice and bob (their backup keys made here
+ * with OpenSSL): node 3 backs up x_3; node 3's share file is destroyed; the
+ * officers' pieces are sealed to node 3's new process; RESTORE on all three
+ * nodes. Before every node holds all PREPARED envelopes nothing is
+ * committed: node 1 refuses a withheld and a tampered PREPARED, its share
+ * file unchanged; then all commit and every pair signs. */
+static void ecdsa_backup_restore_node_level(key_t_ *k)
+{
+    static const char *nm[2] = {"alice", "bob"};
+    uint32_t parties[N] = {1, 2, 3}, q12[2] = {1, 2}, q13[2] = {1, 3}, q23[2] = {2, 3};
+    EVP_PKEY *rsa[2];
+    sigil_backup_key bk[2];
+    sigil_buf ob, m, secb;
+    for (int j = 0; j < 2; j++) {
+        BIGNUM *bn = NULL, *be = NULL;
+        REQUIRE((rsa[j] = EVP_RSA_gen(2048)) != NULL);
+        REQUIRE(EVP_PKEY_get_bn_param(rsa[j], OSSL_PKEY_PARAM_RSA_N, &bn) == 1 &&
+                EVP_PKEY_get_bn_param(rsa[j], OSSL_PKEY_PARAM_RSA_E, &be) == 1);
+        memset(&bk[j], 0, sizeof bk[j]);
+        snprintf(bk[j].name, sizeof bk[j].name, "%s", nm[j]);
+        bk[j].modlen = (size_t)BN_bn2bin(bn, bk[j].mod);
+        bk[j].explen = (size_t)BN_bn2bin(be, bk[j].exp);
+        BN_free(bn);
+        BN_free(be);
+        REQUIRE(sigil_buf_init(&m, 2048, 0) == SIGIL_OK);
+        REQUIRE(sigil_backup_key_message(&bk[j], &m) == SIGIL_OK);
+        crypto_sign_detached(bk[j].sig, NULL, m.data, m.size, off_sk[j]);
+        sigil_buf_free(&m);
+    }
+    REQUIRE(sigil_buf_init(&ob, 8192, 0) == SIGIL_OK);
+    REQUIRE(sigil_backup_officers_encode(bk, 2, &ob) == SIGIL_OK);
+    uint8_t ph[32], sid[32], sid2[32];
+    REQUIRE(sigil_backup_params_hash(k->key_id, 2, ob.data, ob.size, ph) == SIGIL_OK);
+    lc_approval ba, ra;
+    Sigil__V1__StartSessionRequest rq;
+    Sigil__V1__SessionResponse *x = NULL;
+    sigil_rpc_status st;
+    lc_session(&rq, sid, k, parties, &ba, "backup", ph, SIGIL__V1__SESSION_KIND__SESSION_KIND_BACKUP, &ob);
+    CHECK_EQ(start(3, &rq, &x, &st), SIGIL_OK);
+    REQUIRE(x && open_result(x, 3, sid, &secb) == SIGIL_OK);
+    sigil_rpc_msg_free(&x->base);
+    sigil_backup_section sec;
+    REQUIRE(sigil_backup_section_decode(&sec, secb.data, secb.size) == SIGIL_OK);
+    CHECK(sec.scheme == 4 && sec.node == 3 && sec.k == 2 && sec.m == 2 && sec.version == 1);
+    CHECK_EQ(sigil_backup_section_verify(&sec, idpk[3]), SIGIL_OK);
+    uint8_t piece[2][32];
+    for (int j = 0; j < 2; j++) {
+        uint8_t pt[512];
+        size_t ptl = sizeof pt;
+        REQUIRE(rsa_oaep_dec(rsa[j], sec.ct[j], sec.ct_len[j], pt, &ptl) == SIGIL_OK);
+        REQUIRE(sigil_backup_piece_parse(pt, ptl, k->key_id, 3, sec.version, (uint32_t)j + 1,
+                                         piece[j]) == SIGIL_OK);
+        EVP_PKEY_free(rsa[j]);
+    }
+
+    /* node 3 loses its share (same identity, new process) */
+    char path[600];
+    stop_node(3);
+    snprintf(path, sizeof path, "%s/state3/keys/%s.key", dir, k->key_id);
+    REQUIRE(unlink(path) == 0);
+    start_node(3);
+    uint8_t f1[1 << 16], f2[1 << 16], g[1 << 16];
+    size_t l1 = 0, l2 = 0, lg = 0;
+    char p1[600], p2[600];
+    snprintf(p1, sizeof p1, "%s/state1/keys/%s.key", dir, k->key_id);
+    snprintf(p2, sizeof p2, "%s/state2/keys/%s.key", dir, k->key_id);
+    REQUIRE(read_file_(p1, f1, sizeof f1, &l1) == 0 && read_file_(p2, f2, sizeof f2, &l2) == 0);
+
+    /* the officers' pieces, sealed to node 3's current envelope key */
+    Sigil__V1__NodeStatusRequest sr = SIGIL__V1__NODE_STATUS_REQUEST__INIT;
+    Sigil__V1__NodeStatusResponse *sresp = NULL;
+    uint8_t box[32], sh[32];
+    REQUIRE(call(cl[3], SIGIL_RPC_NODE_STATUS, &sr.base, &sigil__v1__node_status_response__descriptor,
+                 (ProtobufCMessage **)&sresp, NULL) == SIGIL_OK);
+    REQUIRE(sigil_env_cert_box_pk(peers, 3, sresp->envelope_cert.data, sresp->envelope_cert.len, box) ==
+            SIGIL_OK);
+    sigil_rpc_msg_free(&sresp->base);
+    REQUIRE(sigil_backup_restore_params_hash(k->key_id, 3, secb.data, secb.size, ph) == SIGIL_OK);
+    lc_session(&rq, sid2, k, parties, &ra, "restore", ph, SIGIL__V1__SESSION_KIND__SESSION_KIND_RESTORE,
+               &secb);
+    crypto_hash_sha256(sh, ra.stmt.data, ra.stmt.size);
+    sigil_buf pb[2];
+    Sigil__V1__Envelope pe[2], *pep[2];
+    for (int j = 0; j < 2; j++) {
+        uint8_t sig[64];
+        REQUIRE(sigil_buf_init(&pb[j], SIGIL_BACKUP_PIECE_MAX, 0) == SIGIL_OK);
+        REQUIRE(sigil_restore_piece_body(nm[j], (uint32_t)j + 1, sh, k->key_id, 3, piece[j], box,
+                                         &pb[j]) == SIGIL_OK);
+        sodium_memzero(piece[j], 32);
+        REQUIRE(sigil_buf_init(&m, SIGIL_BACKUP_PIECE_MAX + 64, 0) == SIGIL_OK);
+        REQUIRE(sigil_restore_piece_sign_message(pb[j].data, pb[j].size, &m) == SIGIL_OK);
+        crypto_sign_detached(sig, NULL, m.data, m.size, off_sk[j]);
+        sigil_buf_free(&m);
+        REQUIRE(sigil_buf_put(&pb[j], sig, 64) == SIGIL_OK);
+        sigil__v1__envelope__init(&pe[j]);
+        pe[j].session_id = (ProtobufCBinaryData){32, sid2};
+        pe[j].to = 3;
+        pe[j].kind = SIGIL__V1__ENVELOPE_KIND__ENVELOPE_KIND_DATA;
+        pe[j].payload = (ProtobufCBinaryData){pb[j].size, pb[j].data};
+        pep[j] = &pe[j];
+    }
+    Sigil__V1__StartSessionRequest rq3 = rq;
+    rq3.inbound = pep;
+    rq3.n_inbound = 2;
+    Sigil__V1__SessionResponse *all[N + 1] = {0}, *next[N + 1] = {0};
+    for (int i = 1; i <= N; i++) {
+        int rc = start(i, i == 3 ? &rq3 : &rq, &all[i], &st);
+        if (rc)
+            fprintf(stderr, "restore start node %d: %s %s\n", i, sigil_errname(rc), st.detail);
+        REQUIRE(rc == SIGIL_OK);
+    }
+    Sigil__V1__Envelope *in[4 * N];
+    int adversary_done = 0;
+    for (int guard = 0; !all[1]->done; guard++) {
+        REQUIRE(guard < 8);
+        if (all[1]->round == 5 && !adversary_done) {
+            /* node 1 with node 2's PREPARED withheld, then tampered */
+            size_t kk = route(all, 1, in, 4 * N);
+            REQUIRE(kk == 2);
+            Sigil__V1__Envelope *from3 = in[0]->from == 3 ? in[0] : in[1];
+            Sigil__V1__Envelope *from2 = in[0]->from == 2 ? in[0] : in[1];
+            CHECK_REFUSED(round_call(1, sid2, 5, &from3, 1, &x, &st), SIGIL_E_INVALID);
+            uint8_t tb[8192];
+            REQUIRE(from2->payload.len <= sizeof tb);
+            memcpy(tb, from2->payload.data, from2->payload.len);
+            tb[from2->payload.len / 2] ^= 1;
+            Sigil__V1__Envelope t = *from2, *bad[2] = {from3, &t};
+            t.payload.data = tb;
+            CHECK(round_call(1, sid2, 5, bad, 2, &x, &st) != SIGIL_OK);
+            /* nothing committed anywhere yet: every share holder only prepared */
+            CHECK(read_file_(p1, g, sizeof g, &lg) == 0 && lg == l1 && !memcmp(g, f1, l1));
+            CHECK(read_file_(p2, g, sizeof g, &lg) == 0 && lg == l2 && !memcmp(g, f2, l2));
+            CHECK(!key_file(3, k->key_id, ".key"));
+            for (int i = 1; i <= N; i++)
+                CHECK(key_file(i, k->key_id, ".pending"));
+            adversary_done = 1;
+        }
+        for (int i = 1; i <= N; i++) {
+            size_t kk = route(all, (uint32_t)i, in, 4 * N);
+            int rc = round_call(i, sid2, all[i]->round, in, kk, &next[i], &st);
+            if (rc)
+                fprintf(stderr, "restore round %u node %d: %s %s\n", all[i]->round, i,
+                        sigil_errname(rc), st.detail);
+            REQUIRE(rc == SIGIL_OK);
+        }
+        for (int i = 1; i <= N; i++) {
+            sigil_rpc_msg_free(&all[i]->base);
+            all[i] = next[i];
+            next[i] = NULL;
+        }
+    }
+    CHECK(adversary_done);
+    for (int i = 1; i <= N; i++) {
+        sigil_buf body;
+        sigil_env_dkg_result res;
+        CHECK(all[i]->done);
+        REQUIRE(open_result(all[i], (uint32_t)i, sid2, &body) == SIGIL_OK);
+        CHECK_EQ(sigil_env_dkg_result_decode(&res, body.data, body.size), SIGIL_OK);
+        CHECK(res.public_key_len == 33 && !memcmp(res.public_key, k->pk, 33));
+        sigil_buf_free(&body);
+        sigil_rpc_msg_free(&all[i]->base);
+        CHECK(!key_file(i, k->key_id, ".pending") && !key_file(i, k->key_id, ".old"));
+        CHECK_EQ(share_version(i, k->key_id), 1);
+    }
+    /* nodes 1 and 2 replaced their share (new OT state); node 3 has one */
+    CHECK(read_file_(p1, g, sizeof g, &lg) == 0 && (lg != l1 || memcmp(g, f1, l1)));
+    CHECK(read_file_(p2, g, sizeof g, &lg) == 0 && (lg != l2 || memcmp(g, f2, l2)));
+    CHECK(key_file(3, k->key_id, ".key"));
+    ecdsa_round(k, q13, 1, 0);
+    ecdsa_round(k, q23, 1, 0);
+    ecdsa_round(k, q12, 1, 0);
+    for (int j = 0; j < 2; j++)
+        sigil_buf_free(&pb[j]);
+    sigil_buf_free(&secb);
+    sigil_buf_free(&ob);
+    sigil_buf_free(&ba.stmt);
+    sigil_buf_free(&ra.stmt);
 }
 
 static int retire_call(int node, const char *key_id, lc_approval *l, size_t n, sigil_rpc_status *st)
@@ -1846,6 +2197,11 @@ int main(void)
         dkg(&krfec, "k-rfec", 4, 0);
         refresh_node_level(&krf);
         refresh_node_level(&krfec);
+        restore_renew_node_level(&kec, &krfec);
+        key_t_ kbk;
+        dkg(&kbk, "k-ecbk", 4, 0);
+        ecdsa_backup_restore_node_level(&kbk);
+        sigil_keyshare_free(&kbk.pub);
         sigil_rpc_status st;
         lc_approval rt;
         lc_make(&rt, "retire", krf.key_id, 0, 1);
@@ -1926,8 +2282,10 @@ int main(void)
         CHECK_EQ(v, SIGIL_AUDIT_V_OK);
         /* every signature node 2 took part in (+ 2 x RACE in the concurrency
          * test), its share changes (two refreshes and one retirement), and
-         * the signature after the pool-eviction check */
-        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE + 3 + 1);
+         * the signature after the pool-eviction check, the signature after
+         * the refused ECDSA restores, the node-level ECDSA restore (its
+         * renewed OT state, then 2 signatures) */
+        CHECK_EQ(vr.entries, 17 + 200 - 3 + 16 + 1 + 2 * RACE + 3 + 1 + 1 + 3);
     }
     for (int kk = 0; kk < 3; kk++)
         sigil_keyshare_free((sigil_keyshare *)&keys[kk]->pub);

@@ -37,8 +37,10 @@
  *                   sealed = crypto_box_seal("SGRQ" | 32 statement hash |
  *                   string key_id | u32 node | u32 j | 32 piece, node box key)
  *                   sig = Ed25519_officer("sigil.v1.restore-piece\0" | body)
- * Only FROST keys (schemes 1-3): a DKLs23 share also holds per-pair OT
- * state, which a restore cannot recreate without every other node. */
+ * Schemes 1-3 (FROST) and 4 (ECDSA, DKLs23): for ECDSA the backed-up
+ * share is the Shamir share x_i only; the per-pair OT state is not backed
+ * up: a restore runs a new pairwise OT setup among all share holders
+ * (signer-node/src/backup_node.c). */
 #ifndef SIGIL_BACKUP_H
 #define SIGIL_BACKUP_H
 

@@ -147,8 +147,35 @@ int main(void)
     sigil_buf_reset(&body);
     CHECK_EQ(sigil_backup_section_body(&s, &body), SIGIL_E_INVALID);
     s.k = 2;
-    s.scheme = 4; /* ECDSA sections do not exist */
+    s.scheme = 5; /* no such scheme (1-3 FROST, 4 ECDSA) */
     CHECK_EQ(sigil_backup_section_body(&s, &body), SIGIL_E_INVALID);
+    /* an ECDSA section (x_i only): V_j on secp256k1, round trip; a section
+     * whose scheme is changed to ECDSA no longer decodes (its V_j are
+     * Ed25519 encodings) */
+    {
+        const sigil_group *ge = sigil_dealing_group(4);
+        static sigil_backup_section e;
+        e = s;
+        e.scheme = 4;
+        for (int j = 0; j < 3; j++) {
+            sigil_scalar x;
+            REQUIRE(sigil_scalar_random(ge, &x) == SIGIL_OK);
+            REQUIRE(sigil_point_base_mul(ge, &e.V[j], &x) == SIGIL_OK);
+        }
+        sigil_buf eb;
+        REQUIRE(sigil_buf_init(&eb, SIGIL_BACKUP_SECTION_MAX, 0) == SIGIL_OK);
+        CHECK_EQ(sigil_backup_section_body(&e, &eb), SIGIL_OK);
+        REQUIRE(sigil_buf_put(&eb, sig, 64) == SIGIL_OK);
+        CHECK_EQ(sigil_backup_section_decode(&d, eb.data, eb.size), SIGIL_OK);
+        CHECK(d.scheme == 4 && sigil_point_eq(ge, &d.V[1], &e.V[1]) && d.m == 3);
+        sigil_buf_reset(&eb);
+        s.scheme = 1;
+        CHECK_EQ(sigil_backup_section_body(&s, &eb), SIGIL_OK);
+        eb.data[5 + 4 + strlen(s.key_id) + 1] = 4; /* u16 scheme 1 -> 4 */
+        REQUIRE(sigil_buf_put(&eb, sig, 64) == SIGIL_OK);
+        CHECK(sigil_backup_section_decode(&d, eb.data, eb.size) != SIGIL_OK);
+        sigil_buf_free(&eb);
+    }
     sigil_buf_free(&body);
     sigil_buf_free(&msg);
 
