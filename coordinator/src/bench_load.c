@@ -2,9 +2,9 @@
  * coordinator, for a fixed duration or a fixed count.
  *
  * Closed loop (default): --clients N calls are kept in flight over C mTLS
- * channels; each completion issues the next call at once, from the
- * channel's completion thread (sigil_rpc_call_start), so the generator runs
- * C threads whatever N is, not one blocking thread per client. Open loop
+ * channels (default 2); each completion issues the next call at once, from
+ * the channel's completion thread (sigil_rpc_call_start), so the generator
+ * runs C threads whatever N is, not one blocking thread per client. Open loop
  * (--rate R): calls are issued at R per second on a fixed schedule by the
  * main thread, whatever the latency, and each call's latency is measured
  * from its scheduled time (a late issue counts against the server, no
@@ -105,10 +105,10 @@ static int cmp_d(const void *a, const void *b)
 static int build_request(const run *R, sigil_buf *out)
 {
     const load_opts *o = R->o;
-    uint8_t data[LOAD_BATCH_MAX][32], rid[16];
+    uint8_t data[LOAD_BATCH_MAX + 1][32]; /* the items, then the request id */
     Sigil__V1__SignItem items[LOAD_BATCH_MAX], *ptrs[LOAD_BATCH_MAX];
-    randombytes_buf(data, (size_t)o->batch * 32);
-    randombytes_buf(rid, sizeof rid);
+    uint8_t *rid = data[o->batch];
+    randombytes_buf(data, ((size_t)o->batch + 1) * 32);
     for (unsigned i = 0; i < o->batch; i++) {
         sigil__v1__sign_item__init(&items[i]);
         if (R->digest) {
@@ -125,14 +125,14 @@ static int build_request(const run *R, sigil_buf *out)
     if (o->batch > 1) {
         Sigil__V1__SignBatchRequest r = SIGIL__V1__SIGN_BATCH_REQUEST__INIT;
         r.key_id = (char *)o->key_id;
-        r.request_id = (ProtobufCBinaryData){sizeof rid, rid};
+        r.request_id = (ProtobufCBinaryData){16, rid};
         r.items = ptrs;
         r.n_items = o->batch;
         return sigil_rpc_pack(&r.base, out);
     }
     Sigil__V1__SignRequest r = SIGIL__V1__SIGN_REQUEST__INIT;
     r.key_id = (char *)o->key_id;
-    r.request_id = (ProtobufCBinaryData){sizeof rid, rid};
+    r.request_id = (ProtobufCBinaryData){16, rid};
     r.item = &items[0];
     return sigil_rpc_pack(&r.base, out);
 }
@@ -344,7 +344,7 @@ static void usage(void)
         "usage: sigil-bench load --ca F --cert F --key F --key-id KEY [--target H:P]\n"
         "         [--clients N] [--channels C] [--rate R] [--seconds S | --count K] [--batch B]\n"
         "Calls Sign (or SignBatch of B items, 1..1024) on KEY over C mTLS channels\n"
-        "(default min(N, 4), at most 64), for S seconds (default 5) or K calls.\n"
+        "(default min(N, 2), at most 64), for S seconds (default 5) or K calls.\n"
         "  closed loop (default): N calls kept in flight (default 16, at most 4096);\n"
         "    each completion issues the next call at once.\n"
         "  --rate R: open loop, R calls/s on a fixed schedule whatever the latency;\n"
@@ -396,7 +396,7 @@ int sigil_bench_load(int argc, char **argv)
     if (o.rate > 0 && !o.clients_set)
         o.clients = LOAD_CLIENTS_MAX;
     if (!o.channels)
-        o.channels = o.clients < 4 ? o.clients : 4;
+        o.channels = o.clients < 2 ? o.clients : 2;
     if (!ok || !o.ca || !o.cert || !o.keyf || !o.key_id || o.clients < 1 || o.channels < 1 ||
         o.batch < 1 || (!o.count && !(o.seconds > 0)) || o.rate > 1e6)
         goto bad;
