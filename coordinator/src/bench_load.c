@@ -416,14 +416,16 @@ int sigil_bench_load(int argc, char **argv)
     cc.expect_identity = "sigil://coordinator";
     R.ch = calloc(o.channels, sizeof *R.ch);
     call *slots = o.rate > 0 ? NULL : calloc(o.clients, sizeof *slots);
+    int ret = 1;
+    double *all = NULL;
     if (!R.ch || (!(o.rate > 0) && !slots))
-        return 1;
+        goto out;
     for (unsigned i = 0; i < o.channels; i++) {
         R.ch[i].run = &R;
         if (sigil_rpc_client_new(&cc, &R.ch[i].c) ||
             sigil_buf_init(&R.ch[i].req, SIGIL_RPC_MAX_MESSAGE_DEFAULT, 0)) {
             fprintf(stderr, "sigil-bench load: cannot make client\n");
-            return 1;
+            goto out;
         }
     }
     /* Key info, and every channel connected (TLS handshake done) before the
@@ -431,10 +433,10 @@ int sigil_bench_load(int argc, char **argv)
     Sigil__V1__KeyInfo *ki = NULL;
     ProtobufCMessage *km = NULL;
     for (unsigned i = 0; i < o.channels; i++) {
-        if (i)
-            sigil_rpc_msg_free(km);
+        sigil_rpc_msg_free(km);
+        km = NULL;
         if (get_key(&o, R.ch[i].c, &ki, &km))
-            return 1;
+            goto out;
     }
     o.scheme = ki->scheme;
     R.digest = o.scheme == SIGIL__V1__SCHEME__SCHEME_BIP340 ||
@@ -461,7 +463,7 @@ int sigil_bench_load(int argc, char **argv)
     unsigned long start_errs[17] = {0}, dropped = 0;
     sigil_buf pbuf;
     if (sigil_buf_init(&pbuf, SIGIL_RPC_MAX_MESSAGE_DEFAULT, 0))
-        return 1;
+        goto out;
     double c0 = cpu_s();
     double t0 = now_s();
     if (o.rate > 0) {
@@ -500,17 +502,13 @@ int sigil_bench_load(int argc, char **argv)
         for (int k = 0; k < 17; k++)
             errs[k] += R.ch[i].errs[k], nerr += R.ch[i].errs[k];
     }
-    double *all = malloc((total ? total : 1) * sizeof *all);
-    if (!all)
-        return 1;
+    if (!(all = malloc((total ? total : 1) * sizeof *all)))
+        goto out;
     size_t n = 0;
     for (unsigned i = 0; i < o.channels; i++) {
         if (R.ch[i].nlat)
             memcpy(all + n, R.ch[i].lat, R.ch[i].nlat * sizeof *all);
         n += R.ch[i].nlat;
-        free(R.ch[i].lat);
-        sigil_buf_free(&R.ch[i].req);
-        sigil_rpc_client_free(R.ch[i].c);
     }
     qsort(all, n, sizeof *all, cmp_d);
     unsigned long sigs = (unsigned long)n * o.batch;
@@ -527,12 +525,19 @@ int sigil_bench_load(int argc, char **argv)
                o.clients);
     printf("generator CPU %.2f s = %.1f us per call (this process, user+sys)\n", cpu,
            n + nerr ? cpu * 1e6 / (double)(n + nerr) : 0.0);
+    ret = nerr && !n ? 1 : 0;
+out:
+    for (unsigned i = 0; R.ch && i < o.channels; i++) {
+        sigil_rpc_client_free(R.ch[i].c); /* waits for its calls, joins its thread */
+        free(R.ch[i].lat);
+        sigil_buf_free(&R.ch[i].req);
+    }
     free(all);
     free(R.ch);
     free(slots);
     pthread_mutex_destroy(&R.mu);
     pthread_cond_destroy(&R.idle);
-    return nerr && !n ? 1 : 0;
+    return ret;
 bad:
     fprintf(stderr, "sigil-bench load: see --help\n");
     return 2;
