@@ -1,5 +1,36 @@
-/* The log writer: sequence/time assignment, group commit on a writer
- * thread, incremental tree, periodic signed checkpoints. */
+/* The log writer: sequence/time assignment, group commit done by the
+ * appending threads themselves, incremental tree, periodic signed
+ * checkpoints.
+ *
+ * GROUP COMMIT. sigil_audit_enqueue encodes entries into `pending` under
+ * mu. The backend (one write + fdatasync, or one transaction) is used by
+ * one thread at a time: the owner of `busy`. A thread that needs its entry
+ * durable (sigil_audit_wait) and finds the backend free takes everything
+ * pending and writes it itself (the leader), so an idle log costs no thread
+ * handoff. Entries that arrive while a write is in flight form the next
+ * group; their threads sleep, and when the write ends its owner wakes
+ * exactly the threads whose entries it made durable plus one thread of the
+ * next group, which becomes the next leader and writes that whole group
+ * with one write + one sync.
+ *
+ * GENERATIONS. gen counts the groups taken from pending; `taken` is the
+ * sequence number after the last entry taken. A thread waiting for an entry
+ * of the group in flight (seq < taken) sleeps on group_cv[gen & 1]; one
+ * waiting for a pending entry (seq >= taken) on group_cv[(gen + 1) & 1].
+ * When group gen is durable its owner broadcasts group_cv[gen & 1] and
+ * signals group_cv[(gen + 1) & 1] once. At most two groups exist at a time
+ * (one in flight, one pending), so the two variables never mix them.
+ *
+ * CHECKPOINTS. The owner writes one after its group when due (every N
+ * entries or T ms after the first uncovered entry), as the writer thread
+ * did before. A small ticker thread covers the idle cases: while entries
+ * are uncovered (or pending) it looks every 20 ms and, when the backend is
+ * free, writes the T-ms checkpoint, and writes entries that were enqueued
+ * with sigil_audit_enqueue but that no thread is waiting for.
+ *
+ * FAILURE. The first write, sync or checkpoint error is kept in `failed`:
+ * every thread waiting for an entry not yet durable gets SIGIL_E_IO, every
+ * later enqueue SIGIL_E_UNAVAILABLE, until the log is closed and reopened. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,26 +56,32 @@ struct sigil_audit_log {
     void *be;
 
     pthread_mutex_t mu;
-    pthread_cond_t work_cv;  /* writer waits for entries */
-    pthread_cond_t done_cv;  /* appenders wait for durability / space */
-    pthread_t thread;
+    pthread_cond_t group_cv[2]; /* waiters of a group, by generation parity */
+    pthread_cond_t free_cv;     /* waiting for room in pending or a free backend */
+    pthread_cond_t tick_cv;     /* the ticker's sleep */
+    pthread_t ticker;
     int started;
 
     /* Guarded by mu. */
     batch pending;
-    uint64_t next_seq;  /* next sequence number to assign */
-    uint64_t last_time; /* time of the last assigned entry */
-    uint64_t durable;   /* entries durable */
-    uint64_t cp_size;   /* size covered by the last checkpoint */
-    int failed;         /* first write/sync/checkpoint error, or 0 */
+    uint64_t next_seq;        /* next sequence number to assign */
+    uint64_t last_time;       /* time of the last assigned entry */
+    uint64_t taken;           /* entries durable or in the group in flight */
+    uint64_t durable;         /* entries durable */
+    uint64_t cp_size;         /* size covered by the last checkpoint */
+    uint64_t gen;             /* groups taken from pending so far */
+    uint64_t uncovered_since; /* clock when the first uncovered entry became durable */
+    unsigned next_waiters;    /* threads asleep on the pending group's variable */
+    unsigned free_waiters;    /* threads asleep on free_cv */
+    int busy;                 /* a thread owns the backend, work and tree */
+    int ticker_idle;          /* the ticker sleeps without a timeout */
+    int failed;               /* first write/sync/checkpoint error, or 0 */
     int stop;
-    int force_cp;
     sigil_audit_stats st;
 
-    /* Writer thread only. */
+    /* Owner of busy only. */
     batch work;
     sigil_audit_compact tree;
-    uint64_t uncovered_since; /* clock when the first uncovered entry became durable */
 };
 
 static uint64_t realtime_ms(void *ctx)
@@ -98,7 +135,8 @@ static int batch_grow(batch *b)
     return SIGIL_OK;
 }
 
-/* Write a checkpoint of the tree as it is now. Writer thread only. */
+/* Sign and store a checkpoint of the tree as it is now. Owner of busy (or
+ * open, before anyone else can see the log); mu not held. */
 static int write_checkpoint(sigil_audit_log *log)
 {
     sigil_audit_checkpoint cp;
@@ -113,41 +151,123 @@ static int write_checkpoint(sigil_audit_log *log)
     if ((r = sigil_audit_checkpoint_sign(&cp, log->cfg.signer, &note)) == SIGIL_OK)
         r = log->ops->checkpoint(log->be, note.data, note.size, cp.size);
     sigil_buf_free(&note);
-    if (r == SIGIL_OK) {
-        pthread_mutex_lock(&log->mu);
-        log->cp_size = cp.size;
-        log->st.checkpoints++;
-        pthread_cond_broadcast(&log->done_cv);
-        pthread_mutex_unlock(&log->mu);
-    }
     return r;
 }
 
-static void fail(sigil_audit_log *log, int r)
+/* The rest runs with mu held. */
+
+static void set_failed(sigil_audit_log *log, int r)
 {
-    pthread_mutex_lock(&log->mu);
     if (!log->failed)
         log->failed = r;
-    pthread_cond_broadcast(&log->done_cv);
-    pthread_mutex_unlock(&log->mu);
+    pthread_cond_broadcast(&log->group_cv[0]);
+    pthread_cond_broadcast(&log->group_cv[1]);
+    pthread_cond_broadcast(&log->free_cv);
+    pthread_cond_signal(&log->tick_cv);
 }
 
-static void *writer(void *arg)
+static int checkpoint_due(const sigil_audit_log *log)
+{
+    if (log->durable <= log->cp_size)
+        return 0;
+    uint64_t t = now(log);
+    return log->durable - log->cp_size >= log->cfg.checkpoint_every ||
+           (t >= log->uncovered_since && t - log->uncovered_since >= log->cfg.checkpoint_ms);
+}
+
+/* Owner: checkpoint everything durable. */
+static int checkpoint_owned(sigil_audit_log *log)
+{
+    pthread_mutex_unlock(&log->mu);
+    int r = write_checkpoint(log);
+    pthread_mutex_lock(&log->mu);
+    if (r) {
+        set_failed(log, r);
+        return r;
+    }
+    log->cp_size = log->tree.size;
+    log->st.checkpoints++;
+    return SIGIL_OK;
+}
+
+/* Owner, pending not empty: take the pending group, write and sync it with
+ * mu released, wake the threads it made durable; then checkpoint if due. */
+static int flush_owned(sigil_audit_log *log)
+{
+    batch tmp = log->pending;
+    log->pending = log->work; /* empty, emptied after its last write */
+    log->work = tmp;
+    log->gen++;
+    log->taken = log->next_seq;
+    if (log->free_waiters)
+        pthread_cond_broadcast(&log->free_cv); /* room in pending again */
+    pthread_mutex_unlock(&log->mu);
+
+    batch *w = &log->work;
+    int r = log->ops->write(log->be, w->frames.data, w->frames.size, w->offs, w->n, w->first_seq);
+    if (r == SIGIL_OK)
+        for (size_t i = 0; i < w->n; i++)
+            sigil_audit_compact_append(&log->tree, w->leaves[i]);
+    w->n = 0;
+    sigil_buf_reset(&w->frames);
+
+    pthread_mutex_lock(&log->mu);
+    if (r) {
+        set_failed(log, r);
+        return r;
+    }
+    if (log->durable == log->cp_size) {
+        log->uncovered_since = now(log);
+        if (log->ticker_idle)
+            pthread_cond_signal(&log->tick_cv);
+    }
+    log->durable = log->tree.size;
+    log->st.syncs++;
+    pthread_cond_broadcast(&log->group_cv[log->gen & 1]);
+    if (checkpoint_due(log))
+        r = checkpoint_owned(log);
+    return r;
+}
+
+/* Give the backend up: the pending group (if any) gets a leader. */
+static void release(sigil_audit_log *log)
+{
+    log->busy = 0;
+    if (log->pending.n && log->next_waiters)
+        pthread_cond_signal(&log->group_cv[(log->gen + 1) & 1]);
+    if (log->free_waiters)
+        pthread_cond_broadcast(&log->free_cv);
+}
+
+static void wait_free(sigil_audit_log *log)
+{
+    log->free_waiters++;
+    pthread_cond_wait(&log->free_cv, &log->mu);
+    log->free_waiters--;
+}
+
+/* Covers an idle log: the T-ms checkpoint, and entries enqueued without a
+ * thread waiting for them. */
+static void *ticker(void *arg)
 {
     sigil_audit_log *log = arg;
-    for (;;) {
-        pthread_mutex_lock(&log->mu);
-        for (;;) {
-            if (log->failed || (log->stop && log->pending.n == 0))
-                break;
-            if (log->pending.n)
-                break;
-            uint64_t t = now(log);
-            int due = log->tree.size > log->cp_size &&
-                      (log->force_cp || log->tree.size - log->cp_size >= log->cfg.checkpoint_every ||
-                       (t >= log->uncovered_since && t - log->uncovered_since >= log->cfg.checkpoint_ms));
-            if (due || log->force_cp)
-                break;
+    pthread_mutex_lock(&log->mu);
+    while (!log->stop) {
+        if (!log->failed && !log->busy) {
+            if (log->pending.n && !log->next_waiters && !log->free_waiters) {
+                log->busy = 1;
+                flush_owned(log);
+                release(log);
+                continue;
+            }
+            if (checkpoint_due(log)) {
+                log->busy = 1;
+                checkpoint_owned(log);
+                release(log);
+                continue;
+            }
+        }
+        if (!log->failed && (log->durable > log->cp_size || log->pending.n || log->busy)) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 20 * 1000000L;
@@ -155,58 +275,14 @@ static void *writer(void *arg)
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
             }
-            pthread_cond_timedwait(&log->work_cv, &log->mu, &ts);
+            pthread_cond_timedwait(&log->tick_cv, &log->mu, &ts);
+        } else {
+            log->ticker_idle = 1;
+            pthread_cond_wait(&log->tick_cv, &log->mu);
+            log->ticker_idle = 0;
         }
-        if (log->failed) {
-            pthread_mutex_unlock(&log->mu);
-            break;
-        }
-        int stopping = log->stop && log->pending.n == 0;
-        int force = log->force_cp;
-        log->force_cp = 0;
-        batch tmp = log->pending;
-        log->pending = log->work; /* emptied after its last write, outside the lock */
-        log->work = tmp;
-        pthread_cond_broadcast(&log->done_cv); /* space in pending again */
-        pthread_mutex_unlock(&log->mu);
-
-        batch *w = &log->work;
-        if (w->n) {
-            int r = log->ops->write(log->be, w->frames.data, w->frames.size, w->offs, w->n,
-                                    w->first_seq);
-            if (r) {
-                fail(log, r);
-                break;
-            }
-            if (log->tree.size == log->cp_size)
-                log->uncovered_since = now(log);
-            for (size_t i = 0; i < w->n; i++)
-                sigil_audit_compact_append(&log->tree, w->leaves[i]);
-            pthread_mutex_lock(&log->mu);
-            log->durable = log->tree.size;
-            log->st.syncs++;
-            pthread_cond_broadcast(&log->done_cv);
-            pthread_mutex_unlock(&log->mu);
-            w->n = 0;
-            sigil_buf_reset(&w->frames);
-        }
-        uint64_t t = now(log);
-        if (log->tree.size > log->cp_size &&
-            (force || stopping || log->tree.size - log->cp_size >= log->cfg.checkpoint_every ||
-             (t >= log->uncovered_since && t - log->uncovered_since >= log->cfg.checkpoint_ms))) {
-            int r = write_checkpoint(log);
-            if (r) {
-                fail(log, r);
-                break;
-            }
-        } else if (force) {
-            pthread_mutex_lock(&log->mu);
-            pthread_cond_broadcast(&log->done_cv);
-            pthread_mutex_unlock(&log->mu);
-        }
-        if (stopping)
-            break;
     }
+    pthread_mutex_unlock(&log->mu);
     return NULL;
 }
 
@@ -248,30 +324,37 @@ int sigil_audit_log_open(const sigil_audit_config *cfg, sigil_audit_log **out)
         return r;
     }
     log->tree = st.tree;
-    log->next_seq = log->durable = st.tree.size;
+    log->next_seq = log->taken = log->durable = st.tree.size;
     log->last_time = st.last_time;
     log->cp_size = st.cp_size;
     log->st.recovered_cut = st.cut;
     log->uncovered_since = now(log);
     if ((r = batch_init(&log->pending)) || (r = batch_init(&log->work)))
         goto fail;
-    pthread_mutex_init(&log->mu, NULL);
-    pthread_cond_init(&log->work_cv, NULL);
-    pthread_cond_init(&log->done_cv, NULL);
     /* Entries stored after the last checkpoint (a crash): cover them now. */
-    if (log->tree.size > log->cp_size && (r = write_checkpoint(log)))
-        goto fail_sync;
-    if (pthread_create(&log->thread, NULL, writer, log) != 0) {
+    if (log->tree.size > log->cp_size) {
+        if ((r = write_checkpoint(log)))
+            goto fail;
+        log->cp_size = log->tree.size;
+        log->st.checkpoints++;
+    }
+    pthread_mutex_init(&log->mu, NULL);
+    pthread_cond_init(&log->group_cv[0], NULL);
+    pthread_cond_init(&log->group_cv[1], NULL);
+    pthread_cond_init(&log->free_cv, NULL);
+    pthread_cond_init(&log->tick_cv, NULL);
+    if (pthread_create(&log->ticker, NULL, ticker, log) != 0) {
         r = SIGIL_E_NOMEM;
-        goto fail_sync;
+        pthread_mutex_destroy(&log->mu);
+        pthread_cond_destroy(&log->group_cv[0]);
+        pthread_cond_destroy(&log->group_cv[1]);
+        pthread_cond_destroy(&log->free_cv);
+        pthread_cond_destroy(&log->tick_cv);
+        goto fail;
     }
     log->started = 1;
     *out = log;
     return SIGIL_OK;
-fail_sync:
-    pthread_mutex_destroy(&log->mu);
-    pthread_cond_destroy(&log->work_cv);
-    pthread_cond_destroy(&log->done_cv);
 fail:
     batch_free(&log->pending);
     batch_free(&log->work);
@@ -280,16 +363,26 @@ fail:
     return r;
 }
 
-int sigil_audit_enqueue(sigil_audit_log *log, sigil_audit_entry *entries, size_t n,
-                        uint64_t *seq_out)
+/* wake: the caller will not wait for the entries itself, so an idle
+ * ticker must look at them. */
+static int enqueue(sigil_audit_log *log, sigil_audit_entry *entries, size_t n, uint64_t *seq_out,
+                   int wake)
 {
     int r = SIGIL_OK;
     if (log == NULL || (entries == NULL && n))
         return SIGIL_E_INVALID;
     pthread_mutex_lock(&log->mu);
     for (size_t i = 0; i < n; i++) {
-        while (!log->failed && !log->stop && log->pending.frames.size >= AUDIT_PENDING_MAX)
-            pthread_cond_wait(&log->done_cv, &log->mu);
+        /* Back-pressure: pending is full until a leader takes it. */
+        while (!log->failed && !log->stop && log->pending.frames.size >= AUDIT_PENDING_MAX) {
+            if (log->busy) {
+                wait_free(log);
+            } else {
+                log->busy = 1;
+                flush_owned(log);
+                release(log);
+            }
+        }
         if (log->failed || log->stop) {
             r = SIGIL_E_UNAVAILABLE;
             break;
@@ -329,10 +422,16 @@ int sigil_audit_enqueue(sigil_audit_log *log, sigil_audit_entry *entries, size_t
         log->next_seq++;
         log->last_time = e->time_ms;
     }
-    if (n)
-        pthread_cond_signal(&log->work_cv);
+    if (wake && log->ticker_idle && log->pending.n)
+        pthread_cond_signal(&log->tick_cv);
     pthread_mutex_unlock(&log->mu);
     return r;
+}
+
+int sigil_audit_enqueue(sigil_audit_log *log, sigil_audit_entry *entries, size_t n,
+                        uint64_t *seq_out)
+{
+    return enqueue(log, entries, n, seq_out, 1);
 }
 
 int sigil_audit_wait(sigil_audit_log *log, uint64_t seq)
@@ -343,8 +442,21 @@ int sigil_audit_wait(sigil_audit_log *log, uint64_t seq)
     pthread_mutex_lock(&log->mu);
     if (seq >= log->next_seq)
         r = SIGIL_E_INVALID;
-    while (r == SIGIL_OK && log->durable <= seq && !log->failed)
-        pthread_cond_wait(&log->done_cv, &log->mu);
+    while (r == SIGIL_OK && log->durable <= seq && !log->failed) {
+        if (!log->busy) {
+            /* Backend free: seq is pending (taken == durable); write the
+             * whole pending group ourselves. */
+            log->busy = 1;
+            flush_owned(log);
+            release(log);
+        } else if (seq < log->taken) {
+            pthread_cond_wait(&log->group_cv[log->gen & 1], &log->mu);
+        } else {
+            log->next_waiters++;
+            pthread_cond_wait(&log->group_cv[(log->gen + 1) & 1], &log->mu);
+            log->next_waiters--;
+        }
+    }
     if (r == SIGIL_OK && log->durable <= seq)
         r = SIGIL_E_IO;
     pthread_mutex_unlock(&log->mu);
@@ -358,9 +470,11 @@ int sigil_audit_append(sigil_audit_log *log, sigil_audit_entry *entries, size_t 
     int r;
     if (n == 0)
         return SIGIL_E_INVALID;
-    if ((r = sigil_audit_enqueue(log, entries, n, &first)))
+    if ((r = enqueue(log, entries, n, &first, 0)))
         return r; /* nothing of a failed enqueue is acknowledged */
-    if ((r = sigil_audit_wait(log, first + n - 1)))
+    /* The last entry's own seq: a call that waited for room in pending may
+     * have had other threads' entries numbered between its own. */
+    if ((r = sigil_audit_wait(log, entries[n - 1].seq)))
         return r;
     if (seq_out)
         *seq_out = first;
@@ -374,12 +488,18 @@ int sigil_audit_checkpoint_now(sigil_audit_log *log)
         return SIGIL_E_INVALID;
     pthread_mutex_lock(&log->mu);
     uint64_t want = log->next_seq;
-    while (!log->failed && log->durable < want)
-        pthread_cond_wait(&log->done_cv, &log->mu);
-    log->force_cp = 1;
-    pthread_cond_signal(&log->work_cv);
-    while (!log->failed && log->cp_size < want)
-        pthread_cond_wait(&log->done_cv, &log->mu);
+    while (!log->failed && (log->durable < want || log->cp_size < want)) {
+        if (log->busy) {
+            wait_free(log);
+            continue;
+        }
+        log->busy = 1;
+        if (log->durable < want)
+            flush_owned(log);
+        else
+            checkpoint_owned(log);
+        release(log);
+    }
     if (log->failed)
         r = SIGIL_E_IO;
     pthread_mutex_unlock(&log->mu);
@@ -401,19 +521,35 @@ int sigil_audit_log_close(sigil_audit_log *log)
     if (log == NULL)
         return SIGIL_OK;
     pthread_mutex_lock(&log->mu);
-    log->stop = 1;
-    pthread_cond_broadcast(&log->work_cv);
-    pthread_cond_broadcast(&log->done_cv);
+    log->stop = 1; /* refuses new entries from here on */
+    pthread_cond_signal(&log->tick_cv);
     pthread_mutex_unlock(&log->mu);
     if (log->started)
-        pthread_join(log->thread, NULL);
+        pthread_join(log->ticker, NULL);
+    /* Write what is pending and cover everything with a final checkpoint. */
+    pthread_mutex_lock(&log->mu);
+    while (!log->failed && (log->busy || log->pending.n || log->durable > log->cp_size)) {
+        if (log->busy) {
+            wait_free(log);
+            continue;
+        }
+        log->busy = 1;
+        if (log->pending.n)
+            flush_owned(log);
+        else
+            checkpoint_owned(log);
+        release(log);
+    }
     int r = log->failed ? SIGIL_E_IO : SIGIL_OK;
+    pthread_mutex_unlock(&log->mu);
     log->ops->close(log->be);
     batch_free(&log->pending);
     batch_free(&log->work);
     pthread_mutex_destroy(&log->mu);
-    pthread_cond_destroy(&log->work_cv);
-    pthread_cond_destroy(&log->done_cv);
+    pthread_cond_destroy(&log->group_cv[0]);
+    pthread_cond_destroy(&log->group_cv[1]);
+    pthread_cond_destroy(&log->free_cv);
+    pthread_cond_destroy(&log->tick_cv);
     free(log);
     return r;
 }

@@ -261,12 +261,17 @@ typedef struct {
  * that a stored checkpoint covers or that is followed by more than one
  * group commit's worth of data, since that is corruption, not a crash. If
  * the stored entries are not covered by a checkpoint, one is written before
- * returning. Starts the writer thread. */
+ * returning. Starts a small ticker thread (time-based checkpoints of an idle
+ * log, entries enqueued that nobody waits for). */
 int sigil_audit_log_open(const sigil_audit_config *cfg, sigil_audit_log **out);
 
 /* Append n entries (their seq and time_ms are assigned here: seq strictly
  * increasing from 0, time non-decreasing) and return when all are durable
- * (fsync'ed / committed). Concurrent callers share group commits. seq_out
+ * (fsync'ed / committed). Group commit without a writer thread: a caller
+ * that finds no write in progress writes and syncs everything pending
+ * itself; callers arriving during a write are written together by the next
+ * one of them, with one write + one sync, and each is woken only when its
+ * own entries are durable. seq_out
  * (may be NULL) gets the first assigned sequence number. Errors: SIGIL_E_IO
  * (the write or sync failed: the entries may or may not be stored, and the
  * log refuses all further appends with SIGIL_E_UNAVAILABLE until reopened),
@@ -276,7 +281,13 @@ int sigil_audit_append(sigil_audit_log *log, sigil_audit_entry *entries, size_t 
                        uint64_t *seq_out);
 
 /* Split form of append for callers that pipeline: enqueue returns at once
- * with the assigned sequence numbers; wait returns when entry seq is durable. */
+ * with the assigned sequence numbers (in entries[i].seq; seq_out gets the
+ * first); wait returns when entry seq is durable, writing the pending group
+ * itself if no write is in progress. Entries enqueued that no thread waits
+ * for are written by the ticker within about 20 ms. wait: SIGIL_OK,
+ * SIGIL_E_IO (the log failed before seq was durable), SIGIL_E_INVALID (seq
+ * not assigned yet). Enqueue blocks while 4 MiB of entries are pending
+ * (back-pressure). */
 int sigil_audit_enqueue(sigil_audit_log *log, sigil_audit_entry *entries, size_t n,
                         uint64_t *seq_out);
 int sigil_audit_wait(sigil_audit_log *log, uint64_t seq);
@@ -295,7 +306,8 @@ typedef struct {
 } sigil_audit_stats;
 void sigil_audit_log_stats(sigil_audit_log *log, sigil_audit_stats *st);
 
-/* Flush, write a final checkpoint, stop the writer, free. NULL is a no-op. */
+/* Flush, write a final checkpoint, stop the ticker, free. NULL is a no-op.
+ * No other thread may use the log during or after close. */
 int sigil_audit_log_close(sigil_audit_log *log);
 
 /* ------------------------------------------------------------ PostgreSQL */
