@@ -2589,6 +2589,47 @@ int coord_audit(sigil_coord *c, sigil_audit_entry *e)
     return audit_append(c, e, 1, NULL);
 }
 
+int coord_audit_ceremony(sigil_coord *c, sigil_rpc_call *call, const char *key_id, int scheme,
+                         const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *ap,
+                         size_t n, const char *what, int rc)
+{
+    sigil_audit_entry e;
+    memset(&e, 0, sizeof e);
+    e.version = SIGIL_AUDIT_ENTRY_VERSION;
+    e.type = SIGIL_AUDIT_CEREMONY;
+    e.actor_len = (uint8_t)snprintf(e.actor, sizeof e.actor, "%s", call->peer->uri);
+    if (key_id && key_id[0]) {
+        e.key_id_len = (uint8_t)strnlen(key_id, SIGIL_AUDIT_KEYID_MAX);
+        memcpy(e.key_id, key_id, e.key_id_len);
+    }
+    e.scheme = scheme >= 1 && scheme <= 4 ? (uint8_t)scheme : 0;
+    crypto_hash_sha256(e.digest, statement->data, statement->len);
+    e.digest_len = 32;
+    size_t o = (size_t)snprintf(e.request_id, sizeof e.request_id, "%s approvals=", what);
+    for (size_t i = 0; i < n && o < sizeof e.request_id; i++) {
+        const char *nm = ap[i]->officer ? ap[i]->officer : "";
+        int printable = 1;
+        for (const char *q = nm; *q; q++)
+            printable &= *q > 32 && *q < 127;
+        int w = snprintf(e.request_id + o, sizeof e.request_id - o, "%s%s", i ? "," : "",
+                         printable ? nm : "?");
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+    e.request_id_len = (uint8_t)(o >= sizeof e.request_id ? sizeof e.request_id - 1 : o);
+    if (rc) {
+        e.outcome = SIGIL_AUDIT_OUTCOME_ERROR;
+        e.error = rc;
+        int l = snprintf(e.errmsg, sizeof e.errmsg, "%s", call->detail[0] ? call->detail : sigil_strerror(rc));
+        e.errmsg_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.errmsg ? sizeof e.errmsg - 1 : (size_t)l);
+        for (uint8_t i = 0; i < e.errmsg_len; i++)
+            if (e.errmsg[i] < 32 || e.errmsg[i] > 126)
+                e.errmsg[i] = '?';
+    }
+    return coord_audit(c, &e);
+}
+
 int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out)
 {
     key_rt *k = keys_find(c, key_id);

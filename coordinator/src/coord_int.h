@@ -105,6 +105,13 @@ int coord_approvals_use(sigil_coord *c, sigil_rpc_call *call, const char *action
 /* Append one entry to the audit log (durable); SIGIL_OK when no log is
  * configured. */
 int coord_audit(sigil_coord *c, sigil_audit_entry *e);
+/* The audit record of one approved key-lifecycle request (import, backup,
+ * restore): type CEREMONY, the caller, the key, the statement's SHA-256,
+ * "<what> approvals=<officers>" (unprintable names as "?"), and for rc != 0
+ * the refusal (call->detail, else the code's text). coord_audit's result. */
+int coord_audit_ceremony(sigil_coord *c, sigil_rpc_call *call, const char *key_id, int scheme,
+                         const ProtobufCBinaryData *statement, Sigil__V1__Approval *const *ap,
+                         size_t n, const char *what, int rc);
 /* A copy of a registered key's public record (SIGIL_E_NOT_FOUND). */
 int coord_key_info(sigil_coord *c, const char *key_id, sigil_coord_key *out);
 /* Register a new key (registry file, runtime, pools) and fill *ki. */

@@ -88,41 +88,8 @@ static int h_import_prepare(void *ctx, sigil_rpc_call *call)
 static int audit_import(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__ImportKeyRequest *req,
                         const char *what, int rc)
 {
-    sigil_audit_entry e;
-    memset(&e, 0, sizeof e);
-    e.version = SIGIL_AUDIT_ENTRY_VERSION;
-    e.type = SIGIL_AUDIT_CEREMONY;
-    e.actor_len = (uint8_t)snprintf(e.actor, sizeof e.actor, "%s", call->peer->uri);
-    if (call->key_id && call->key_id[0]) {
-        e.key_id_len = (uint8_t)strnlen(call->key_id, SIGIL_AUDIT_KEYID_MAX);
-        memcpy(e.key_id, call->key_id, e.key_id_len);
-    }
-    e.scheme = req->scheme >= 1 && req->scheme <= 4 ? (uint8_t)req->scheme : 0;
-    crypto_hash_sha256(e.digest, req->statement.data, req->statement.len);
-    e.digest_len = 32;
-    size_t o = (size_t)snprintf(e.request_id, sizeof e.request_id, "%s approvals=", what);
-    for (size_t i = 0; i < req->n_approvals && o < sizeof e.request_id; i++) {
-        const char *nm = req->approvals[i]->officer ? req->approvals[i]->officer : "";
-        int printable = 1;
-        for (const char *p = nm; *p; p++)
-            printable &= *p > 32 && *p < 127;
-        int w = snprintf(e.request_id + o, sizeof e.request_id - o, "%s%s", i ? "," : "",
-                         printable ? nm : "?");
-        if (w < 0)
-            break;
-        o += (size_t)w;
-    }
-    e.request_id_len = (uint8_t)(o >= sizeof e.request_id ? sizeof e.request_id - 1 : o);
-    if (rc) {
-        e.outcome = SIGIL_AUDIT_OUTCOME_ERROR;
-        e.error = rc;
-        int l = snprintf(e.errmsg, sizeof e.errmsg, "%s", call->detail[0] ? call->detail : sigil_strerror(rc));
-        e.errmsg_len = (uint8_t)(l < 0 ? 0 : (size_t)l >= sizeof e.errmsg ? sizeof e.errmsg - 1 : (size_t)l);
-        for (uint8_t i = 0; i < e.errmsg_len; i++)
-            if (e.errmsg[i] < 32 || e.errmsg[i] > 126)
-                e.errmsg[i] = '?';
-    }
-    return coord_audit(c, &e);
+    return coord_audit_ceremony(c, call, call->key_id, (int)req->scheme, &req->statement,
+                                req->approvals, req->n_approvals, what, rc);
 }
 
 static int import_run(sigil_coord *c, sigil_rpc_call *call, const Sigil__V1__ImportKeyRequest *req,
