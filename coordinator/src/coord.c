@@ -364,7 +364,7 @@ static int pool_refill(sigil_coord *c, key_rt *k, size_t pi, uint32_t count)
     Sigil__V1__RefillPoolRequest req = SIGIL__V1__REFILL_POOL_REQUEST__INIT;
     ProtobufCMessage *m = NULL;
     sigil_rpc_status st;
-    sigil_buf body, packed;
+    sigil_buf body;
     int rc;
 
     if (!n)
@@ -385,14 +385,12 @@ static int pool_refill(sigil_coord *c, key_rt *k, size_t pi, uint32_t count)
     coord_node_ok(n);
     Sigil__V1__RefillPoolResponse *r = (Sigil__V1__RefillPoolResponse *)m;
     sigil_buf_init(&body, 4096, 0);
-    sigil_buf_init(&packed, 4096, 0);
     for (size_t i = 0; i < r->n_entries; i++) {
         Sigil__V1__PoolEntry *pe = r->entries[i];
         sigil_env_commitment cm;
         ProtobufCMessage *copy = NULL;
         int orc = SIGIL_E_ENCODING;
         sigil_buf_reset(&body);
-        sigil_buf_reset(&packed);
         /* the batch signature of a refill is verified once (the envelope
          * library caches it), each entry's inclusion path every time */
         if (!pe || !pe->commitment ||
@@ -409,10 +407,10 @@ static int pool_refill(sigil_coord *c, key_rt *k, size_t pi, uint32_t count)
             rc = SIGIL_E_CHECK;
             break;
         }
-        if (sigil_rpc_pack(&pe->commitment->base, &packed) ||
-            sigil_rpc_unpack(&sigil__v1__envelope__descriptor, packed.data, packed.size, 8192,
-                             &copy))
-            continue;
+        /* the pool takes the decoded envelope itself (protobuf-c allocates
+         * each sub-message on its own; the response is freed without it) */
+        copy = &pe->commitment->base;
+        pe->commitment = NULL;
         pthread_mutex_lock(&k->mu);
         pool *p = &k->pools[pi];
         if (p->count < p->cap) {
@@ -429,7 +427,6 @@ static int pool_refill(sigil_coord *c, key_rt *k, size_t pi, uint32_t count)
             sigil_rpc_msg_free(copy);
     }
     sigil_buf_free(&body);
-    sigil_buf_free(&packed);
     sigil_rpc_msg_free(m);
     return rc;
 }

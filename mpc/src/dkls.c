@@ -1348,7 +1348,9 @@ int sigil_ecdsa_combine(const sigil_ecdsa_combiner *comb, const sigil_buf *in, u
     if ((rc = sigil_point_parse(g, &R, comb->R, 33)) != SIGIL_OK ||
         (rc = sigil_point_x(g, x, &R)) != SIGIL_OK || (rc = sigil_scalar_reduce(g, &rx, x, 32)) != SIGIL_OK)
         return rc;
-    if (sigil_scalar_inv(g, &us, &us) != SIGIL_OK)
+    /* the combiner's inputs and the signature are public: a variable-time
+     * inversion (mpz_invert) is several times faster than mpn_sec_invert */
+    if (sigil_scalar_inv_public(g, &us, &us) != SIGIL_OK)
         return SIGIL_E_SIGNATURE;
     sigil_scalar_mul(g, &s, &ws, &us);
     if (sigil_scalar_is_zero(&s))
