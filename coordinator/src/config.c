@@ -228,6 +228,7 @@ int sigil_coord_config_load(const char *path, sigil_coord_config *cfg, char *err
     cfg->keygen_timeout_ms = 60000;
     cfg->server_threads = 16;
     cfg->max_batch = 1024;
+    cfg->queue_max = 4096;
     cfg->idem_capacity = 100000;
 
     rc = SIGIL_E_ENCODING;
@@ -257,8 +258,14 @@ int sigil_coord_config_load(const char *path, sigil_coord_config *cfg, char *err
                       SIGIL_COORD_MAX_OFFICERS, err, errlen)) ||
         (rc = get_u32(root, "server_threads", &cfg->server_threads, 1, 64, err, errlen)) ||
         (rc = get_u32(root, "max_batch", &cfg->max_batch, 1, 4096, err, errlen)) ||
+        (rc = get_u32(root, "queue_max", &cfg->queue_max, 1, 1000000, err, errlen)) ||
         (rc = get_u32(root, "idem_capacity", &cfg->idem_capacity, 16, 10000000, err, errlen)))
         goto out;
+    if (cfg->queue_max < cfg->max_batch) {
+        rc = fail(err, errlen, "\"queue_max\" (%u) must be at least \"max_batch\" (%u): a full "
+                  "batch must fit in the queue", cfg->queue_max, cfg->max_batch);
+        goto out;
+    }
     if ((o = json_object_get(root, "keygen_approvals"))) {
         if (!json_is_boolean(o)) {
             rc = fail(err, errlen, "\"keygen_approvals\": true or false");

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,7 @@ typedef struct {
     /* coalescing of concurrent Sign requests (see sign_coalesced) */
     pthread_mutex_t bmu;
     struct sign_req *bhead, *btail;
+    size_t bqueued;                        /* items in the queue (cfg->queue_max) */
     unsigned leaders;
     unsigned rr;                           /* round-robin quorum start */
     atomic_uint_fast64_t last_sign_ms;     /* ECDSA: when a Sign last took presignatures */
@@ -99,6 +101,7 @@ struct sigil_coord {
     pthread_mutex_t breaker_mu;            /* serializes Halt / Resume and the file */
     sigil_coord_breaker_state breaker;
     atomic_int halted;                     /* read on every Sign, lock-free */
+    atomic_uint_fast64_t shed, expired;    /* Signs refused: queue full / deadline passed queued */
     sigil_breaker_nonces *nonces;
     sigil_breaker_officer officers[SIGIL_COORD_MAX_OFFICERS];
 
@@ -1595,6 +1598,7 @@ typedef struct sign_req {
     sign_item *items;                      /* m items pointing into call->req */
     size_t m;
     uint8_t hash[32];
+    uint64_t deadline_ms;                  /* the caller's deadline (mono_ms), 0: none */
     struct sign_req *next;
 } sign_req;
 
@@ -1764,8 +1768,33 @@ static void lead(sigil_coord *c, key_rt *k)
         if (!k->bhead)
             k->btail = NULL;
         last->next = NULL;
+        k->bqueued -= total;
         pthread_mutex_unlock(&k->bmu);
-        run_group(c, k, g, total);
+        /* a request whose caller has stopped waiting is not signed: its
+         * answer would be discarded, and it would spend nonces or
+         * presignatures and delay the requests behind it */
+        uint64_t now = mono_ms();
+        sign_req *keep = NULL, **tail = &keep;
+        for (sign_req *r = g, *next; r; r = next) {
+            next = r->next;
+            r->next = NULL;
+            if (r->deadline_ms && now >= r->deadline_ms) {
+                total -= r->m;
+                coord_detail(r->call, SIGIL_E_TIMEOUT,
+                             "the caller's deadline passed while the request was queued: not signed");
+                sigil_coord_idem_drop(c->idem, r->call->peer->uri, r->rid.data, r->rid.len);
+                sigil_rpc_call *call = r->call;
+                free(r->items);
+                free(r);
+                sigil_rpc_call_finish(call, SIGIL_E_TIMEOUT);
+                atomic_fetch_add(&c->expired, 1);
+                continue;
+            }
+            *tail = r;
+            tail = &r->next;
+        }
+        if (keep)
+            run_group(c, k, keep, total);
         pthread_mutex_lock(&k->bmu);
     }
     k->leaders--;
@@ -1818,8 +1847,23 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
     r->batch = batch;
     r->rid = rid;
     r->m = m;
+    r->deadline_ms = call->timeout_ms == UINT_MAX ? 0 : mono_ms() + call->timeout_ms;
     memcpy(r->hash, hash, 32);
     pthread_mutex_lock(&k->bmu);
+    if (k->bqueued + m > c->cfg->queue_max) {
+        /* overload: refuse at once (the caller may retry the same request
+         * id) rather than let the queue, and every caller's wait, grow */
+        size_t queued = k->bqueued;
+        pthread_mutex_unlock(&k->bmu);
+        sigil_coord_idem_drop(c->idem, call->peer->uri, rid.data, rid.len);
+        free(r->items);
+        free(r);
+        atomic_fetch_add(&c->shed, 1);
+        return coord_detail(call, SIGIL_E_TOO_LARGE,
+                            "signing queue of key '%s' is full (%zu items waiting, queue_max %u): "
+                            "retry later", call->key_id, queued, c->cfg->queue_max);
+    }
+    k->bqueued += m;
     if (k->btail)
         k->btail->next = r;
     else
@@ -2230,7 +2274,7 @@ static int h_health(void *ctx, sigil_rpc_call *call)
 {
     sigil_coord *c = ctx;
     Sigil__V1__HealthResponse resp = SIGIL__V1__HEALTH_RESPONSE__INIT;
-    Sigil__V1__ComponentHealth comp[SIGIL_COORD_MAX_NODES], *cp[SIGIL_COORD_MAX_NODES + 1];
+    Sigil__V1__ComponentHealth comp[SIGIL_COORD_MAX_NODES], *cp[SIGIL_COORD_MAX_NODES + 2];
     char names[SIGIL_COORD_MAX_NODES][32];
     size_t healthy = 0;
     for (size_t i = 0; i < c->cfg->num_nodes; i++) {
@@ -2248,10 +2292,15 @@ static int h_health(void *ctx, sigil_rpc_call *call)
     ac.name = "audit-log";
     if (c->cfg->audit) {
         sigil_audit_stats as;
-        ac.ok = audit_state(c, &as) == SIGIL_OK;
+        int err = audit_state(c, &as);
+        /* reopened after a failure but nothing written since (a still-full
+         * disk fails again at the next append): not recovered yet */
+        int reopened = err == SIGIL_OK && atomic_load(&c->audit_down);
+        ac.ok = err == SIGIL_OK && !reopened;
         snprintf(adetail, sizeof adetail, "%" PRIu64 " entries, checkpoint at %" PRIu64 "%s%s",
                  as.size, as.checkpoint_size, ac.ok ? "" : "; FAILED, signing refused: ",
-                 ac.ok ? "" : sigil_errname(as.error));
+                 ac.ok ? "" : reopened ? "reopened, no entry written since the failure"
+                                       : sigil_errname(as.error));
         if (!ac.ok)
             healthy = 0;
     } else {
@@ -2260,6 +2309,27 @@ static int h_health(void *ctx, sigil_rpc_call *call)
     }
     ac.detail = adetail;
     cp[nc++] = &ac;
+    /* the Sign queues: load, not health (always ok) */
+    Sigil__V1__ComponentHealth qc = SIGIL__V1__COMPONENT_HEALTH__INIT;
+    char qdetail[200];
+    size_t queued = 0;
+    pthread_rwlock_rdlock(&c->keys_mu);
+    for (size_t i = 0; i < c->nkeys; i++) {
+        pthread_mutex_lock(&c->keys[i]->bmu);
+        queued += c->keys[i]->bqueued;
+        pthread_mutex_unlock(&c->keys[i]->bmu);
+    }
+    pthread_rwlock_unlock(&c->keys_mu);
+    snprintf(qdetail, sizeof qdetail,
+             "%zu items queued (queue_max %u per key); since start %" PRIu64
+             " requests refused with the queue full, %" PRIu64
+             " not signed because the caller's deadline passed while queued",
+             queued, c->cfg->queue_max, (uint64_t)atomic_load(&c->shed),
+             (uint64_t)atomic_load(&c->expired));
+    qc.name = "sign-queue";
+    qc.ok = 1;
+    qc.detail = qdetail;
+    cp[nc++] = &qc;
     resp.components = cp;
     resp.n_components = nc;
     resp.version = "sigil-coordinator 0.1";

@@ -33,7 +33,14 @@
  *                            every call answered once, every signature
  *                            verified, signed once per request id, each at
  *                            its audit index with its own request id; the
- *                            log verifies and the node logs cross-check */
+ *                            log verifies and the node logs cross-check
+ *   coord_cluster overload   max_batch 8, queue_max 16: a burst of SignBatch
+ *                            calls beyond the queue is refused at once with
+ *                            RESOURCE_EXHAUSTED (nothing signed or logged),
+ *                            the same request ids succeed when retried; a
+ *                            request whose caller's deadline passed while it
+ *                            was queued is not signed (not in the log);
+ *                            Health reports both counts */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
@@ -694,7 +701,7 @@ static void test_breaker(void)
 
 /* ---- audit log: failure and recovery, configuration records ---- */
 
-static int health_audit(sigil_rpc_client *c, char *detail, size_t n)
+static int health_of(sigil_rpc_client *c, const char *name, char *detail, size_t n)
 {
     Sigil__V1__HealthRequest req = SIGIL__V1__HEALTH_REQUEST__INIT;
     ProtobufCMessage *m = NULL;
@@ -706,7 +713,7 @@ static int health_audit(sigil_rpc_client *c, char *detail, size_t n)
         return -1;
     Sigil__V1__HealthResponse *r = (Sigil__V1__HealthResponse *)m;
     for (size_t i = 0; i < r->n_components; i++)
-        if (!strcmp(r->components[i]->name, "audit-log")) {
+        if (!strcmp(r->components[i]->name, name)) {
             ok = r->components[i]->ok;
             snprintf(detail, n, "%s", r->components[i]->detail);
         }
@@ -798,7 +805,7 @@ static void test_auditfull(void)
         CHECK_EQ(sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &rel[nrel], &st), 0);
         nrel += rel[nrel].siglen > 0;
     }
-    CHECK_EQ(health_audit(adm, detail, sizeof detail), 1);
+    CHECK_EQ(health_of(adm, "audit-log", detail, sizeof detail), 1);
 
     /* three clients keep signing through the outage and the reopen */
     for (int i = 0; i < 3; i++) {
@@ -835,7 +842,7 @@ static void test_auditfull(void)
         CHECK_EQ(r.siglen, 0);
         usleep(200 * 1000);
     }
-    CHECK_EQ(health_audit(adm, detail, sizeof detail), 0);
+    CHECK_EQ(health_of(adm, "audit-log", detail, sizeof detail), 0);
     CHECK(strstr(detail, "FAILED") != NULL);
     snprintf(p, sizeof p, "%s/coord/log", dir);
     CHECK(sh("grep -q 'audit log FAILED' '%s'", p) == 0);
@@ -874,7 +881,7 @@ static void test_auditfull(void)
         CHECK_EQ(sign(w, "hot-ed", rid, msg, sizeof msg, 0, 0, &rel[nrel], &st), 0);
         nrel += rel[nrel].siglen > 0;
     }
-    CHECK_EQ(health_audit(adm, detail, sizeof detail), 1);
+    CHECK_EQ(health_of(adm, "audit-log", detail, sizeof detail), 1);
     /* one line for the outage, one for the recovery, however long it lasted */
     CHECK(sh("test \"$(grep -c 'audit log FAILED' '%s')\" = 1", p) == 0);
     CHECK(sh("test \"$(grep -c 'audit log recovered' '%s')\" = 1", p) == 0);
@@ -957,9 +964,8 @@ static void test_auditconfig(void)
     CHECK_EQ(config_digests(got, 4), 2);
     CHECK(!strcmp(got[1], d0));
     /* a changed configuration (a bigger batch limit): a different digest */
-    REQUIRE(sh("sed -i 's/\"approvals_required\": 2,/\"approvals_required\": 2, \"max_batch\": 512,/' '%s'",
-               conf) == 0);
-    REQUIRE(sh("grep -q max_batch '%s'", conf) == 0);
+    REQUIRE(sh("sed -i 's/\"max_batch\": 1024,/\"max_batch\": 512,/' '%s'", conf) == 0);
+    REQUIRE(sh("grep -q '\"max_batch\": 512' '%s'", conf) == 0);
     REQUIRE(file_sha256(conf, d1) == 0);
     CHECK(strcmp(d0, d1) != 0);
     REQUIRE(sh("'%s/cluster' start-coord '%s' && '%s/cluster' stop-coord '%s'", scripts, dir,
@@ -1279,6 +1285,207 @@ static void test_pipeline(void)
     free(pipe_recs);
 }
 
+/* ---- overload: the bounded Sign queue and callers' deadlines ---- */
+
+#define OV_THREADS 32
+#define OV_ITEMS 8
+
+typedef struct {
+    sigil_rpc_client *c;
+    uint8_t rid[16], msg[OV_ITEMS][32], sig[OV_ITEMS][64];
+    int code;
+    char detail[256];
+} ov_req;
+
+static pthread_barrier_t ov_bar;
+static uint8_t ov_pk[32];
+
+/* SignBatch of OV_ITEMS messages on hot-ed; code = gRPC status; every
+ * signature returned is checked with libsodium. */
+static void ov_call(ov_req *r)
+{
+    Sigil__V1__SignBatchRequest br = SIGIL__V1__SIGN_BATCH_REQUEST__INIT;
+    Sigil__V1__SignItem it[OV_ITEMS], *itp[OV_ITEMS];
+    ProtobufCMessage *m = NULL;
+    sigil_rpc_status st;
+    memset(&st, 0, sizeof st);
+    for (size_t j = 0; j < OV_ITEMS; j++) {
+        sigil__v1__sign_item__init(&it[j]);
+        it[j].payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE;
+        it[j].message = (ProtobufCBinaryData){32, r->msg[j]};
+        itp[j] = &it[j];
+    }
+    br.key_id = "hot-ed";
+    br.request_id = (ProtobufCBinaryData){16, r->rid};
+    br.items = itp;
+    br.n_items = OV_ITEMS;
+    int rc = sigil_rpc_call_msg(r->c, SIGIL_RPC_WALLET_SIGN_BATCH, &br.base,
+                                &sigil__v1__sign_batch_response__descriptor, &m, 15000, &st);
+    r->code = rc ? (st.code ? st.code : GRPC_STATUS_UNKNOWN) : 0;
+    snprintf(r->detail, sizeof r->detail, "%s", rc ? st.detail : "");
+    if (!rc) {
+        Sigil__V1__SignBatchResponse *b = (Sigil__V1__SignBatchResponse *)m;
+        CHECK_EQ(b->n_signatures, OV_ITEMS);
+        for (size_t j = 0; j < OV_ITEMS && j < b->n_signatures; j++) {
+            CHECK_EQ(b->signatures[j].len, 64);
+            if (b->signatures[j].len == 64) {
+                memcpy(r->sig[j], b->signatures[j].data, 64);
+                CHECK(crypto_sign_verify_detached(r->sig[j], r->msg[j], 32, ov_pk) == 0);
+            }
+        }
+    }
+    sigil_rpc_msg_free(m);
+}
+
+static void *ov_main(void *p)
+{
+    pthread_barrier_wait(&ov_bar);
+    ov_call(p);
+    return NULL;
+}
+
+/* How many SIGN entries of the coordinator's log carry request id rid. */
+static int ov_logged(const uint8_t rid[16])
+{
+    char cmd[2 * PATH_MAX], line[2048], rh[33];
+    for (int j = 0; j < 16; j++)
+        snprintf(rh + 2 * j, 3, "%02x", rid[j]);
+    snprintf(cmd, sizeof cmd, "'%s/sigil-audit' show --log '%s/coord/audit' --type sign", bindir,
+             dir);
+    FILE *f = popen(cmd, "r");
+    REQUIRE(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *rq = strstr(line, " request=");
+        n += rq && !strncmp(rq + 9, rh, 32);
+    }
+    pclose(f);
+    return n;
+}
+
+static void test_overload(void)
+{
+    static ov_req rq[OV_THREADS];
+    pthread_t th[OV_THREADS];
+    ProtobufCMessage *m = NULL;
+    sigil_rpc_status st;
+    char detail[512];
+    make_ed_key();
+    sigil_rpc_client *w = client("wallet/alice"), *adm = client("admin/ops");
+    Sigil__V1__GetPublicKeyRequest gq = SIGIL__V1__GET_PUBLIC_KEY_REQUEST__INIT;
+    gq.key_id = "hot-ed";
+    REQUIRE(sigil_rpc_call_msg(w, SIGIL_RPC_WALLET_GET_PUBLIC_KEY, &gq.base,
+                               &sigil__v1__get_public_key_response__descriptor, &m, 5000,
+                               &st) == SIGIL_OK);
+    Sigil__V1__GetPublicKeyResponse *pk = (Sigil__V1__GetPublicKeyResponse *)m;
+    REQUIRE(pk->key && pk->key->public_key.len == 32);
+    memcpy(ov_pk, pk->key->public_key.data, 32);
+    sigil_rpc_msg_free(m);
+    /* the channels are up before the burst (one per caller) */
+    for (int i = 0; i < OV_THREADS; i++) {
+        rq[i].c = client("wallet/alice");
+        CHECK_EQ(quick_sign(rq[i].c, "hot-ed", &st), 0);
+    }
+
+    /* 1. a burst of 32 x 8 items against 2 leaders x 8 and a queue of 16:
+     * the calls beyond the queue are refused at once, nothing else fails */
+    int ok = 0, refused = 0, rounds = 0;
+    while (refused == 0 && rounds++ < 3) {
+        ok = 0;
+        REQUIRE(pthread_barrier_init(&ov_bar, NULL, OV_THREADS) == 0);
+        for (int i = 0; i < OV_THREADS; i++) {
+            randombytes_buf(rq[i].rid, sizeof rq[i].rid);
+            randombytes_buf(rq[i].msg, sizeof rq[i].msg);
+            REQUIRE(pthread_create(&th[i], NULL, ov_main, &rq[i]) == 0);
+        }
+        for (int i = 0; i < OV_THREADS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&ov_bar);
+        for (int i = 0; i < OV_THREADS; i++) {
+            if (rq[i].code == 0) {
+                ok++;
+            } else {
+                CHECK_EQ(rq[i].code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+                CHECK(strstr(rq[i].detail, "signing queue of key 'hot-ed' is full") != NULL);
+                refused += rq[i].code == GRPC_STATUS_RESOURCE_EXHAUSTED;
+            }
+        }
+        fprintf(stderr, "overload round %d: %d signed, %d refused (queue full)\n", rounds, ok,
+                refused);
+    }
+    CHECK(refused > 0);
+    CHECK(ok >= 2);
+    /* a refused request left nothing behind: not logged, and its request
+     * id is free, so the same request signs when retried */
+    for (int i = 0; i < OV_THREADS; i++) {
+        if (rq[i].code != GRPC_STATUS_RESOURCE_EXHAUSTED)
+            continue;
+        CHECK_EQ(ov_logged(rq[i].rid), 0);
+        ov_call(&rq[i]);
+        CHECK_EQ(rq[i].code, 0);
+        CHECK_EQ(ov_logged(rq[i].rid), OV_ITEMS);
+    }
+    CHECK_EQ(health_of(adm, "sign-queue", detail, sizeof detail), 1);
+    CHECK(strstr(detail, "0 requests refused") == NULL);
+    fprintf(stderr, "health sign-queue: %s\n", detail);
+
+    /* 2. a caller that stops waiting: nodes 2 and 3 frozen (SIGSTOP), so
+     * both leaders hang in their node calls; a Sign with a 500 ms deadline
+     * queues behind them; when a leader reaches it the deadline has passed:
+     * it is not signed and not logged (the client saw DEADLINE_EXCEEDED) */
+    CHECK(sh("kill -STOP $(cat '%s/node2/pid') $(cat '%s/node3/pid')", dir, dir) == 0);
+    REQUIRE(pthread_barrier_init(&ov_bar, NULL, 3) == 0);
+    for (int i = 0; i < 2; i++) {
+        randombytes_buf(rq[i].rid, sizeof rq[i].rid);
+        randombytes_buf(rq[i].msg, sizeof rq[i].msg);
+        REQUIRE(pthread_create(&th[i], NULL, ov_main, &rq[i]) == 0);
+    }
+    pthread_barrier_wait(&ov_bar);
+    usleep(300 * 1000); /* both are leaders now, waiting on the frozen nodes */
+    uint8_t rid[16], msg[32];
+    randombytes_buf(rid, sizeof rid);
+    randombytes_buf(msg, sizeof msg);
+    Sigil__V1__SignRequest req = SIGIL__V1__SIGN_REQUEST__INIT;
+    Sigil__V1__SignItem it = SIGIL__V1__SIGN_ITEM__INIT;
+    req.key_id = "hot-ed";
+    req.request_id = (ProtobufCBinaryData){16, rid};
+    it.payload_case = SIGIL__V1__SIGN_ITEM__PAYLOAD_MESSAGE;
+    it.message = (ProtobufCBinaryData){32, msg};
+    req.item = &it;
+    m = NULL;
+    CHECK(sigil_rpc_call_msg(w, SIGIL_RPC_WALLET_SIGN, &req.base,
+                             &sigil__v1__sign_response__descriptor, &m, 500, &st) != SIGIL_OK);
+    CHECK_EQ(st.code, GRPC_STATUS_DEADLINE_EXCEEDED);
+    sigil_rpc_msg_free(m);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(rq[i].code != 0); /* no quorum while two nodes are frozen */
+    }
+    pthread_barrier_destroy(&ov_bar);
+    CHECK(sh("kill -CONT $(cat '%s/node2/pid') $(cat '%s/node3/pid')", dir, dir) == 0);
+    CHECK_EQ(ov_logged(rid), 0);
+    CHECK_EQ(health_of(adm, "sign-queue", detail, sizeof detail), 1);
+    fprintf(stderr, "health sign-queue: %s\n", detail);
+    CHECK(strstr(detail, " 1 not signed because the caller's deadline passed") != NULL);
+    /* and the cluster signs again once the nodes run */
+    int back = 0;
+    for (int i = 0; i < 50 && !back; i++) {
+        back = quick_sign(w, "hot-ed", &st) == 0;
+        if (!back)
+            usleep(100 * 1000);
+    }
+    CHECK(back);
+
+    for (int i = 0; i < OV_THREADS; i++)
+        sigil_rpc_client_free(rq[i].c);
+    sigil_rpc_client_free(w);
+    sigil_rpc_client_free(adm);
+    /* the log verifies with the refusals and drops in it */
+    CHECK(sh("'%s/cluster' stop-coord '%s' && '%s/sigil-audit' verify --log '%s/coord/audit' "
+             "--key '%s/coord/audit.pub' >/dev/null", scripts, dir, bindir, dir, dir) == 0);
+    CHECK(sh("'%s/cluster' start-coord '%s'", scripts, dir) == 0);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -1287,9 +1494,10 @@ int main(int argc, char **argv)
     } tests[] = {{"schemes", test_schemes},   {"idem", test_idem},
                  {"badinput", test_badinput}, {"failover", test_failover},
                  {"breaker", test_breaker},   {"auditfull", test_auditfull},
-                 {"auditconfig", test_auditconfig}, {"pipeline", test_pipeline}};
+                 {"auditconfig", test_auditconfig}, {"pipeline", test_pipeline},
+                 {"overload", test_overload}};
     if (argc != 2) {
-        fprintf(stderr, "usage: coord_cluster schemes|idem|badinput|failover|breaker|auditfull|auditconfig|pipeline\n");
+        fprintf(stderr, "usage: coord_cluster schemes|idem|badinput|failover|breaker|auditfull|auditconfig|pipeline|overload\n");
         return 2;
     }
     if (getenv("SIGIL_BIN"))
@@ -1298,6 +1506,10 @@ int main(int argc, char **argv)
     REQUIRE(sodium_init() >= 0);
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (!strcmp(argv[1], tests[i].name)) {
+            if (tests[i].fn == test_overload) { /* small batches and queue */
+                setenv("SIGIL_MAX_BATCH", "8", 1);
+                setenv("SIGIL_QUEUE_MAX", "16", 1);
+            }
             cluster_up();
             tests[i].fn();
             if (mounted) { /* the coordinator lets go of the tmpfs first */

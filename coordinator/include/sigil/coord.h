@@ -72,6 +72,7 @@ typedef struct {
     uint32_t keygen_timeout_ms;
     uint32_t server_threads;
     uint32_t max_batch;
+    uint32_t queue_max;                 /* Sign items waiting per key; beyond: RESOURCE_EXHAUSTED */
     uint32_t idem_capacity;             /* remembered request ids */
     /* audit log (optional; when set, fail-closed: no signature leaves before
      * its entry is durable). Checkpoints are signed by an Ed25519 key in a

@@ -64,6 +64,11 @@ static void test_config(void)
     CHECK_EQ(cfg.pool_frost_target, 64);
     CHECK_EQ(cfg.node_timeout_ms, 500);
     CHECK_EQ(cfg.sign_timeout_ms, 5000); /* default */
+    CHECK_EQ(cfg.max_batch, 1024);       /* default */
+    CHECK_EQ(cfg.queue_max, 4096);       /* default */
+    sigil_coord_config_free(&cfg);
+    CHECK_EQ(load(GOOD_HEAD "\"max_batch\":16,\"queue_max\":16}", &cfg, err), SIGIL_OK);
+    CHECK_EQ(cfg.queue_max, 16);
     sigil_coord_config_free(&cfg);
 
     /* every bad field is refused with a reason */
@@ -89,6 +94,9 @@ static void test_config(void)
         "{\"state_dir\":\"/x\",\"state_dir\":\"/y\",\"tls\":{\"ca\":\"a\",\"cert\":\"b\",\"key\":\"c\"},"
         "\"nodes\":[{\"id\":1,\"address\":\"a\"}],\"authz\":[]}",
         GOOD_HEAD "\"pool\":{\"frost_target\":-1}}",
+        GOOD_HEAD "\"queue_max\":0}",
+        GOOD_HEAD "\"queue_max\":512}",                   /* below max_batch (1024) */
+        GOOD_HEAD "\"max_batch\":64,\"queue_max\":63}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
