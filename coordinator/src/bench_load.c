@@ -36,6 +36,7 @@
 #define LOAD_CLIENTS_MAX 4096
 #define LOAD_BATCH_MAX 1024
 #define LOAD_TIMEOUT_MS 10000
+#define LOAD_WATCH_MAX 16
 
 typedef struct {
     const char *target, *ca, *cert, *keyf, *key_id;
@@ -44,6 +45,11 @@ typedef struct {
     double seconds, rate;
     unsigned long count;
     int scheme;
+    /* --watch NAME=PID: other processes whose CPU time is reported */
+    unsigned nwatch;
+    char watch_name[LOAD_WATCH_MAX][32];
+    long watch_pid[LOAD_WATCH_MAX];
+    double watch_cpu[LOAD_WATCH_MAX]; /* seconds at the start */
 } load_opts;
 
 struct run;
@@ -92,6 +98,44 @@ static double cpu_s(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* User + system CPU seconds of process pid from /proc/PID/stat (fields 14
+ * and 15, counted after the parenthesised command name, which may itself
+ * hold spaces or parentheses); -1 if it cannot be read. */
+static double proc_cpu_s(long pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *p = strrchr(text, ')');
+    unsigned long ut, st;
+    /* after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime(14) stime(15) */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* NAME=PID, NAME 1..31 characters, PID a running process. */
+static int add_watch(load_opts *o, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    char *end;
+    if (!eq || eq == v || (size_t)(eq - v) >= sizeof o->watch_name[0] || o->nwatch >= LOAD_WATCH_MAX)
+        return 0;
+    long pid = strtol(eq + 1, &end, 10);
+    if (end == eq + 1 || *end || pid <= 0 || proc_cpu_s(pid) < 0)
+        return 0;
+    memcpy(o->watch_name[o->nwatch], v, (size_t)(eq - v));
+    o->watch_name[o->nwatch][eq - v] = 0;
+    o->watch_pid[o->nwatch++] = pid;
+    return 1;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -353,12 +397,24 @@ static void usage(void)
         "Prints throughput, latency per call (p50 p90 p99 p99.9 max), errors by\n"
         "gRPC status, scheme, t/n, the core count, a single-key signing baseline\n"
         "measured in this process, and this generator's own CPU time per call\n"
-        "(subtract it from the machine's when everything shares the cores).\n");
+        "(subtract it from the machine's when everything shares the cores).\n"
+        "  --watch NAME=PID (repeatable, up to 16): also report that process's CPU\n"
+        "    time during the run, per signature, and the machine's cores in use by\n"
+        "    all of them with the generator; `scripts/cluster watch DIR` prints the\n"
+        "    arguments for a local cluster's coordinator and nodes.\n"
+        "example: sigil-bench load --ca ca.pem --cert alice.pem --key alice.key \\\n"
+        "           --target 127.0.0.1:7443 --key-id hot-ed --clients 64 --seconds 10 \\\n"
+        "           $(scripts/cluster watch DIR)\n");
 }
 
 int sigil_bench_load(int argc, char **argv)
 {
-    load_opts o = {"127.0.0.1:7443", NULL, NULL, NULL, NULL, 16, 0, 1, 0, 5.0, 0, 0, 0};
+    load_opts o;
+    memset(&o, 0, sizeof o);
+    o.target = "127.0.0.1:7443";
+    o.clients = 16;
+    o.batch = 1;
+    o.seconds = 5.0;
     int ok = 1;
     for (int i = 1; i < argc; i += 2) { /* every option takes one value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -390,7 +446,13 @@ int sigil_bench_load(int argc, char **argv)
             o.batch = parse_u(v, LOAD_BATCH_MAX, &ok);
         else if (!strcmp(a, "--rate"))
             o.rate = parse_d(v, &ok);
-        else
+        else if (!strcmp(a, "--watch")) {
+            if (!add_watch(&o, v)) {
+                fprintf(stderr, "sigil-bench load: --watch %s: want NAME=PID of a running process "
+                        "(at most %d)\n", v, LOAD_WATCH_MAX);
+                return 2;
+            }
+        } else
             goto bad;
     }
     if (o.rate > 0 && !o.clients_set)
@@ -464,6 +526,8 @@ int sigil_bench_load(int argc, char **argv)
     sigil_buf pbuf;
     if (sigil_buf_init(&pbuf, SIGIL_RPC_MAX_MESSAGE_DEFAULT, 0))
         goto out;
+    for (unsigned i = 0; i < o.nwatch; i++)
+        o.watch_cpu[i] = proc_cpu_s(o.watch_pid[i]);
     double c0 = cpu_s();
     double t0 = now_s();
     if (o.rate > 0) {
@@ -525,6 +589,23 @@ int sigil_bench_load(int argc, char **argv)
                o.clients);
     printf("generator CPU %.2f s = %.1f us per call (this process, user+sys)\n", cpu,
            n + nerr ? cpu * 1e6 / (double)(n + nerr) : 0.0);
+    if (o.nwatch) {
+        double all_cpu = cpu;
+        printf("CPU per signature (user+sys):");
+        for (unsigned i = 0; i < o.nwatch; i++) {
+            double w = proc_cpu_s(o.watch_pid[i]);
+            if (w < 0) {
+                printf(" %s gone", o.watch_name[i]);
+                continue;
+            }
+            w -= o.watch_cpu[i];
+            all_cpu += w;
+            printf(" %s %.1f us", o.watch_name[i], sigs ? w * 1e6 / (double)sigs : 0.0);
+        }
+        printf(", generator %.1f us; all %.1f us = %.2f of %ld cores busy\n",
+               sigs ? cpu * 1e6 / (double)sigs : 0.0, sigs ? all_cpu * 1e6 / (double)sigs : 0.0,
+               el > 0 ? all_cpu / el : 0.0, sysconf(_SC_NPROCESSORS_ONLN));
+    }
     ret = nerr && !n ? 1 : 0;
 out:
     for (unsigned i = 0; R.ch && i < o.channels; i++) {
