@@ -414,10 +414,20 @@ static void test_idem(void)
              SIGIL_E_INVALID);
     CHECK_EQ(st.code, GRPC_STATUS_INVALID_ARGUMENT);
     sigil_rpc_client_free(w);
-    /* sigil-bench load against the cluster: 4 mTLS clients, 40 calls, no errors */
+    /* sigil-bench load against the cluster: 4 mTLS clients, 40 calls, no
+     * errors, and each daemon's CPU per signature (--watch) */
     CHECK(sh("'%s/sigil-bench' load --ca '%s/pki/ca.pem' --cert '%s/pki/wallet-alice.pem' "
              "--key '%s/pki/wallet-alice.key' --target %s --key-id hot-ed --clients 4 "
-             "--count 40 | grep -q 'calls ok 40, errors 0'",
+             "--count 40 $('%s/cluster' watch '%s') >'%s/load.out' && "
+             "grep -q 'calls ok 40, errors 0' '%s/load.out' && "
+             "grep -Eq '^CPU per signature \\(user\\+sys\\): coord [0-9.]+ us node1 [0-9.]+ us "
+             "node2 [0-9.]+ us node3 [0-9.]+ us, generator [0-9.]+ us; all [0-9.]+ us = "
+             "[0-9.]+ of [0-9]+ cores busy$' '%s/load.out'",
+             bindir, dir, dir, dir, target, scripts, dir, dir, dir, dir) == 0);
+    /* a --watch that names no process: refused before any call */
+    CHECK(sh("'%s/sigil-bench' load --ca '%s/pki/ca.pem' --cert '%s/pki/wallet-alice.pem' "
+             "--key '%s/pki/wallet-alice.key' --target %s --key-id hot-ed --count 1 "
+             "--watch coord=999999999 2>&1 | grep -q 'want NAME=PID of a running process'",
              bindir, dir, dir, dir, target) == 0);
 }
 
