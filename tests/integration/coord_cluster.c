@@ -241,6 +241,24 @@ static void make_ed_key(void)
     sigil_rpc_client_free(adm);
 }
 
+/* hot-ed's 32-byte public key, as GetPublicKey gives it to wallet/alice. */
+static void ed_public_key(uint8_t pk_out[32])
+{
+    sigil_rpc_client *w = client("wallet/alice");
+    Sigil__V1__GetPublicKeyRequest gq = SIGIL__V1__GET_PUBLIC_KEY_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    sigil_rpc_status st;
+    gq.key_id = "hot-ed";
+    REQUIRE(sigil_rpc_call_msg(w, SIGIL_RPC_WALLET_GET_PUBLIC_KEY, &gq.base,
+                               &sigil__v1__get_public_key_response__descriptor, &m, 5000,
+                               &st) == SIGIL_OK);
+    Sigil__V1__GetPublicKeyResponse *pk = (Sigil__V1__GetPublicKeyResponse *)m;
+    REQUIRE(pk->key && pk->key->public_key.len == 32);
+    memcpy(pk_out, pk->key->public_key.data, 32);
+    sigil_rpc_msg_free(m);
+    sigil_rpc_client_free(w);
+}
+
 /* ---- tests ---- */
 
 static void test_schemes(void)
@@ -1220,23 +1238,10 @@ static int rec_cmp(const void *x, const void *y)
 
 static void test_pipeline(void)
 {
-    sigil_rpc_client *adm = client("admin/ops"), *cs[PIPE_THREADS];
+    sigil_rpc_client *cs[PIPE_THREADS];
     pthread_t th[PIPE_THREADS];
-    Sigil__V1__GetPublicKeyRequest gq = SIGIL__V1__GET_PUBLIC_KEY_REQUEST__INIT;
-    ProtobufCMessage *m = NULL;
-    sigil_rpc_status st;
     make_ed_key();
-    sigil_rpc_client *w = client("wallet/alice");
-    gq.key_id = "hot-ed";
-    REQUIRE(sigil_rpc_call_msg(w, SIGIL_RPC_WALLET_GET_PUBLIC_KEY, &gq.base,
-                               &sigil__v1__get_public_key_response__descriptor, &m, 5000,
-                               &st) == SIGIL_OK);
-    Sigil__V1__GetPublicKeyResponse *pk = (Sigil__V1__GetPublicKeyResponse *)m;
-    REQUIRE(pk->key && pk->key->public_key.len == 32);
-    memcpy(pipe_pk, pk->key->public_key.data, 32);
-    sigil_rpc_msg_free(m);
-    sigil_rpc_client_free(w);
-    sigil_rpc_client_free(adm);
+    ed_public_key(pipe_pk);
     pipe_recs = calloc(PIPE_THREADS * PIPE_ITERS * PIPE_MAX_ITEMS, sizeof *pipe_recs);
     REQUIRE(pipe_recs);
 
@@ -1381,16 +1386,8 @@ static void test_overload(void)
     sigil_rpc_status st;
     char detail[512];
     make_ed_key();
+    ed_public_key(ov_pk);
     sigil_rpc_client *w = client("wallet/alice"), *adm = client("admin/ops");
-    Sigil__V1__GetPublicKeyRequest gq = SIGIL__V1__GET_PUBLIC_KEY_REQUEST__INIT;
-    gq.key_id = "hot-ed";
-    REQUIRE(sigil_rpc_call_msg(w, SIGIL_RPC_WALLET_GET_PUBLIC_KEY, &gq.base,
-                               &sigil__v1__get_public_key_response__descriptor, &m, 5000,
-                               &st) == SIGIL_OK);
-    Sigil__V1__GetPublicKeyResponse *pk = (Sigil__V1__GetPublicKeyResponse *)m;
-    REQUIRE(pk->key && pk->key->public_key.len == 32);
-    memcpy(ov_pk, pk->key->public_key.data, 32);
-    sigil_rpc_msg_free(m);
     /* the channels are up before the burst (one per caller) */
     for (int i = 0; i < OV_THREADS; i++) {
         rq[i].c = client("wallet/alice");
