@@ -2311,7 +2311,7 @@ static int h_health(void *ctx, sigil_rpc_call *call)
     cp[nc++] = &ac;
     /* the Sign queues: load, not health (always ok) */
     Sigil__V1__ComponentHealth qc = SIGIL__V1__COMPONENT_HEALTH__INIT;
-    char qdetail[200];
+    char qdetail[320];
     size_t queued = 0;
     pthread_rwlock_rdlock(&c->keys_mu);
     for (size_t i = 0; i < c->nkeys; i++) {
