@@ -1780,14 +1780,10 @@ static void lead(sigil_coord *c, key_rt *k)
             r->next = NULL;
             if (r->deadline_ms && now >= r->deadline_ms) {
                 total -= r->m;
+                atomic_fetch_add(&c->expired, 1);
                 coord_detail(r->call, SIGIL_E_TIMEOUT,
                              "the caller's deadline passed while the request was queued: not signed");
-                sigil_coord_idem_drop(c->idem, r->call->peer->uri, r->rid.data, r->rid.len);
-                sigil_rpc_call *call = r->call;
-                free(r->items);
-                free(r);
-                sigil_rpc_call_finish(call, SIGIL_E_TIMEOUT);
-                atomic_fetch_add(&c->expired, 1);
+                answer(c, k, r, SIGIL_E_TIMEOUT, NULL, 0, 0); /* drops the id, frees r */
                 continue;
             }
             *tail = r;
@@ -1834,8 +1830,44 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
         rc = SIGIL_E_NOMEM;
     for (size_t j = 0; rc == SIGIL_OK && j < m; j++)
         rc = check_item(k, batch ? br->items[j] : sr->item, j, &r->items[j], call);
+    /* queued in one step with the overload check: a request that would take
+     * the key's queue past queue_max is refused at once (the caller may
+     * retry the same request id) rather than let the queue, and every
+     * caller's wait, grow */
+    size_t queued = 0;
+    int full = 0;
+    lead_now = 0;
+    if (rc == SIGIL_OK) {
+        r->call = call;
+        r->batch = batch;
+        r->rid = rid;
+        r->m = m;
+        r->deadline_ms = call->timeout_ms == UINT_MAX ? 0 : mono_ms() + call->timeout_ms;
+        memcpy(r->hash, hash, 32);
+        pthread_mutex_lock(&k->bmu);
+        queued = k->bqueued;
+        if (!(full = queued + m > c->cfg->queue_max)) {
+            k->bqueued += m;
+            if (k->btail)
+                k->btail->next = r;
+            else
+                k->bhead = r;
+            k->btail = r;
+            if ((lead_now = k->leaders < COALESCE_LEADERS))
+                k->leaders++;
+        }
+        pthread_mutex_unlock(&k->bmu);
+        if (full) {
+            atomic_fetch_add(&c->shed, 1);
+            rc = coord_detail(call, SIGIL_E_TOO_LARGE,
+                              "signing queue of key '%s' is full (%zu items waiting, queue_max "
+                              "%u): retry later", call->key_id, queued, c->cfg->queue_max);
+        }
+    }
     if (rc != SIGIL_OK) {
-        if (rc != SIGIL_E_UNAVAILABLE)
+        /* a decision about the request is recorded; load (no quorum, a
+         * full queue) is not */
+        if (rc != SIGIL_E_UNAVAILABLE && !full)
             audit_sign_refused(c, call, k, NULL, m, rid, rc);
         sigil_coord_idem_drop(c->idem, call->peer->uri, rid.data, rid.len);
         if (r)
@@ -1843,35 +1875,6 @@ static int h_sign_common(sigil_coord *c, sigil_rpc_call *call, int batch)
         free(r);
         return rc;
     }
-    r->call = call;
-    r->batch = batch;
-    r->rid = rid;
-    r->m = m;
-    r->deadline_ms = call->timeout_ms == UINT_MAX ? 0 : mono_ms() + call->timeout_ms;
-    memcpy(r->hash, hash, 32);
-    pthread_mutex_lock(&k->bmu);
-    if (k->bqueued + m > c->cfg->queue_max) {
-        /* overload: refuse at once (the caller may retry the same request
-         * id) rather than let the queue, and every caller's wait, grow */
-        size_t queued = k->bqueued;
-        pthread_mutex_unlock(&k->bmu);
-        sigil_coord_idem_drop(c->idem, call->peer->uri, rid.data, rid.len);
-        free(r->items);
-        free(r);
-        atomic_fetch_add(&c->shed, 1);
-        return coord_detail(call, SIGIL_E_TOO_LARGE,
-                            "signing queue of key '%s' is full (%zu items waiting, queue_max %u): "
-                            "retry later", call->key_id, queued, c->cfg->queue_max);
-    }
-    k->bqueued += m;
-    if (k->btail)
-        k->btail->next = r;
-    else
-        k->bhead = r;
-    k->btail = r;
-    if ((lead_now = k->leaders < COALESCE_LEADERS))
-        k->leaders++;
-    pthread_mutex_unlock(&k->bmu);
     if (lead_now)
         lead(c, k);
     return SIGIL_RPC_DEFERRED;
